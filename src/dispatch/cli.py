@@ -1,0 +1,158 @@
+"""The command line: parses arguments, calls one library function, maps errors to exit codes.
+
+Exit codes:
+    0  everything went well
+    1  a feed, template or output failed (everything else was still done)
+    2  usage or configuration error (nothing was done)
+    3  the state store cannot be used
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dispatch import __version__
+
+if TYPE_CHECKING:
+    from dispatch.config import Config
+    from dispatch.models import RunReport
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_STORE = 0, 1, 2, 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dispatch",
+        description="Turn feeds into email digests and social posts.",
+        epilog="Exit codes: 0 ok; 1 a feed, template or output failed (the rest was done); "
+        "2 usage or configuration error; 3 the state store cannot be used.",
+    )
+    parser.add_argument("--version", action="version", version=f"dispatch {__version__}")
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="the configuration file (default: $DISPATCH_CONFIG, else ./feeds.yaml)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    send = commands.add_parser(
+        "send",
+        help="poll the feeds, then send every digest and post that is due",
+        description="Poll due feeds, build due digests, and send every pending message.",
+    )
+    send.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show what would be sent; change nothing, send nothing",
+    )
+    send.add_argument(
+        "--json", action="store_true", help="print one JSON object per message (JSON Lines)"
+    )
+    send.add_argument(
+        "--out",
+        metavar="DIR",
+        type=Path,
+        help="also write each message's files (.json, .txt, .html) here; "
+        "a dry run writes them to a temporary folder when this is not given",
+    )
+    send.add_argument(
+        "--now",
+        metavar="ISO-TIME",
+        type=_moment,
+        help="pretend it is this time (for example 2026-11-28T07:00+05:00)",
+    )
+
+    poll = commands.add_parser("poll", help="fetch due feeds and record new articles; send nothing")
+    poll.add_argument("--all", action="store_true", help="poll every feed, due or not")
+    poll.add_argument("--now", metavar="ISO-TIME", type=_moment, help="pretend it is this time")
+    return parser
+
+
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO time like 2026-11-28T07:00"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = _parser().parse_args(argv)
+    from dispatch.errors import ConfigError, StoreError
+
+    try:
+        config = _load(arguments.config)
+        if arguments.command == "send":
+            return _send(config, arguments)
+        return _poll(config, arguments)
+    except ConfigError as e:
+        print(f"dispatch: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    except StoreError as e:
+        print(f"dispatch: {e}", file=sys.stderr)
+        return EXIT_STORE
+
+
+def _load(explicit: str | None) -> Config:
+    from dispatch.config import config_path, load_config
+
+    return load_config(config_path(explicit))
+
+
+def _dispatcher(config: Config, *, dry_run: bool):  # type: ignore[no-untyped-def]
+    from dispatch.outputs.registry import open_outputs
+    from dispatch.pipeline import Dispatcher
+    from dispatch.store import Store
+
+    state = config.resolve(config.state)
+    store = Store.snapshot(state) if dry_run else Store.open(state)
+    return Dispatcher.build(config, store, open_outputs(config))
+
+
+def _send(config: Config, arguments: argparse.Namespace) -> int:
+    from dispatch.pipeline import send
+    from dispatch.report import print_report
+
+    now = arguments.now or datetime.now(UTC)
+    out_dir = arguments.out
+    if out_dir is None and arguments.dry_run:
+        digest = hashlib.sha256(str(config.base_dir).encode()).hexdigest()[:8]
+        out_dir = Path(tempfile.gettempdir()) / f"dispatch-dry-run-{digest}"
+    dispatcher = _dispatcher(config, dry_run=arguments.dry_run)
+    try:
+        report = send(dispatcher, now, dry_run=arguments.dry_run, out_dir=out_dir)
+    finally:
+        dispatcher.store.close()
+    print_report(report, as_json=arguments.json, dry_run=arguments.dry_run, out_dir=out_dir)
+    return _exit(report)
+
+
+def _poll(config: Config, arguments: argparse.Namespace) -> int:
+    from dispatch.models import RunReport
+    from dispatch.report import print_report
+
+    dispatcher = _dispatcher(config, dry_run=False)
+    try:
+        feeds = dispatcher.poll(arguments.now or datetime.now(UTC), force=arguments.all)
+    finally:
+        dispatcher.store.close()
+    report = RunReport(feeds=tuple(feeds))
+    print_report(report, as_json=False, dry_run=False, out_dir=None)
+    return _exit(report)
+
+
+def _exit(report: RunReport) -> int:
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

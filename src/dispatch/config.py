@@ -1,0 +1,377 @@
+"""feeds.yaml as typed models: unknown keys rejected, every error reported at once with its place.
+
+Loading goes in three steps: YAML is composed into nodes (so each value keeps its line),
+``${VAR}`` references are filled from the environment, and the models validate the result.
+Outputs are validated by the settings model of their ``type``, looked up in the registry, so
+third-party outputs get the same checks as built-in ones.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from dispatch.errors import ConfigError, ConfigProblem
+from dispatch.secrets import Unset, interpolate
+
+DEFAULT_PATH = "feeds.yaml"
+Place = tuple[str | int, ...]
+
+_DURATION = re.compile(r"(\d+)\s*([smhdw])")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(raw: Any) -> timedelta:
+    """``"15m"``, ``"1h30m"``, ``"2d"`` or a number of seconds."""
+    if isinstance(raw, timedelta):
+        return raw
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw > 0:
+        return timedelta(seconds=raw)
+    if isinstance(raw, str):
+        text = raw.strip().lower().replace(" ", "")
+        parts = _DURATION.findall(text)
+        if parts and "".join(n + u for n, u in parts) == text:
+            seconds = sum(int(n) * _UNITS[u] for n, u in parts)
+            if seconds > 0:
+                return timedelta(seconds=seconds)
+    raise ValueError(f"{raw!r} is not a duration; write it like 30s, 15m, 2h or 1d")
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FetchSettings(StrictModel):
+    """How feeds and article pages are fetched."""
+
+    timeout: Duration = timedelta(seconds=20)
+    connect_timeout: Duration = timedelta(seconds=10)
+    max_bytes: int = Field(default=10_000_000, gt=0)
+    concurrency: int = Field(default=16, gt=0, le=1000)
+    user_agent: str = "dispatch/0.1 (+https://github.com/dispatch-feeds/dispatch)"
+
+
+class SummarySettings(StrictModel):
+    max_chars: int = Field(default=280, ge=40, le=5000)
+
+
+class FeedConfig(StrictModel):
+    name: str = Field(min_length=1)
+    url: str = Field(min_length=1)
+    every: Duration = timedelta(minutes=30)
+    backfill: int | Literal["all"] = 0
+    full_text: Literal["auto", "always", "never"] = "auto"
+    allow_private_networks: bool | None = None
+
+    @field_validator("backfill")
+    @classmethod
+    def _backfill_not_negative(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value < 0:
+            raise ValueError("must be 0 or more, or 'all'")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _url_scheme(cls, value: str) -> str:
+        scheme = value.split(":", 1)[0].lower() if "://" in value else ""
+        if scheme and scheme not in ("http", "https", "file"):
+            raise ValueError(f"scheme {scheme!r} is not fetched; use http(s) or a local path")
+        return value
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not an IANA time zone, like Asia/Karachi or UTC") from None
+    return value
+
+
+class RuleConfig(StrictModel):
+    """What digests and posts share: a name, the feeds they draw from, the outputs they feed."""
+
+    name: str = Field(min_length=1)
+    feeds: list[str] | None = None  # None: every feed
+    outputs: list[str] = Field(min_length=1)
+
+
+class DigestConfig(RuleConfig):
+    schedule: str = "0 7 * * *"
+    timezone: Annotated[str, BeforeValidator(_timezone)] = "UTC"
+    min_items: int = Field(default=1, ge=1)
+    max_items: int = Field(default=20, ge=1)
+    title: str | None = None
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(value)
+        except ValueError as e:
+            raise ValueError(f"{value!r} is not a cron expression ({e})") from None
+        return value
+
+    @model_validator(mode="after")
+    def _items_range(self) -> DigestConfig:
+        if self.min_items > self.max_items:
+            raise ValueError(f"min_items ({self.min_items}) is above max_items ({self.max_items})")
+        return self
+
+
+class PostConfig(RuleConfig):
+    pass
+
+
+class OutputSettings(StrictModel):
+    """Base of every output's settings model; ``type`` picks the output in the registry."""
+
+    type: str
+    allow_private_networks: bool | None = None
+
+
+class Config(StrictModel):
+    state: str = "dispatch.db"
+    templates: str | None = None
+    allow_private_networks: bool = False
+    fetch: FetchSettings = FetchSettings()
+    summary: SummarySettings = SummarySettings()
+    feeds: list[FeedConfig] = Field(min_length=1)
+    outputs: dict[str, OutputSettings] = {}
+    digests: list[DigestConfig] = []
+    posts: list[PostConfig] = []
+
+    _base_dir: Path = PrivateAttr(default=Path("."))
+
+    @property
+    def base_dir(self) -> Path:
+        return self._base_dir
+
+    def resolve(self, path: str) -> Path:
+        """A path from the configuration, relative to the configuration file."""
+        candidate = Path(path).expanduser()
+        return candidate if candidate.is_absolute() else self._base_dir / candidate
+
+    def feed(self, name: str) -> FeedConfig:
+        return next(feed for feed in self.feeds if feed.name == name)
+
+    def private_allowed(self, override: bool | None) -> bool:
+        return self.allow_private_networks if override is None else override
+
+
+def config_path(explicit: str | None) -> Path:
+    """``--config``, else ``$DISPATCH_CONFIG``, else ``feeds.yaml`` here."""
+    return Path(explicit or os.environ.get("DISPATCH_CONFIG") or DEFAULT_PATH)
+
+
+def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
+    """Read, interpolate and validate a configuration file.
+
+    Raises:
+        ConfigError: with every problem found, each with its place and line.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(
+            str(path), [ConfigProblem("(file)", f"cannot be read: {e.strerror or e}")]
+        ) from None
+    config = parse_config(text, str(path), environ)
+    config._base_dir = path.resolve().parent
+    return config
+
+
+def parse_config(text: str, source: str, environ: Mapping[str, str] | None = None) -> Config:
+    """Validate configuration text; ``source`` names it in errors.
+
+    Raises:
+        ConfigError: with every problem found.
+    """
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        reason = getattr(e, "problem", None) or str(e)
+        raise ConfigError(
+            source, [ConfigProblem("(file)", f"not valid YAML: {reason}", line)]
+        ) from None
+    if node is None:
+        raise ConfigError(source, [ConfigProblem("(file)", "is empty; it needs at least `feeds:`")])
+    lines: dict[Place, int] = {}
+    data = _to_python(node, (), lines, _Scalars(environ))
+    if not isinstance(data, dict):
+        raise ConfigError(source, [ConfigProblem("(file)", "must be a mapping of keys", 1)])
+
+    problems: list[ConfigProblem] = []
+    outputs = data.get("outputs")
+    if isinstance(outputs, dict):
+        data["outputs"] = _validate_outputs(outputs, lines, problems)
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as e:
+        problems += _problems(e, (), lines)
+        raise ConfigError(source, sorted(problems, key=_problem_order)) from None
+    problems += _cross_references(config, lines)
+    if problems:
+        raise ConfigError(source, sorted(problems, key=_problem_order))
+    return config
+
+
+def _problem_order(problem: ConfigProblem) -> tuple[int, str]:
+    return (problem.line or 0, problem.place)
+
+
+def _validate_outputs(
+    outputs: dict[str, Any], lines: dict[Place, int], problems: list[ConfigProblem]
+) -> dict[str, Any]:
+    from dispatch.outputs.registry import output_types
+
+    known = output_types()
+    validated: dict[str, Any] = {}
+    for name, raw in outputs.items():
+        place: Place = ("outputs", name)
+        kind = raw.get("type") if isinstance(raw, dict) else None
+        if not isinstance(kind, str):
+            problems.append(_problem(place, "needs a `type`", lines))
+            continue
+        output_type = known.get(kind)
+        if output_type is None:
+            choices = ", ".join(sorted(known))
+            problems.append(
+                _problem((*place, "type"), f"unknown output type {kind!r}; known: {choices}", lines)
+            )
+            continue
+        try:
+            validated[name] = output_type.settings_model.model_validate(raw)
+        except ValidationError as e:
+            problems += _problems(e, place, lines)
+    return validated
+
+
+def _cross_references(config: Config, lines: dict[Place, int]) -> list[ConfigProblem]:
+    from dispatch.outputs.registry import output_types
+
+    problems: list[ConfigProblem] = []
+    types = output_types()
+    feed_names = [feed.name for feed in config.feeds]
+    for index, name in enumerate(feed_names):
+        if feed_names.index(name) != index:
+            problems.append(_problem(("feeds", index, "name"), f"{name!r} is used twice", lines))
+    sections: tuple[tuple[str, Sequence[RuleConfig]], ...] = (
+        ("digests", config.digests),
+        ("posts", config.posts),
+    )
+    for section, rules in sections:
+        kind = "digest" if section == "digests" else "post"
+        rule_names = [rule.name for rule in rules]
+        for index, rule in enumerate(rules):
+            if rule_names.index(rule.name) != index:
+                problems.append(
+                    _problem((section, index, "name"), f"{rule.name!r} is used twice", lines)
+                )
+            for position, feed in enumerate(rule.feeds or []):
+                if feed not in feed_names:
+                    problems.append(
+                        _problem(
+                            (section, index, "feeds", position), f"no feed is named {feed!r}", lines
+                        )
+                    )
+            for position, output in enumerate(rule.outputs):
+                place: Place = (section, index, "outputs", position)
+                settings = config.outputs.get(output)
+                if settings is None:
+                    problems.append(_problem(place, f"no output is named {output!r}", lines))
+                elif kind not in types[settings.type].kinds:
+                    problems.append(
+                        _problem(
+                            place,
+                            f"output {output!r} ({settings.type}) cannot send {section}",
+                            lines,
+                        )
+                    )
+    return problems
+
+
+class _Scalars:
+    """Constructs YAML scalars the safe way and fills in ``${VAR}`` references."""
+
+    def __init__(self, environ: Mapping[str, str] | None) -> None:
+        self._loader = yaml.SafeLoader("")
+        self._environ = environ
+
+    def value(self, node: yaml.Node) -> Any:
+        value = self._loader.construct_object(node)
+        if isinstance(value, str) and "${" in value:
+            return interpolate(value, self._environ)
+        return value
+
+
+def _to_python(node: yaml.Node, place: Place, lines: dict[Place, int], scalars: _Scalars) -> Any:
+    lines[place] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = scalars.value(key_node)
+            result[key] = _to_python(value_node, (*place, str(key)), lines, scalars)
+            lines[(*place, str(key))] = key_node.start_mark.line + 1
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(item, (*place, i), lines, scalars) for i, item in enumerate(node.value)]
+    return scalars.value(node)
+
+
+def _problems(
+    error: ValidationError, prefix: Place, lines: dict[Place, int]
+) -> list[ConfigProblem]:
+    problems = []
+    for detail in error.errors():
+        place: Place = (*prefix, *detail["loc"])
+        message = detail["msg"].removeprefix("Value error, ")
+        if isinstance(detail.get("input"), Unset):
+            message = f"environment variable {detail['input']} is not set"
+        elif detail["type"] == "extra_forbidden":
+            message = "unknown key (check its spelling; the README lists every key)"
+        problems.append(_problem(place, message, lines))
+    return problems
+
+
+def _problem(place: Place, message: str, lines: dict[Place, int]) -> ConfigProblem:
+    line = None
+    for end in range(len(place), -1, -1):
+        line = lines.get(place[:end])
+        if line is not None:
+            break
+    return ConfigProblem(format_place(place), message, line)
+
+
+def format_place(place: Place) -> str:
+    """``("feeds", 2, "every")`` -> ``feeds[2].every``."""
+    text = ""
+    for part in place:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else part
+    return text or "(file)"

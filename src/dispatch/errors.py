@@ -1,0 +1,118 @@
+"""The errors dispatch raises on purpose.
+
+Each carries the facts a user needs (feed, template, output, place in the file) and a hint.
+Third-party errors are wrapped at the boundary with ``raise ... from e``; real bugs propagate.
+
+    DispatchError
+    ├── ConfigError            feeds.yaml is unreadable or invalid (every problem at once)
+    ├── StoreError             the state file cannot be opened or is from a newer dispatch
+    ├── FeedError              one feed could not be fetched or parsed
+    │   ├── FetchError         network, HTTP status, size, deadline, refused address
+    │   └── ParseError         the body is not a feed
+    ├── TemplateError          a template failed to load, compile or render
+    └── OutputError            one output could not take a message
+        └── OutputUnavailable  the output is not ready (missing secret, missing extra)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class DispatchError(Exception):
+    """Base of every error dispatch raises on purpose."""
+
+    hint: str = ""
+
+    def __str__(self) -> str:
+        message = self.describe()
+        return f"{message}\n  hint: {self.hint}" if self.hint else message
+
+    def describe(self) -> str:
+        return super().__str__()
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One problem in the configuration, with its place (``feeds[2].every``) and line."""
+
+    place: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.place} (line {self.line})" if self.line else self.place
+        return f"{where}: {self.message}"
+
+
+class ConfigError(DispatchError):
+    """The configuration file is unreadable or invalid; ``problems`` lists every problem."""
+
+    hint = "fix the keys named above; the README documents every key"
+
+    def __init__(self, path: str, problems: list[ConfigProblem]) -> None:
+        super().__init__(path, problems)
+        self.path = path
+        self.problems = problems
+
+    def describe(self) -> str:
+        lines = [f"{self.path}: {len(self.problems)} problem(s) in the configuration"]
+        lines += [f"  {problem}" for problem in self.problems]
+        return "\n".join(lines)
+
+
+class StoreError(DispatchError):
+    """The state store cannot be used."""
+
+
+class FeedError(DispatchError):
+    """One feed failed; ``feed`` names it, ``reason`` says why."""
+
+    def __init__(self, feed: str, reason: str, *, hint: str = "") -> None:
+        super().__init__(feed, reason)
+        self.feed = feed
+        self.reason = reason
+        self.hint = hint
+
+    def describe(self) -> str:
+        return f"feed {self.feed!r}: {self.reason}"
+
+
+class FetchError(FeedError):
+    """The feed (or an article page) could not be fetched."""
+
+
+class ParseError(FeedError):
+    """The body fetched is not a feed."""
+
+
+class TemplateError(DispatchError):
+    """A template failed; names the file and line where known."""
+
+    def __init__(self, template: str, reason: str, *, line: int | None = None) -> None:
+        super().__init__(template, reason, line)
+        self.template = template
+        self.reason = reason
+        self.line = line
+        self.hint = "edit the template named above, then run `dispatch send --dry-run` again"
+
+    def describe(self) -> str:
+        where = f"{self.template}, line {self.line}" if self.line else self.template
+        return f"template {where}: {self.reason}"
+
+
+class OutputError(DispatchError):
+    """An output could not take a message."""
+
+    def __init__(self, output: str, reason: str, *, hint: str = "") -> None:
+        super().__init__(output, reason)
+        self.output = output
+        self.reason = reason
+        self.hint = hint
+
+    def describe(self) -> str:
+        return f"output {self.output!r}: {self.reason}"
+
+
+class OutputUnavailable(OutputError):
+    """The output cannot send now (a secret is unset, an extra is not installed); retry later."""

@@ -1,0 +1,286 @@
+"""Our own HTTP client: conditional GET, timeouts, a size cap, redirects, and an SSRF guard.
+
+feedparser never fetches. Every hop of a redirect is checked again, and the guard also sits in
+the resolver, so a name that resolves to a private address is refused at connect time.
+Local paths are read from disk, for bundled and test feeds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+
+from dispatch.config import FetchSettings
+from dispatch.errors import FetchError
+
+MAX_REDIRECTS = 5
+
+
+@dataclass(frozen=True)
+class FetchRequest:
+    """One URL (or local path) to fetch, with the validators of the last good fetch."""
+
+    name: str
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    allow_private: bool = False
+
+
+@dataclass(frozen=True)
+class FetchResponse:
+    """A fetched body, or ``status == 304`` with no body."""
+
+    name: str
+    url: str
+    status: int
+    body: bytes = b""
+    etag: str | None = None
+    last_modified: str | None = None
+    content_type: str | None = None
+    redirects: tuple[tuple[int, str], ...] = ()
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+class BlockedAddress(OSError):
+    """The host resolves to an address dispatch may not reach."""
+
+
+def is_public(address: str) -> bool:
+    """True for globally routable unicast addresses (IPv4-mapped IPv6 judged as IPv4)."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+class _GuardedResolver(AbstractResolver):
+    """Resolves names, then refuses any answer that is not a public address."""
+
+    def __init__(self) -> None:
+        self._inner = aiohttp.ThreadedResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        results = await self._inner.resolve(host, port, family)
+        for result in results:
+            if not is_public(result["host"]):
+                raise BlockedAddress(f"{host} resolves to {result['host']}, a private address")
+        return results
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+def _check_target(url: str, allow_private: bool) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise BlockedAddress(f"scheme {parts.scheme!r} is not fetched; only http and https are")
+    host = parts.hostname or ""
+    if not host:
+        raise BlockedAddress("the URL has no host")
+    if allow_private:
+        return
+    try:
+        literal = ipaddress.ip_address(host)
+    except ValueError:
+        return  # a name: the guarded resolver checks what it resolves to
+    if not is_public(str(literal)):
+        raise BlockedAddress(f"{host} is a private address")
+
+
+class Fetcher:
+    """Fetches many URLs at once; one failure never stops the others."""
+
+    def __init__(self, settings: FetchSettings, base_dir: Path) -> None:
+        self.settings = settings
+        self.base_dir = base_dir
+
+    def fetch_all(self, requests: Sequence[FetchRequest]) -> list[FetchResponse | FetchError]:
+        """Fetch every request; the result at each index is the response or the error."""
+        if not requests:
+            return []
+        return asyncio.run(self._fetch_all(requests))
+
+    async def _fetch_all(
+        self, requests: Sequence[FetchRequest]
+    ) -> list[FetchResponse | FetchError]:
+        limit = asyncio.Semaphore(self.settings.concurrency)
+        timeout = aiohttp.ClientTimeout(
+            sock_connect=self.settings.connect_timeout.total_seconds(),
+            sock_read=self.settings.timeout.total_seconds(),
+        )
+        headers = {"User-Agent": self.settings.user_agent, "Accept-Encoding": "gzip, deflate"}
+        sessions: dict[bool, aiohttp.ClientSession] = {}
+
+        def session_for(allow_private: bool) -> aiohttp.ClientSession:
+            if allow_private not in sessions:
+                connector = aiohttp.TCPConnector(
+                    limit=self.settings.concurrency,
+                    resolver=None if allow_private else _GuardedResolver(),
+                )
+                sessions[allow_private] = aiohttp.ClientSession(
+                    connector=connector, timeout=timeout, headers=headers
+                )
+            return sessions[allow_private]
+
+        async def one(request: FetchRequest) -> FetchResponse | FetchError:
+            async with limit:
+                try:
+                    if _is_local(request.url):
+                        return self._read_local(request)
+                    async with asyncio.timeout(self.settings.timeout.total_seconds()):
+                        return await self._get(session_for(request.allow_private), request)
+                except FetchError as e:
+                    return e
+                except TimeoutError:
+                    seconds = self.settings.timeout.total_seconds()
+                    return FetchError(
+                        request.name,
+                        f"no complete answer within {seconds:g}s",
+                        hint="the server is slow or down; it is tried again at the next poll",
+                    )
+
+        try:
+            return list(await asyncio.gather(*(one(request) for request in requests)))
+        finally:
+            for session in sessions.values():
+                await session.close()
+
+    async def _get(self, session: aiohttp.ClientSession, request: FetchRequest) -> FetchResponse:
+        url = request.url
+        redirects: list[tuple[int, str]] = []
+        conditional: dict[str, str] = {}
+        if request.etag:
+            conditional["If-None-Match"] = request.etag
+        if request.last_modified:
+            conditional["If-Modified-Since"] = request.last_modified
+        while True:
+            try:
+                _check_target(url, request.allow_private)
+                async with session.get(url, headers=conditional, allow_redirects=False) as response:
+                    if response.status in (301, 302, 303, 307, 308):
+                        location = response.headers.get("Location")
+                        if not location:
+                            raise FetchError(
+                                request.name, f"HTTP {response.status} without a Location"
+                            )
+                        if len(redirects) >= MAX_REDIRECTS:
+                            raise FetchError(
+                                request.name,
+                                f"more than {MAX_REDIRECTS} redirects (last: {url})",
+                                hint="the site redirects in a loop; open the feed URL in a browser",
+                            )
+                        url = urljoin(url, location)
+                        redirects.append((response.status, url))
+                        continue
+                    if response.status == 304:
+                        return FetchResponse(
+                            request.name,
+                            url,
+                            304,
+                            redirects=tuple(redirects),
+                            etag=request.etag,
+                            last_modified=request.last_modified,
+                        )
+                    if response.status != 200:
+                        raise _status_error(request.name, response.status, url)
+                    body = await self._read_capped(request.name, response)
+                    return FetchResponse(
+                        request.name,
+                        url,
+                        200,
+                        body,
+                        etag=response.headers.get("ETag"),
+                        last_modified=response.headers.get("Last-Modified"),
+                        content_type=response.headers.get("Content-Type"),
+                        redirects=tuple(redirects),
+                    )
+            except BlockedAddress as e:
+                raise _blocked(request.name, e) from None
+            except aiohttp.ClientConnectorError as e:
+                if isinstance(e.os_error, BlockedAddress):
+                    raise _blocked(request.name, e.os_error) from None
+                raise FetchError(
+                    request.name,
+                    f"cannot connect to {e.host}:{e.port} ({e.strerror})",
+                    hint="check the URL; the site may be down",
+                ) from None
+            except aiohttp.ClientError as e:
+                raise FetchError(
+                    request.name,
+                    f"{type(e).__name__}: {e}",
+                    hint="a network error; it is tried again at the next poll",
+                ) from None
+
+    async def _read_capped(self, name: str, response: aiohttp.ClientResponse) -> bytes:
+        cap = self.settings.max_bytes
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.content.iter_chunked(65536):
+            size += len(chunk)
+            if size > cap:
+                raise FetchError(
+                    name,
+                    f"the body is over the size cap of {cap:,} bytes",
+                    hint="raise fetch.max_bytes if this feed is really that large",
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _read_local(self, request: FetchRequest) -> FetchResponse:
+        path = Path(request.url.removeprefix("file://"))
+        if not path.is_absolute():
+            path = self.base_dir / path
+        try:
+            body = path.read_bytes()[: self.settings.max_bytes + 1]
+        except OSError as e:
+            raise FetchError(
+                request.name,
+                f"cannot read {path}: {e.strerror or e}",
+                hint="check the path; relative paths start at the config file",
+            ) from None
+        if len(body) > self.settings.max_bytes:
+            raise FetchError(request.name, f"the file is over {self.settings.max_bytes:,} bytes")
+        return FetchResponse(request.name, str(path), 200, body)
+
+
+def _is_local(url: str) -> bool:
+    return "://" not in url or url.startswith("file://")
+
+
+def _blocked(name: str, error: OSError) -> FetchError:
+    return FetchError(
+        name,
+        f"refused: {error}",
+        hint="set allow_private_networks: true (globally or on this feed) to allow it",
+    )
+
+
+_STATUS_HINTS: dict[int, str] = {
+    401: "the feed needs a login; dispatch does not send credentials to feeds",
+    403: "the server refuses us; it may block unknown user agents",
+    404: "check the feed URL; the site may have moved its feed",
+    410: "the feed is gone for good; remove it from feeds.yaml",
+    429: "the server asks us to slow down; raise this feed's `every`",
+}
+
+
+def _status_error(name: str, status: int, url: str) -> FetchError:
+    reason = f"HTTP {status} from {url}"
+    hint = _STATUS_HINTS.get(status, "")
+    if status >= 500:
+        hint = "the server failed; it is tried again at the next poll"
+    return FetchError(name, reason, hint=hint)

@@ -1,0 +1,136 @@
+"""Frozen values that flow between the stages: articles, cards, messages and run reports."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+Kind = Literal["digest", "post"]
+
+
+@dataclass(frozen=True)
+class VideoCard:
+    """A video an article carries, shown as a thumbnail with a play mark or a link card."""
+
+    video_id: str
+    url: str
+    thumbnail: str
+    title: str
+    type: str = "youtube"
+
+
+@dataclass(frozen=True)
+class Article:
+    """One article, normalised: sanitised HTML, plain text, identity key and video cards.
+
+    ``id`` is 0 until the store has it; ``summary`` is empty until it is summarised.
+    """
+
+    feed: str
+    key: str
+    title: str
+    link: str | None
+    guid: str | None = None
+    author: str | None = None
+    published: datetime | None = None
+    categories: tuple[str, ...] = ()
+    html: str = ""
+    text: str = ""
+    excerpt_only: bool = False
+    image: str | None = None
+    cards: tuple[VideoCard, ...] = ()
+    content_hash: str = ""
+    summary: str = ""
+    id: int = 0
+
+
+@dataclass(frozen=True)
+class Message:
+    """One rendered message for one output: a digest or a post."""
+
+    delivery_id: int
+    output: str
+    type: str
+    kind: Kind
+    name: str
+    subject: str | None
+    text: str
+    html: str | None
+    length: int
+    limit: int | None
+    articles: tuple[Article, ...]
+    cards: tuple[VideoCard, ...]
+    key: str
+    unit: str = "characters"
+
+    def to_record(self) -> dict[str, Any]:
+        """The message as printed by ``--json`` and written by the file output."""
+        return {
+            "output": self.output,
+            "type": self.type,
+            "kind": self.kind,
+            "name": self.name,
+            "subject": self.subject,
+            "text": self.text,
+            "html": self.html,
+            "length": self.length,
+            "limit": self.limit,
+            "unit": self.unit,
+            "key": self.key,
+            "articles": [
+                {
+                    "title": article.title,
+                    "url": article.link,
+                    "summary": article.summary,
+                    "feed": article.feed,
+                    "published": article.published.isoformat() if article.published else None,
+                }
+                for article in self.articles
+            ],
+            "cards": [asdict(card) for card in self.cards],
+        }
+
+
+@dataclass(frozen=True)
+class FeedResult:
+    """What one poll of one feed did."""
+
+    feed: str
+    status: Literal["ok", "not-modified", "not-due", "failed"]
+    new: int = 0
+    seen: int = 0
+    error: str | None = None
+    hint: str = ""
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """What happened to one delivery: sent, shown (dry run), left pending, or failed."""
+
+    delivery_id: int
+    output: str
+    kind: Kind
+    name: str
+    status: Literal["sent", "dry-run", "pending", "failed"]
+    message: Message | None = None
+    remote_id: str | None = None
+    error: str | None = None
+    hint: str = ""
+    files: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """One result per feed and per delivery, so that one failure never hides another."""
+
+    feeds: tuple[FeedResult, ...] = ()
+    deliveries: tuple[DeliveryResult, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """True when no feed failed and every delivery was sent or shown."""
+        return all(result.status != "failed" for result in self.feeds) and all(
+            result.status in ("sent", "dry-run") for result in self.deliveries
+        )

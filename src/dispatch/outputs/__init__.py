@@ -1,0 +1,1 @@
+"""Outputs: the Output protocol, the registry, and one module per built-in output."""

@@ -1,0 +1,154 @@
+"""Feed bytes to normalised Articles, with feedparser as the reference parser.
+
+feedparser's sanitiser is off (it strips the iframes that carry YouTube embeds); videos are
+found on the raw HTML first, then the HTML is sanitised with nh3.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from dispatch.errors import ParseError
+from dispatch.media import cards_in_entry
+from dispatch.models import Article
+from dispatch.sanitize import clean_html, clean_text, html_to_text
+from dispatch.urls import normalise_url
+
+# A DOCTYPE is never needed to read a feed, and its entities are how XML bombs and XXE work.
+_DOCTYPE = re.compile(rb"<!DOCTYPE[^>\[]*(\[[\s\S]*?\]\s*)?>", re.IGNORECASE)
+_EXCERPT_ENDINGS = ("[…]", "[...]", "…", "...", "continue reading", "read more")
+_SHORT_EXCERPT = 600
+_IMAGE = re.compile(r"<img\b[^>]*\bsrc\s*=\s*[\"']([^\"']+)[\"']", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    title: str
+    articles: tuple[Article, ...]
+    warnings: tuple[str, ...] = ()
+
+
+def parse_feed(name: str, body: bytes, *, url: str, content_type: str | None = None) -> ParsedFeed:
+    """Parse one feed body.
+
+    Raises:
+        ParseError: the body is empty, an HTML page, or not a feed at all.
+    """
+    import feedparser
+
+    if not body.strip():
+        raise ParseError(name, "the body is empty", hint="the server answered with nothing")
+    headers = {"content-location": url}
+    if content_type:
+        headers["content-type"] = content_type
+    parsed = feedparser.parse(
+        _DOCTYPE.sub(b"", body, count=1),
+        sanitize_html=False,
+        resolve_relative_uris=True,
+        response_headers=headers,
+    )
+    if not parsed.get("version") and not parsed.entries:
+        raise ParseError(
+            name,
+            _not_a_feed(body, parsed),
+            hint="check that the URL is the feed, not the site's home page",
+        )
+    warnings: tuple[str, ...] = ()
+    if parsed.get("bozo"):
+        warnings = (f"the feed is not well-formed ({parsed.get('bozo_exception')}); read anyway",)
+    entries = list(parsed.entries)
+    guids = Counter(entry.get("id") for entry in entries if entry.get("id"))
+    links = Counter(_link(entry) for entry in entries if _link(entry))
+    articles: dict[str, Article] = {}
+    for entry in entries:
+        article = _article(name, entry, guids, links)
+        articles.setdefault(article.key, article)
+    title = clean_text(parsed.feed.get("title", "")) or name
+    return ParsedFeed(title, tuple(articles.values()), warnings)
+
+
+def _not_a_feed(body: bytes, parsed: Any) -> str:
+    head = body.lstrip()[:200].lower()
+    if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head:
+        return "this is an HTML page, not a feed"
+    exception = parsed.get("bozo_exception")
+    return f"not a feed ({exception})" if exception else "not a feed: no RSS or Atom found"
+
+
+def _link(entry: Any) -> str | None:
+    link = entry.get("link")
+    return link.strip() if isinstance(link, str) and link.strip() else None
+
+
+def _article(feed: str, entry: Any, guids: Counter[str], links: Counter[str | None]) -> Article:
+    title = clean_text(entry.get("title") or "") or "(untitled)"
+    content = entry.get("content") or []
+    raw_html = content[0].get("value", "") if content else entry.get("summary", "") or ""
+    html = clean_html(raw_html)
+    text = html_to_text(html)
+    link = _link(entry)
+    guid = entry.get("id") or None
+    content_hash = hashlib.sha256(f"{title}\n{text}".encode()).hexdigest()
+    if guid and guids[guid] == 1:
+        key = f"guid:{guid}"
+    elif link and links[link] == 1:
+        key = f"link:{normalise_url(link)}"
+    else:
+        key = f"hash:{content_hash[:32]}"
+    cards = tuple(cards_in_entry(entry, raw_html, title))
+    return Article(
+        feed=feed,
+        key=key,
+        title=title,
+        link=link,
+        guid=guid,
+        author=clean_text(entry.get("author") or "") or None,
+        published=_date(entry),
+        categories=tuple(
+            term for tag in entry.get("tags") or [] if (term := clean_text(tag.get("term") or ""))
+        ),
+        html=html,
+        text=text,
+        excerpt_only=not content and not entry.get("yt_videoid") and _looks_excerpt(text),
+        image=_lead_image(entry, html) or (cards[0].thumbnail if cards else None),
+        cards=cards,
+        content_hash=content_hash,
+    )
+
+
+def _date(entry: Any) -> datetime | None:
+    for field in ("published_parsed", "updated_parsed"):
+        value = entry.get(field)
+        if value:
+            try:
+                year, month, day, hour, minute, second = value[:6]
+                return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+            except (TypeError, ValueError):
+                continue
+    return None
+
+
+def _looks_excerpt(text: str) -> bool:
+    return len(text) < _SHORT_EXCERPT or text.rstrip().lower().endswith(_EXCERPT_ENDINGS)
+
+
+def _lead_image(entry: Any, html: str) -> str | None:
+    match = _IMAGE.search(html)
+    if match:
+        return match.group(1)
+    for thumbnail in entry.get("media_thumbnail") or []:
+        if thumbnail.get("url"):
+            return str(thumbnail["url"])
+    for media in entry.get("media_content") or []:
+        is_image = media.get("medium") == "image" or str(media.get("type", "")).startswith("image/")
+        if is_image and media.get("url"):
+            return str(media["url"])
+    for enclosure in entry.get("enclosures") or []:
+        if str(enclosure.get("type", "")).startswith("image/") and enclosure.get("href"):
+            return str(enclosure["href"])
+    return None

@@ -1,0 +1,312 @@
+"""The flow of one run: poll the feeds, then render and deliver what is pending.
+
+The CLI, and later the daemon, call these functions; the clock, the store, the fetcher, the
+summariser and the outputs are all passed in. One feed, template or output failing never stops
+the others: each gets its own result in the report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+
+from dispatch.config import Config, FeedConfig
+from dispatch.errors import DispatchError, FeedError, FetchError, OutputUnavailable
+from dispatch.extract import main_text, wants_full_text
+from dispatch.fetch import Fetcher, FetchRequest, FetchResponse
+from dispatch.limits import count, unit
+from dispatch.models import Article, DeliveryResult, FeedResult, Kind, Message, RunReport
+from dispatch.outputs.base import Output
+from dispatch.outputs.file import write_message
+from dispatch.parse import parse_feed
+from dispatch.plan import classify, digest_period, is_due, next_poll
+from dispatch.render import Renderer
+from dispatch.store import Delivery, FeedState, FeedUpdate, Store
+from dispatch.summarise import ExtractiveSummariser, Summariser
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Dispatcher:
+    """Everything one run needs, injected."""
+
+    config: Config
+    store: Store
+    fetcher: Fetcher
+    renderer: Renderer
+    outputs: dict[str, Output]
+    summariser: Summariser
+
+    @classmethod
+    def build(cls, config: Config, store: Store, outputs: dict[str, Output]) -> Dispatcher:
+        templates = config.resolve(config.templates) if config.templates else None
+        return cls(
+            config=config,
+            store=store,
+            fetcher=Fetcher(config.fetch, config.base_dir),
+            renderer=Renderer(templates),
+            outputs=outputs,
+            summariser=ExtractiveSummariser(config.summary.max_chars),
+        )
+
+    # Polling
+
+    def poll(self, now: datetime, *, force: bool = False) -> list[FeedResult]:
+        """Fetch every due feed (every feed with ``force``) and record what is new."""
+        states = self.store.feed_states()
+        due = [f for f in self.config.feeds if force or is_due(states.get(f.name), now)]
+        results = {f.name: FeedResult(f.name, "not-due") for f in self.config.feeds}
+        requests = []
+        for feed in due:
+            state = states.get(feed.name)
+            same_url = state is not None and state.url == feed.url
+            requests.append(
+                FetchRequest(
+                    feed.name,
+                    feed.url,
+                    etag=state.etag if same_url and state else None,
+                    last_modified=state.last_modified if same_url and state else None,
+                    allow_private=self.config.private_allowed(feed.allow_private_networks),
+                )
+            )
+        fetched: list[tuple[FeedConfig, FetchResponse, list[Article], FeedUpdate]] = []
+        for feed, response in zip(due, self.fetcher.fetch_all(requests), strict=True):
+            errors = states[feed.name].error_count if feed.name in states else 0
+            try:
+                if isinstance(response, FetchError):
+                    raise response
+                outcome = self._examine(feed, states.get(feed.name), response)
+            except FeedError as e:
+                self.store.record_failure(
+                    feed.name, feed.url, e.reason, now, next_poll(now, feed.every, errors + 1)
+                )
+                results[feed.name] = FeedResult(feed.name, "failed", error=e.reason, hint=e.hint)
+                continue
+            if outcome is None:
+                self.store.record_unchanged(feed.name, feed.url, now, next_poll(now, feed.every, 0))
+                results[feed.name] = FeedResult(feed.name, "not-modified")
+                continue
+            new, update, warnings = outcome
+            fetched.append((feed, response, new, update))
+            results[feed.name] = FeedResult(
+                feed.name, "ok", new=len(update.new), seen=len(update.baseline), warnings=warnings
+            )
+        enriched = self._enrich([(feed, a) for feed, _, new, _ in fetched for a in new])
+        for feed, _, new, update in fetched:
+            articles = [enriched.get(id(a), a) for a in new]
+            self.store.record_poll(
+                replace(update, new=articles), now, next_poll(now, feed.every, 0)
+            )
+        return [results[f.name] for f in self.config.feeds]
+
+    def _examine(
+        self, feed: FeedConfig, state: FeedState | None, response: FetchResponse
+    ) -> tuple[list[Article], FeedUpdate, tuple[str, ...]] | None:
+        """Parse and classify one fetched feed; None when nothing changed.
+
+        Raises:
+            ParseError: the body is not a feed.
+        """
+        if response.not_modified:
+            return None
+        body_hash = hashlib.sha256(response.body).hexdigest()
+        if state is not None and state.url == feed.url and state.body_hash == body_hash:
+            return None  # the same bytes as last time: nothing to parse
+        parsed = parse_feed(
+            feed.name, response.body, url=response.url, content_type=response.content_type
+        )
+        known = self.store.known(feed.name, (a.key for a in parsed.articles))
+        decision = classify(parsed.articles, known, feed.backfill)
+        update = FeedUpdate(
+            feed=feed.name,
+            url=feed.url,
+            etag=response.etag,
+            last_modified=response.last_modified,
+            body_hash=body_hash,
+            new=decision.new,
+            baseline=decision.baseline,
+            aliases=decision.aliases,
+            updated=decision.updated,
+            post_outputs=[
+                (rule.name, output)
+                for rule in self.config.posts
+                if rule.feeds is None or feed.name in rule.feeds
+                for output in rule.outputs
+            ],
+            digests=[
+                rule.name
+                for rule in self.config.digests
+                if rule.feeds is None or feed.name in rule.feeds
+            ],
+        )
+        return list(decision.new), update, parsed.warnings
+
+    def _enrich(self, articles: Sequence[tuple[FeedConfig, Article]]) -> dict[int, Article]:
+        """Full text for excerpt-only articles (fetched once, all at once), then a summary."""
+        pages = [
+            (feed, article)
+            for feed, article in articles
+            if wants_full_text(article, feed.full_text)
+        ]
+        requests = [
+            FetchRequest(
+                f"{feed.name}: {article.link}",
+                article.link or "",
+                allow_private=self.config.private_allowed(feed.allow_private_networks),
+            )
+            for feed, article in pages
+        ]
+        full: dict[int, str] = {}
+        for (_, article), page in zip(pages, self.fetcher.fetch_all(requests), strict=True):
+            if isinstance(page, FetchResponse) and page.body:
+                text = main_text(page.body, page.url)
+                if text:
+                    full[id(article)] = text
+        return {
+            id(article): replace(
+                article,
+                text=full.get(id(article), article.text),
+                summary=self.summariser.summarise(article, full.get(id(article), article.text)),
+            )
+            for _, article in articles
+        }
+
+    # Sending
+
+    def plan_digests(self, now: datetime) -> None:
+        """Create every digest that is due and has enough articles."""
+        for rule in self.config.digests:
+            period = digest_period(
+                rule.schedule, rule.timezone, self.store.last_digest_period(rule.name), now
+            )
+            queued = self.store.queued(rule.name)
+            if period is None or len(queued) < rule.min_items:
+                continue
+            self.store.create_digest(rule.name, period, queued[: rule.max_items], rule.outputs, now)
+
+    def deliver(
+        self,
+        now: datetime,
+        *,
+        dry_run: bool,
+        out_dir: Path | None,
+        progress: Progress | None = None,
+    ) -> list[DeliveryResult]:
+        """Render every pending delivery and send it (or, in a dry run, only show it)."""
+        results = []
+        for delivery in self.store.deliveries("pending"):
+            if progress:
+                progress(f"{delivery.kind} {delivery.rule} → {delivery.output}")
+            results.append(self._deliver_one(delivery, now, dry_run=dry_run, out_dir=out_dir))
+        return results
+
+    def _deliver_one(
+        self, delivery: Delivery, now: datetime, *, dry_run: bool, out_dir: Path | None
+    ) -> DeliveryResult:
+        base = DeliveryResult(delivery.id, delivery.output, delivery.kind, delivery.rule, "failed")
+        output = self.outputs.get(delivery.output)
+        if output is None:
+            return replace(
+                base,
+                error=f"output {delivery.output!r} is no longer configured",
+                hint="add it back to feeds.yaml; the delivery stays pending",
+                status="pending",
+            )
+        try:
+            message = self.render(delivery, output)
+        except DispatchError as e:
+            return replace(base, error=e.describe(), hint=e.hint)
+        files: tuple[str, ...] = ()
+        if out_dir is not None:
+            files = tuple(str(path) for path in write_message(message, out_dir))
+        if dry_run:
+            return replace(base, status="dry-run", message=message, files=files)
+        self.store.mark(delivery.id, "sending", now)
+        try:
+            remote_id = output.send(message)
+        except OutputUnavailable as e:
+            self.store.mark(delivery.id, "pending", now, error=e.reason)
+            return replace(
+                base,
+                status="pending",
+                message=message,
+                error=e.describe(),
+                hint=e.hint,
+                files=files,
+            )
+        except DispatchError as e:
+            self.store.mark(delivery.id, "failed", now, error=e.describe())
+            return replace(base, message=message, error=e.describe(), hint=e.hint, files=files)
+        self.store.mark(delivery.id, "sent", now, remote_id=remote_id)
+        return replace(base, status="sent", message=message, remote_id=remote_id, files=files)
+
+    def render(self, delivery: Delivery, output: Output) -> Message:
+        """Render one delivery for its output.
+
+        Raises:
+            TemplateError: a template failed or a post cannot fit.
+        """
+        capabilities = output.capabilities
+        kind: Kind = delivery.kind
+        if kind == "digest":
+            assert delivery.digest_id is not None
+            rule = next(r for r in self.config.digests if r.name == delivery.rule)
+            articles = self.store.digest_articles(delivery.digest_id)
+            articles.sort(key=_newest_first)
+            rendered = self.renderer.digest(
+                name=rule.name,
+                title=rule.title or rule.name,
+                articles=articles,
+                period=self.store.digest_period(delivery.digest_id),
+                timezone=rule.timezone,
+                unsubscribe=getattr(output.settings, "unsubscribe", None),
+            )
+            subject: str | None = rendered.subject
+            text, html = rendered.text, rendered.html
+            length = len(html.encode("utf-8")) if capabilities.counting == "bytes" else len(text)
+        else:
+            assert delivery.article_id is not None
+            articles = self.store.articles([delivery.article_id])
+            subject, html = None, None
+            text = self.renderer.post(articles[0], capabilities=capabilities)
+            length = count(text, capabilities)
+        return Message(
+            delivery_id=delivery.id,
+            output=delivery.output,
+            type=output.settings.type,
+            kind=kind,
+            name=delivery.rule,
+            subject=subject,
+            text=text,
+            html=html,
+            length=length,
+            limit=capabilities.limit,
+            articles=tuple(articles),
+            cards=tuple(card for article in articles for card in article.cards),
+            key=delivery.idempotency_key,
+            unit=unit(capabilities),
+        )
+
+
+def _newest_first(article: Article) -> tuple[float, int]:
+    return (-(article.published.timestamp() if article.published else 0.0), -article.id)
+
+
+def send(
+    dispatcher: Dispatcher,
+    now: datetime,
+    *,
+    dry_run: bool,
+    out_dir: Path | None,
+    poll: bool = True,
+    progress: Progress | None = None,
+) -> RunReport:
+    """Poll, plan digests, and deliver everything pending: the whole of ``dispatch send``."""
+    feeds = dispatcher.poll(now) if poll else []
+    dispatcher.plan_digests(now)
+    deliveries = dispatcher.deliver(now, dry_run=dry_run, out_dir=out_dir, progress=progress)
+    return RunReport(feeds=tuple(feeds), deliveries=tuple(deliveries))

@@ -1,0 +1,129 @@
+"""Pure decisions: which articles are new, which feeds and digests are due. No I/O; ``now`` is
+an argument.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from dispatch.models import Article
+from dispatch.store import FeedState, Known, norm_title
+from dispatch.urls import normalise_url
+
+MAX_BACKOFF = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What one fetch of one feed means for the store."""
+
+    new: tuple[Article, ...] = ()
+    baseline: tuple[Article, ...] = ()
+    aliases: tuple[tuple[str, int], ...] = ()
+    updated: tuple[tuple[int, Article], ...] = ()
+
+
+def classify(articles: Sequence[Article], known: Known, backfill: int | Literal["all"]) -> Decision:
+    """Tell new articles from seen ones.
+
+    An article is known by its key; failing that, a known normalised link, or a known title
+    with the same content, means the publisher changed the GUID: an alias, never a new post.
+    On a feed's first poll everything is baseline except the ``backfill`` newest. Dates never
+    decide identity; they only order the backfill.
+    """
+    fresh: list[Article] = []
+    aliases: list[tuple[str, int]] = []
+    updated: list[tuple[int, Article]] = []
+    for article in articles:
+        known_id = known.keys.get(article.key)
+        if known_id is not None:
+            if known.content_hashes.get(known_id) != article.content_hash:
+                updated.append((known_id, article))
+            continue
+        same = None
+        if article.link:
+            same = known.links.get(normalise_url(article.link))
+        if same is None:
+            same = known.titles.get((norm_title(article.title), article.content_hash))
+        if same is not None:
+            aliases.append((article.key, same))
+        else:
+            fresh.append(article)
+    if not known.first_poll:
+        return Decision(new=tuple(fresh), aliases=tuple(aliases), updated=tuple(updated))
+    ordered = _newest_first(fresh)
+    count = len(ordered) if backfill == "all" else backfill
+    chosen = {id(article) for article in ordered[:count]}
+    return Decision(
+        new=tuple(a for a in fresh if id(a) in chosen),
+        baseline=tuple(a for a in fresh if id(a) not in chosen),
+        aliases=tuple(aliases),
+        updated=tuple(updated),
+    )
+
+
+def _newest_first(articles: Sequence[Article]) -> list[Article]:
+    # Feeds list newest first; dates, when every article has one, are the better order.
+    if articles and all(article.published for article in articles):
+        return sorted(articles, key=lambda a: a.published or datetime.min, reverse=True)
+    return list(articles)
+
+
+def is_due(state: FeedState | None, now: datetime) -> bool:
+    return state is None or state.next_poll_at is None or state.next_poll_at <= now
+
+
+def next_poll(now: datetime, every: timedelta, errors: int) -> datetime:
+    """The next poll: ``every`` after a success, doubling with each consecutive error, capped."""
+    if errors <= 0:
+        return now + every
+    return now + min(every * (1 << min(errors, 16)), max(every, MAX_BACKOFF))
+
+
+@cache
+def _trigger(schedule: str, timezone: str) -> Any:
+    from apscheduler.triggers.cron import CronTrigger
+
+    return CronTrigger.from_crontab(schedule, timezone=ZoneInfo(timezone))
+
+
+_WINDOWS = (
+    timedelta(hours=1),
+    timedelta(days=1),
+    timedelta(days=8),
+    timedelta(days=32),
+    timedelta(days=367),
+    timedelta(days=366 * 8),
+)
+
+
+def latest_tick(schedule: str, timezone: str, now: datetime) -> datetime | None:
+    """The latest time at or before ``now`` that the cron schedule fires, in its time zone."""
+    trigger = _trigger(schedule, timezone)
+    for window in _WINDOWS:
+        tick = trigger.get_next_fire_time(None, now - window)
+        if tick is None or tick > now:
+            continue
+        while True:
+            following = trigger.get_next_fire_time(tick, tick + timedelta(seconds=1))
+            if following is None or following > now:
+                return tick if isinstance(tick, datetime) else None
+            tick = following
+    return None
+
+
+def digest_period(
+    schedule: str, timezone: str, last_period: datetime | None, now: datetime
+) -> datetime | None:
+    """The period of the digest due now, or None. A digest is due when its schedule has fired
+    since the last one; after downtime that is one digest, not one per missed tick.
+    """
+    tick = latest_tick(schedule, timezone, now)
+    if tick is None or (last_period is not None and tick <= last_period):
+        return None
+    return tick

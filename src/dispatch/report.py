@@ -1,0 +1,129 @@
+"""Printing a run report: one block per message for people, JSON Lines for scripts.
+
+Messages go to stdout; failures go to stderr, by name, with the reason and a hint. Feed text is
+always printed as plain ``Text``, never as rich markup, so a title cannot restyle the terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dispatch.models import DeliveryResult, FeedResult, Message, RunReport
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def print_report(report: RunReport, *, as_json: bool, dry_run: bool, out_dir: Path | None) -> None:
+    from rich.console import Console
+
+    out = Console(highlight=False, soft_wrap=True)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    shown = [d for d in report.deliveries if d.message is not None]
+    if as_json:
+        for delivery in shown:
+            assert delivery.message is not None
+            record = {
+                **delivery.message.to_record(),
+                "status": delivery.status,
+                "files": list(delivery.files),
+            }
+            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+    else:
+        for delivery in shown:
+            _print_message(out, delivery)
+        if report.feeds:
+            _print_feeds(out, report.feeds)
+        _print_summary(out, report, dry_run=dry_run, out_dir=out_dir)
+    failures: list[FeedResult | DeliveryResult] = [*report.feeds, *report.deliveries]
+    for failure in failures:
+        if failure.error and failure.status in ("failed", "pending"):
+            _print_failure(err, failure)
+
+
+def _print_message(console: Console, delivery: DeliveryResult) -> None:
+    from rich.rule import Rule
+    from rich.text import Text
+
+    assert delivery.message is not None
+    message = delivery.message
+    title = f"{message.kind} “{message.name}” → {message.output} ({message.type})"
+    console.print(Rule(Text(title, style="bold"), align="left"))
+    body = Text()
+    if message.subject is not None:
+        body.append("Subject: ", style="bold").append(message.subject + "\n")
+    if message.kind == "post":
+        body.append(message.text.rstrip() + "\n\n")
+    body.append(_length_line(message) + "\n", style="dim")
+    body.append("Articles:\n", style="bold")
+    for article in message.articles:
+        body.append(f"  • {article.title}\n")
+        if article.link:
+            body.append(f"    {article.link}\n", style="cyan")
+        if article.summary:
+            body.append(f"    {article.summary}\n", style="italic")
+    if message.cards:
+        body.append("Video cards:\n", style="bold")
+        for card in message.cards:
+            body.append(f"  ▶ {card.title}\n    {card.url}\n    thumbnail {card.thumbnail}\n")
+    if delivery.files:
+        body.append("Files:\n", style="bold")
+        for path in delivery.files:
+            note = "  (open it in a browser)" if path.endswith(".html") else ""
+            body.append(f"  {path}{note}\n")
+    if delivery.error:
+        body.append(f"Not sent: {delivery.error}\n", style="red")
+    console.print(body)
+
+
+def _length_line(message: Message) -> str:
+    if message.limit is None:
+        return f"length {message.length:,} {message.unit}, no limit"
+    flag = "  OVER THE LIMIT" if message.length > message.limit else ""
+    return f"length {message.length:,} / {message.limit:,} {message.unit}{flag}"
+
+
+def _print_feeds(console: Console, feeds: tuple[FeedResult, ...]) -> None:
+    from rich.table import Table
+
+    table = Table(title="Feeds", title_justify="left")
+    for column in ("feed", "status", "new", "baseline"):
+        table.add_column(column, justify="right" if column in ("new", "baseline") else "left")
+    for feed in feeds:
+        table.add_row(feed.feed, feed.status, str(feed.new), str(feed.seen))
+    console.print(table)
+
+
+def _print_summary(
+    console: Console, report: RunReport, *, dry_run: bool, out_dir: Path | None
+) -> None:
+    from rich.text import Text
+
+    counts: dict[str, int] = {}
+    for delivery in report.deliveries:
+        counts[delivery.status] = counts.get(delivery.status, 0) + 1
+    if dry_run:
+        line = f"Dry run: {counts.get('dry-run', 0)} message(s) would go out. Nothing was sent "
+        line += "and no state was changed."
+        if out_dir is not None:
+            line += f" Rendered files: {out_dir}"
+    else:
+        parts = [f"{n} {status}" for status, n in sorted(counts.items())]
+        line = ", ".join(parts) or "nothing to send"
+    console.print(Text(line))
+
+
+def _print_failure(console: Console, failure: FeedResult | DeliveryResult) -> None:
+    from rich.text import Text
+
+    if isinstance(failure, FeedResult):
+        head = f"feed {failure.feed!r}: {failure.error}"
+    else:
+        head = f"{failure.kind} {failure.name!r} → {failure.output!r}: {failure.error}"
+    text = Text(("error: " if failure.status == "failed" else "not sent: ") + head)
+    if failure.hint:
+        text.append(f"\n  hint: {failure.hint}")
+    console.print(text)
