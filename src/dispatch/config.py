@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -227,13 +227,15 @@ def parse_config(text: str, source: str, environ: Mapping[str, str] | None = Non
     problems: list[ConfigProblem] = []
     outputs = data.get("outputs")
     if isinstance(outputs, dict):
-        data["outputs"] = _validate_outputs(outputs, lines, problems)
+        validated = _validate_outputs(outputs, lines, problems)
+        problems += _cross_references(data, {**outputs, **validated}, lines)
+        data["outputs"] = validated
+    else:
+        problems += _cross_references(data, {}, lines)
     try:
         config = Config.model_validate(data)
     except ValidationError as e:
         problems += _problems(e, (), lines)
-        raise ConfigError(source, sorted(problems, key=_problem_order)) from None
-    problems += _cross_references(config, lines)
     if problems:
         raise ConfigError(source, sorted(problems, key=_problem_order))
     return config
@@ -270,47 +272,50 @@ def _validate_outputs(
     return validated
 
 
-def _cross_references(config: Config, lines: dict[Place, int]) -> list[ConfigProblem]:
+def _names(section: Any) -> list[Any]:
+    items = section if isinstance(section, list) else []
+    return [item.get("name") if isinstance(item, dict) else None for item in items]
+
+
+def _cross_references(
+    data: dict[str, Any], outputs: dict[str, Any], lines: dict[Place, int]
+) -> list[ConfigProblem]:
+    """Names that must be unique and references that must resolve. Works on the raw data, so
+    these problems are reported together with every other one.
+    """
     from dispatch.outputs.registry import output_types
 
     problems: list[ConfigProblem] = []
     types = output_types()
-    feed_names = [feed.name for feed in config.feeds]
-    for index, name in enumerate(feed_names):
-        if feed_names.index(name) != index:
-            problems.append(_problem(("feeds", index, "name"), f"{name!r} is used twice", lines))
-    sections: tuple[tuple[str, Sequence[RuleConfig]], ...] = (
-        ("digests", config.digests),
-        ("posts", config.posts),
-    )
-    for section, rules in sections:
-        kind = "digest" if section == "digests" else "post"
-        rule_names = [rule.name for rule in rules]
-        for index, rule in enumerate(rules):
-            if rule_names.index(rule.name) != index:
+    feed_names = _names(data.get("feeds"))
+    for section in ("feeds", "digests", "posts"):
+        names = _names(data.get(section))
+        for index, name in enumerate(names):
+            if name is not None and names.index(name) != index:
                 problems.append(
-                    _problem((section, index, "name"), f"{rule.name!r} is used twice", lines)
+                    _problem((section, index, "name"), f"{name!r} is used twice", lines)
                 )
-            for position, feed in enumerate(rule.feeds or []):
+    for section, kind in (("digests", "digest"), ("posts", "post")):
+        rules = data.get(section)
+        for index, rule in enumerate(rules if isinstance(rules, list) else []):
+            if not isinstance(rule, dict):
+                continue
+            feeds = rule.get("feeds")
+            for position, feed in enumerate(feeds if isinstance(feeds, list) else []):
                 if feed not in feed_names:
-                    problems.append(
-                        _problem(
-                            (section, index, "feeds", position), f"no feed is named {feed!r}", lines
-                        )
-                    )
-            for position, output in enumerate(rule.outputs):
-                place: Place = (section, index, "outputs", position)
-                settings = config.outputs.get(output)
-                if settings is None:
+                    place: Place = (section, index, "feeds", position)
+                    problems.append(_problem(place, f"no feed is named {feed!r}", lines))
+            targets = rule.get("outputs")
+            for position, output in enumerate(targets if isinstance(targets, list) else []):
+                place = (section, index, "outputs", position)
+                settings = outputs.get(output)
+                if output not in outputs:
                     problems.append(_problem(place, f"no output is named {output!r}", lines))
-                elif kind not in types[settings.type].kinds:
-                    problems.append(
-                        _problem(
-                            place,
-                            f"output {output!r} ({settings.type}) cannot send {section}",
-                            lines,
-                        )
-                    )
+                elif (
+                    isinstance(settings, OutputSettings) and kind not in types[settings.type].kinds
+                ):
+                    message = f"output {output!r} ({settings.type}) cannot send {section}"
+                    problems.append(_problem(place, message, lines))
     return problems
 
 

@@ -24,7 +24,8 @@ class VideoCard:
 class Article:
     """One article, normalised: sanitised HTML, plain text, identity key and video cards.
 
-    ``id`` is 0 until the store has it; ``summary`` is empty until it is summarised.
+    ``full_text`` is the article page's main text, for excerpt-only feeds; ``id`` is 0 until
+    the store has it; ``summary`` is empty until it is summarised.
     """
 
     feed: str
@@ -38,6 +39,7 @@ class Article:
     html: str = ""
     text: str = ""
     excerpt_only: bool = False
+    full_text: str | None = None
     image: str | None = None
     cards: tuple[VideoCard, ...] = ()
     content_hash: str = ""

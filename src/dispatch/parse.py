@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from dispatch.errors import ParseError
 from dispatch.media import cards_in_entry
@@ -58,10 +59,17 @@ def parse_feed(name: str, body: bytes, *, url: str, content_type: str | None = N
             _not_a_feed(body, parsed),
             hint="check that the URL is the feed, not the site's home page",
         )
+    entries = [entry for entry in parsed.entries if _has_substance(entry)]
     warnings: tuple[str, ...] = ()
     if parsed.get("bozo"):
-        warnings = (f"the feed is not well-formed ({parsed.get('bozo_exception')}); read anyway",)
-    entries = list(parsed.entries)
+        problem = f"the feed is not well-formed XML ({_describe(parsed.get('bozo_exception'))})"
+        if not entries:
+            raise ParseError(
+                name,
+                f"{problem}; no article could be read",
+                hint="the publisher's feed is broken; it is tried again next poll",
+            )
+        warnings = (f"{problem}; {len(entries)} article(s) read anyway",)
     guids = Counter(entry.get("id") for entry in entries if entry.get("id"))
     links = Counter(_link(entry) for entry in entries if _link(entry))
     articles: dict[str, Article] = {}
@@ -77,12 +85,39 @@ def _not_a_feed(body: bytes, parsed: Any) -> str:
     if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head:
         return "this is an HTML page, not a feed"
     exception = parsed.get("bozo_exception")
-    return f"not a feed ({exception})" if exception else "not a feed: no RSS or Atom found"
+    if exception:
+        return f"not a feed ({_describe(exception)})"
+    return "not a feed: no RSS or Atom found"
+
+
+def _describe(error: Any) -> str:
+    """A parser error in words, with its line and column where the parser gives them."""
+    if hasattr(error, "getLineNumber") and hasattr(error, "getMessage"):
+        return (
+            f"line {error.getLineNumber()}, column {error.getColumnNumber()}: {error.getMessage()}"
+        )
+    return str(error)
+
+
+def _has_substance(entry: Any) -> bool:
+    """An entry with no title, link or content is not an article."""
+    return bool(
+        entry.get("title") or entry.get("link") or entry.get("summary") or entry.get("content")
+    )
 
 
 def _link(entry: Any) -> str | None:
-    link = entry.get("link")
-    return link.strip() if isinstance(link, str) and link.strip() else None
+    return web_url(entry.get("link"))
+
+
+def web_url(value: Any) -> str | None:
+    """The URL when it is an absolute http(s) URL, else None: no ``javascript:`` or ``data:``
+    link ever reaches a template.
+    """
+    if not isinstance(value, str):
+        return None
+    url = value.strip()
+    return url if urlsplit(url).scheme.lower() in ("http", "https") and "//" in url else None
 
 
 def _article(feed: str, entry: Any, guids: Counter[str], links: Counter[str | None]) -> Article:
@@ -138,17 +173,16 @@ def _looks_excerpt(text: str) -> bool:
 
 
 def _lead_image(entry: Any, html: str) -> str | None:
-    match = _IMAGE.search(html)
-    if match:
-        return match.group(1)
-    for thumbnail in entry.get("media_thumbnail") or []:
-        if thumbnail.get("url"):
-            return str(thumbnail["url"])
-    for media in entry.get("media_content") or []:
-        is_image = media.get("medium") == "image" or str(media.get("type", "")).startswith("image/")
-        if is_image and media.get("url"):
-            return str(media["url"])
-    for enclosure in entry.get("enclosures") or []:
-        if str(enclosure.get("type", "")).startswith("image/") and enclosure.get("href"):
-            return str(enclosure["href"])
-    return None
+    candidates = [match.group(1) for match in _IMAGE.finditer(html)]
+    candidates += [thumbnail.get("url") for thumbnail in entry.get("media_thumbnail") or []]
+    candidates += [
+        media.get("url")
+        for media in entry.get("media_content") or []
+        if media.get("medium") == "image" or str(media.get("type", "")).startswith("image/")
+    ]
+    candidates += [
+        enclosure.get("href")
+        for enclosure in entry.get("enclosures") or []
+        if str(enclosure.get("type", "")).startswith("image/")
+    ]
+    return next((url for url in map(web_url, candidates) if url), None)

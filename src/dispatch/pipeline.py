@@ -166,14 +166,12 @@ class Dispatcher:
                 text = main_text(page.body, page.url)
                 if text:
                     full[id(article)] = text
-        return {
-            id(article): replace(
-                article,
-                text=full.get(id(article), article.text),
-                summary=self.summariser.summarise(article, full.get(id(article), article.text)),
-            )
-            for _, article in articles
-        }
+        enriched = {}
+        for _, article in articles:
+            full_text = full.get(id(article))
+            summary = self.summariser.summarise(article, full_text or article.text)
+            enriched[id(article)] = replace(article, full_text=full_text, summary=summary)
+        return enriched
 
     # Sending
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 def print_report(report: RunReport, *, as_json: bool, dry_run: bool, out_dir: Path | None) -> None:
     from rich.console import Console
+    from rich.text import Text
 
     out = Console(highlight=False, soft_wrap=True)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -38,6 +39,9 @@ def print_report(report: RunReport, *, as_json: bool, dry_run: bool, out_dir: Pa
         if report.feeds:
             _print_feeds(out, report.feeds)
         _print_summary(out, report, dry_run=dry_run, out_dir=out_dir)
+    for feed in report.feeds:
+        for warning in feed.warnings:
+            err.print(Text(f"warning: feed {feed.feed!r}: {warning}"))
     failures: list[FeedResult | DeliveryResult] = [*report.feeds, *report.deliveries]
     for failure in failures:
         if failure.error and failure.status in ("failed", "pending"):

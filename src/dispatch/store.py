@@ -389,7 +389,7 @@ class Store:
             """INSERT INTO articles (feed, key, guid, title, link, norm_link, norm_title, author,
                  published, categories, html, text, full_text, summary, image, cards,
                  content_hash, first_seen, baseline)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?)""",
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (
                 article.feed,
                 article.key,
@@ -403,6 +403,7 @@ class Store:
                 json.dumps(list(article.categories)),
                 article.html,
                 article.text,
+                article.full_text,
                 article.summary,
                 article.image,
                 _cards_json(article.cards),
@@ -413,13 +414,6 @@ class Store:
         )
         assert cursor.lastrowid is not None
         return cursor.lastrowid
-
-    def set_enrichment(self, article_id: int, *, full_text: str | None, summary: str) -> None:
-        with self._transaction():
-            self._db.execute(
-                "UPDATE articles SET full_text = COALESCE(?, full_text), summary = ? WHERE id = ?",
-                (full_text, summary, article_id),
-            )
 
     def articles(self, ids: Sequence[int]) -> list[Article]:
         """Articles by id, in the order asked."""
@@ -571,7 +565,8 @@ def _article(row: sqlite3.Row) -> Article:
         published=_moment(row["published"]),
         categories=tuple(json.loads(row["categories"])),
         html=row["html"],
-        text=row["full_text"] or row["text"],
+        text=row["text"],
+        full_text=row["full_text"],
         image=row["image"],
         cards=tuple(VideoCard(**card) for card in json.loads(row["cards"])),
         content_hash=row["content_hash"],
