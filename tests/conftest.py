@@ -1,0 +1,196 @@
+"""Shared fixtures: a real HTTP server on 127.0.0.1, configs written to disk, the CLI as a
+subprocess. Nothing here reaches beyond 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="rewrite the golden files from the current output",
+    )
+
+
+@dataclass
+class Route:
+    body: bytes = b""
+    status: int = 200
+    content_type: str = "application/rss+xml; charset=utf-8"
+    etag: str | None = None
+    last_modified: str | None = None
+    delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Request:
+    path: str
+    headers: dict[str, str]
+    status: int
+
+
+class FeedServer:
+    """Serves routes set by the test, answers conditional GETs with 304, records requests."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.requests: list[Request] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                route = server.routes.get(self.path)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                if route is None:
+                    status = 404
+                    self.send_response(404)
+                    self.end_headers()
+                else:
+                    time.sleep(route.delay)
+                    status = route.status
+                    if route.status == 200 and (
+                        (route.etag and headers.get("if-none-match") == route.etag)
+                        or (
+                            route.last_modified
+                            and headers.get("if-modified-since") == route.last_modified
+                        )
+                    ):
+                        status = 304
+                    self.send_response(status)
+                    if route.etag:
+                        self.send_header("ETag", route.etag)
+                    if route.last_modified:
+                        self.send_header("Last-Modified", route.last_modified)
+                    for name, value in route.headers.items():
+                        self.send_header(name, value)
+                    body = b"" if status == 304 else route.body
+                    if status != 304:
+                        self.send_header("Content-Type", route.content_type)
+                        self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                server.requests.append(Request(self.path, headers, status))
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def serve(self, path: str, body: bytes | str, **options: Any) -> str:
+        data = body.encode() if isinstance(body, str) else body
+        self.routes[path] = Route(body=data, **options)
+        return self.url(path)
+
+    def hits(self, path: str) -> list[Request]:
+        return [request for request in self.requests if request.path == path]
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    feed_server = FeedServer()
+    feed_server.thread.start()
+    yield feed_server
+    feed_server.httpd.shutdown()
+    feed_server.httpd.server_close()
+
+
+def write_config(directory: Path, data: dict[str, Any]) -> Path:
+    path = directory / "feeds.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+    def messages(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
+
+
+def run_cli(*args: str, config: Path, env: dict[str, str] | None = None) -> Result:
+    """Run ``python -m dispatch`` for real, in a clean environment apart from ``env``."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("DISPATCH_")}
+    environ.update(env or {})
+    completed = subprocess.run(
+        [sys.executable, "-m", "dispatch", "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=120,
+        check=False,
+    )
+    return Result(completed.returncode, completed.stdout, completed.stderr)
+
+
+def rss(items: list[dict[str, str]], title: str = "Test feed") -> str:
+    """A small RSS 2.0 feed; each item may set title, link, guid, description, content, date."""
+    parts = []
+    for item in items:
+        fields = [f"<title>{item.get('title', 'Untitled')}</title>"]
+        if "link" in item:
+            fields.append(f"<link>{item['link']}</link>")
+        if "guid" in item:
+            fields.append(f'<guid isPermaLink="false">{item["guid"]}</guid>')
+        if "date" in item:
+            fields.append(f"<pubDate>{item['date']}</pubDate>")
+        if "description" in item:
+            fields.append(f"<description><![CDATA[{item['description']}]]></description>")
+        if "content" in item:
+            fields.append(f"<content:encoded><![CDATA[{item['content']}]]></content:encoded>")
+        parts.append("<item>" + "".join(fields) + "</item>")
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">'
+        f"<channel><title>{title}</title><link>https://example.org/</link>"
+        + "".join(parts)
+        + "</channel></rss>"
+    )
+
+
+def article_items(count: int, prefix: str = "a", start_day: int = 1) -> list[dict[str, str]]:
+    """Distinct articles, newest first, each with enough text to summarise."""
+    items = []
+    for number in range(count, 0, -1):
+        day = start_day + number
+        items.append(
+            {
+                "title": f"Story {prefix}{number}",
+                "link": f"https://example.org/{prefix}/{number}",
+                "guid": f"{prefix}-{number}",
+                "date": f"Mon, {day:02d} Nov 2026 10:00:00 +0000",
+                "content": f"<p>This is story {prefix}{number}. It has two sentences of text.</p>",
+            }
+        )
+    return items

@@ -1,0 +1,119 @@
+"""The command line: JSON Lines fields, exit codes, errors by name, and no secrets printed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import ROOT, FeedServer, article_items, rss, run_cli, write_config
+
+NOW = "2026-11-27T03:00:00+00:00"
+FIELDS = {
+    "output",
+    "type",
+    "kind",
+    "name",
+    "subject",
+    "text",
+    "html",
+    "length",
+    "limit",
+    "articles",
+    "cards",
+}
+
+
+def test_json_lines_have_the_documented_fields() -> None:
+    result = run_cli("send", "--dry-run", "--json", "--now", NOW, config=ROOT / "feeds.yaml")
+    assert result.code == 0, result.stderr
+    messages = result.messages()
+    assert messages and all(message.keys() >= FIELDS for message in messages)
+    post = next(m for m in messages if m["output"] == "x")
+    assert (post["type"], post["kind"], post["name"], post["subject"], post["html"]) == (
+        "x",
+        "post",
+        "social",
+        None,
+        None,
+    )
+    assert post["length"] <= post["limit"] == 280
+    assert set(post["articles"][0]) >= {"title", "url", "summary"}
+    digest = next(m for m in messages if m["output"] == "newsletter")
+    assert digest["type"] == "smtp" and digest["kind"] == "digest" and digest["subject"]
+    assert digest["html"].startswith("<!doctype html>") and digest["text"]
+    assert {"type", "video_id", "url", "thumbnail"} <= set(digest["cards"][0])
+
+
+def test_human_output_shows_each_message_and_where_files_went() -> None:
+    result = run_cli("send", "--dry-run", "--now", NOW, config=ROOT / "feeds.yaml")
+    assert result.code == 0, result.stderr
+    assert "post “social” → x (x)" in result.stdout
+    assert "digest “daily” → newsletter (smtp)" in result.stdout
+    assert "/ 280 weighted characters" in result.stdout
+    assert "(open it in a browser)" in result.stdout
+    assert "Nothing was sent and no state was changed" in result.stdout
+
+
+def test_config_errors_exit_2_with_every_problem(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path,
+        {
+            "feeds": [{"name": "a", "url": "https://e.org/", "every": "x"}],
+            "outputs": {},
+            "posts": [{"name": "p", "outputs": ["nope"]}],
+        },
+    )
+    result = run_cli("send", "--dry-run", config=path)
+    assert result.code == 2
+    assert "feeds[0].every (line 4)" in result.stderr
+    assert "posts[0].outputs[0] (line 9): no output is named 'nope'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_real_send_through_unbuilt_outputs_keeps_them_pending(
+    server: FeedServer, tmp_path: Path
+) -> None:
+    url = server.serve("/feed", rss(article_items(1)))
+    path = write_config(
+        tmp_path,
+        {
+            "allow_private_networks": True,
+            "state": "s.db",
+            "feeds": [{"name": "news", "url": url, "backfill": 1}],
+            "outputs": {
+                "toots": {
+                    "type": "mastodon",
+                    "base_url": "https://m.example",
+                    "access_token": "${CANARY_TOKEN}",
+                }
+            },
+            "posts": [{"name": "social", "outputs": ["toots"]}],
+        },
+    )
+    canary = "canary-8f2e1b9c7d"
+    result = run_cli("send", "--now", NOW, config=path, env={"CANARY_TOKEN": canary})
+    assert result.code == 1
+    assert "not sent: post 'social' → 'toots'" in result.stderr and "issue #3" in result.stderr
+    again = run_cli(
+        "send", "--dry-run", "--json", "--now", NOW, config=path, env={"CANARY_TOKEN": canary}
+    )
+    assert len(again.messages()) == 1  # still pending, not dropped
+    assert canary not in result.stdout + result.stderr + again.stdout + again.stderr
+
+
+def test_store_from_a_newer_dispatch_exits_3(tmp_path: Path) -> None:
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "s.db") as db:
+        db.execute("PRAGMA user_version = 99")
+    path = write_config(tmp_path, {"state": "s.db", "feeds": [{"name": "a", "url": "f.xml"}]})
+    result = run_cli("poll", config=path)
+    assert result.code == 3 and "newer dispatch" in result.stderr
+
+
+def test_help_lists_the_commands_and_exit_codes() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "dispatch", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "send" in result.stdout and "poll" in result.stdout and "Exit codes" in result.stdout

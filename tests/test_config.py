@@ -1,0 +1,152 @@
+"""Configuration: every error at once, each with its place and line; secrets from the env."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from dispatch.config import load_config, parse_config, parse_duration
+from dispatch.errors import ConfigError
+from dispatch.secrets import Secret
+
+ROOT = Path(__file__).resolve().parent.parent
+
+GOOD = """\
+feeds:
+  - name: a
+    url: https://example.org/feed/
+outputs:
+  archive: {type: file, path: out/}
+  toots: {type: mastodon, base_url: https://example.social, access_token: "${TOKEN}"}
+posts:
+  - name: social
+    outputs: [archive, toots]
+"""
+
+
+def problems(text: str, environ: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "feeds.yaml", environ or {})
+    return [str(problem) for problem in caught.value.problems]
+
+
+def test_bundled_example_loads() -> None:
+    config = load_config(ROOT / "feeds.yaml", environ={})
+    assert [feed.name for feed in config.feeds] == ["thinktank", "thinktank-tv", "wire"]
+    assert config.feeds[0].every == timedelta(minutes=15)
+    assert config.resolve(config.state) == ROOT / "dispatch.db"
+
+
+def test_secret_comes_from_the_environment_and_is_masked() -> None:
+    config = parse_config(GOOD, "feeds.yaml", {"TOKEN": "s3cr3t-value-123"})
+    token = config.outputs["toots"].access_token  # type: ignore[attr-defined]
+    assert isinstance(token, Secret)
+    assert token.reveal() == "s3cr3t-value-123"
+    assert "s3cr3t" not in str(token) and "s3cr3t" not in repr(config)
+
+
+def test_unset_secret_loads_and_names_its_variable() -> None:
+    config = parse_config(GOOD, "feeds.yaml", {})
+    token = config.outputs["toots"].access_token  # type: ignore[attr-defined]
+    assert token.value is None
+    assert "TOKEN" in str(token)
+
+
+def test_unset_variable_in_a_plain_field_is_an_error_naming_it() -> None:
+    text = GOOD.replace("https://example.org/feed/", "${FEED_URL}")
+    assert problems(text) == ["feeds[0].url (line 3): environment variable FEED_URL is not set"]
+
+
+def test_default_in_reference_is_used() -> None:
+    text = GOOD.replace("https://example.org/feed/", "${FEED_URL:-https://example.org/x}")
+    assert parse_config(text, "f", {}).feeds[0].url == "https://example.org/x"
+
+
+def test_every_error_is_reported_at_once_with_place_and_line() -> None:
+    text = """\
+feeds:
+  - name: a
+    url: https://example.org/feed/
+    every: soon
+  - name: b
+    url: ftp://example.org/feed
+    colour: blue
+outputs:
+  archive: {type: file, path: out/}
+  bad: {type: carrier-pigeon}
+digests:
+  - name: daily
+    feeds: [a, nope]
+    outputs: [archive, missing]
+    schedule: "99 * * * *"
+    timezone: Mars/Olympus
+"""
+    found = problems(text)
+    assert (
+        "feeds[0].every (line 4): 'soon' is not a duration; write it like 30s, 15m, 2h or 1d"
+        in found
+    )
+    assert any(p.startswith("feeds[1].url (line 6): scheme 'ftp' is not fetched") for p in found)
+    assert any(p.startswith("feeds[1].colour (line 7): unknown key") for p in found)
+    assert any(
+        p.startswith("outputs.bad.type (line 10): unknown output type 'carrier-pigeon'")
+        for p in found
+    )
+    assert any(p.startswith("digests[0].schedule (line 15):") for p in found)
+    assert any(
+        p.startswith("digests[0].timezone (line 16): 'Mars/Olympus' is not an IANA") for p in found
+    )
+
+
+def test_cross_references_are_checked() -> None:
+    text = """\
+feeds:
+  - name: a
+    url: https://example.org/feed/
+  - name: a
+    url: https://example.org/other/
+outputs:
+  archive: {type: file}
+  toots: {type: mastodon, base_url: https://example.social, access_token: x}
+digests:
+  - name: daily
+    feeds: [nope]
+    outputs: [toots, missing]
+"""
+    found = problems(text)
+    assert "feeds[1].name (line 4): 'a' is used twice" in found
+    assert "digests[0].feeds[0] (line 11): no feed is named 'nope'" in found
+    assert "digests[0].outputs[0] (line 12): output 'toots' (mastodon) cannot send digests" in found
+    assert "digests[0].outputs[1] (line 12): no output is named 'missing'" in found
+
+
+def test_output_settings_are_validated_by_their_type() -> None:
+    text = GOOD.replace('access_token: "${TOKEN}"', "acces_token: x")
+    found = problems(text)
+    assert any(p.startswith("outputs.toots.access_token (line 6): Field required") for p in found)
+    assert any(p.startswith("outputs.toots.acces_token (line 6): unknown key") for p in found)
+
+
+def test_yaml_syntax_error_has_its_line() -> None:
+    found = problems("feeds:\n  - name: a\n    url: [unclosed\n")
+    assert len(found) == 1 and found[0].startswith("(file) (line 4): not valid YAML")
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot be read"):
+        load_config(tmp_path / "absent.yaml")
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("30s", 30), ("15m", 900), ("1h30m", 5400), ("2d", 172800), (90, 90)]
+)
+def test_durations(text: str | int, seconds: int) -> None:
+    assert parse_duration(text) == timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize("text", ["", "0m", "15x", "m15", "-5m", True])
+def test_bad_durations(text: object) -> None:
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(text)

@@ -1,0 +1,88 @@
+"""Parsing and normalising: identity keys, sanitised HTML, clear errors for non-feeds."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import rss
+from dispatch.errors import ParseError
+from dispatch.parse import parse_feed
+from dispatch.sanitize import clean_html
+
+
+def parse(body: str) -> list:  # type: ignore[type-arg]
+    return list(parse_feed("f", body.encode(), url="https://example.org/feed").articles)
+
+
+def test_guid_is_the_identity_when_unique() -> None:
+    (article,) = parse(rss([{"title": "A", "guid": "g1", "link": "https://example.org/a"}]))
+    assert article.key == "guid:g1"
+
+
+def test_duplicate_guids_fall_back_to_links_and_keep_distinct_articles() -> None:
+    items = [
+        {"title": "A", "guid": "same", "link": "https://example.org/a"},
+        {"title": "B", "guid": "same", "link": "https://example.org/b?utm_source=rss"},
+    ]
+    keys = [a.key for a in parse(rss(items))]
+    assert keys == ["link://example.org/a", "link://example.org/b"]
+
+
+def test_no_guid_no_link_uses_a_content_hash() -> None:
+    (article,) = parse(rss([{"title": "A", "description": "<p>text</p>"}]))
+    assert article.key.startswith("hash:")
+
+
+def test_scripts_handlers_and_javascript_links_are_removed() -> None:
+    content = (
+        '<p onclick="steal()">Hi <a href="javascript:alert(1)">x</a>'
+        '<img src="https://example.org/i.png" onerror="alert(2)">'
+        "<script>alert(3)</script><style>p{}</style>"
+        '<a href="https://example.org/ok">ok</a></p>'
+    )
+    (article,) = parse(
+        rss([{"title": "<script>alert(4)</script>Title", "guid": "g", "content": content}])
+    )
+    html = article.html.lower()
+    for bad in ("<script", "onclick", "onerror", "javascript:", "<style", "alert(3)"):
+        assert bad not in html
+    assert 'rel="noopener noreferrer nofollow"' in article.html
+    assert "<script" not in article.title and "alert(3)" not in article.text
+
+
+def test_tracking_pixels_are_dropped() -> None:
+    html = clean_html(
+        '<p>x<img src="https://t.example/p.gif" width="1" height="1"></p>'
+        '<img src="https://example.org/photo.jpg" width="600" height="400">'
+    )
+    assert "t.example" not in html and "photo.jpg" in html
+
+
+def test_excerpt_only_is_detected() -> None:
+    (excerpt,) = parse(rss([{"title": "A", "guid": "g", "description": "Short teaser [&#8230;]"}]))
+    (full,) = parse(rss([{"title": "A", "guid": "g", "content": "<p>" + "Long text. " * 100}]))
+    assert excerpt.excerpt_only and not full.excerpt_only
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("<!DOCTYPE html><html><body><h1>Welcome</h1></body></html>", "HTML page"),
+        ("", "empty"),
+        ("just some text", "not a feed"),
+    ],
+)
+def test_non_feeds_are_clear_errors(body: str, reason: str) -> None:
+    with pytest.raises(ParseError, match=reason):
+        parse_feed("f", body.encode(), url="https://example.org/feed")
+
+
+def test_doctype_entities_are_not_expanded() -> None:
+    body = (
+        '<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "AAAAAAAAAA">'
+        '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+        '<rss version="2.0"><channel><title>t</title><item><title>x &b;</title>'
+        "<guid>g</guid></item></channel></rss>"
+    )
+    (article,) = parse(body)
+    assert "AAAA" not in article.title

@@ -1,0 +1,311 @@
+"""End to end against a real HTTP server on 127.0.0.1, a real SQLite file and the real CLI."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from conftest import FeedServer, article_items, rss, run_cli, write_config
+
+NOW = "2026-11-27T03:00:00+00:00"
+
+
+def config(tmp_path: Path, feeds: list[dict[str, Any]], **extra: Any) -> Path:
+    data: dict[str, Any] = {
+        "state": "state.db",
+        "allow_private_networks": True,
+        "fetch": {"timeout": "2s", "connect_timeout": "1s"},
+        "feeds": feeds,
+        "outputs": {"archive": {"type": "file", "path": "archive"}},
+        "posts": [{"name": "social", "outputs": ["archive"]}],
+    }
+    data.update(extra)
+    return write_config(tmp_path, data)
+
+
+def rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(db) as connection:
+        return connection.execute(sql).fetchall()
+
+
+def test_second_poll_is_answered_304_and_parses_nothing(server: FeedServer, tmp_path: Path) -> None:
+    url = server.serve(
+        "/feed", rss(article_items(3)), etag='"v1"', last_modified="Wed, 25 Nov 2026 10:00:00 GMT"
+    )
+    path = config(tmp_path, [{"name": "news", "url": url, "every": "1m"}])
+    assert run_cli("poll", "--now", NOW, config=path).code == 0
+    second = run_cli("poll", "--all", "--now", "2026-11-27T03:05:00+00:00", config=path)
+    assert second.code == 0
+    first_hit, second_hit = server.hits("/feed")
+    assert "if-none-match" not in first_hit.headers
+    assert second_hit.headers["if-none-match"] == '"v1"'
+    assert second_hit.headers["if-modified-since"] == "Wed, 25 Nov 2026 10:00:00 GMT"
+    assert second_hit.status == 304
+    assert "not-modified" in second.stdout
+    assert rows(tmp_path / "state.db", "SELECT COUNT(*) FROM articles") == [(3,)]
+
+
+def test_a_feed_is_not_polled_before_it_is_due(server: FeedServer, tmp_path: Path) -> None:
+    url = server.serve("/feed", rss(article_items(1)))
+    path = config(tmp_path, [{"name": "news", "url": url, "every": "1h"}])
+    run_cli("poll", "--now", NOW, config=path)
+    result = run_cli("poll", "--now", "2026-11-27T03:30:00+00:00", config=path)
+    assert len(server.hits("/feed")) == 1 and "not-due" in result.stdout
+
+
+def test_first_poll_is_a_baseline_apart_from_backfill(server: FeedServer, tmp_path: Path) -> None:
+    url = server.serve("/feed", rss(article_items(5)))
+    path = config(tmp_path, [{"name": "news", "url": url, "backfill": 2}])
+    result = run_cli("send", "--dry-run", "--json", "--now", NOW, config=path)
+    assert result.code == 0, result.stderr
+    titles = [m["articles"][0]["title"] for m in result.messages()]
+    assert titles == ["Story a5", "Story a4"]
+
+
+def test_backfill_all_and_zero(server: FeedServer, tmp_path: Path) -> None:
+    url = server.serve("/feed", rss(article_items(4)))
+    every = config(tmp_path, [{"name": "news", "url": url, "backfill": "all"}])
+    assert len(run_cli("send", "--dry-run", "--json", "--now", NOW, config=every).messages()) == 4
+    none = config(tmp_path, [{"name": "news", "url": url}])  # a dry run left no state behind
+    assert run_cli("send", "--dry-run", "--json", "--now", NOW, config=none).messages() == []
+
+
+def test_new_articles_after_the_baseline_are_sent_once(server: FeedServer, tmp_path: Path) -> None:
+    server.serve("/feed", rss(article_items(3)))
+    path = config(tmp_path, [{"name": "news", "url": server.url("/feed"), "every": "1m"}])
+    assert run_cli("send", "--now", NOW, config=path).code == 0
+    assert list((tmp_path / "archive").glob("*.json")) == []
+    server.serve("/feed", rss(article_items(3) + article_items(1, prefix="new")))
+    later = run_cli("send", "--now", "2026-11-27T03:10:00+00:00", config=path)
+    assert later.code == 0, later.stderr
+    written = sorted(p.name for p in (tmp_path / "archive").glob("*.json"))
+    assert len(written) == 1
+    again = run_cli("send", "--now", "2026-11-27T03:20:00+00:00", config=path)
+    assert again.code == 0 and "nothing to send" in again.stdout
+    assert len(list((tmp_path / "archive").glob("*.json"))) == 1
+    assert rows(tmp_path / "state.db", "SELECT status, COUNT(*) FROM deliveries GROUP BY 1") == [
+        ("sent", 1)
+    ]
+
+
+def test_a_changed_guid_is_not_posted_again(server: FeedServer, tmp_path: Path) -> None:
+    items = article_items(2)
+    server.serve("/feed", rss(items))
+    path = config(tmp_path, [{"name": "news", "url": server.url("/feed"), "every": "1m"}])
+    run_cli("poll", "--now", NOW, config=path)
+    for item in items:
+        item["guid"] = "new-" + item["guid"]
+    server.serve("/feed", rss(items))
+    result = run_cli(
+        "send", "--dry-run", "--json", "--now", "2026-11-27T03:10:00+00:00", config=path
+    )
+    assert result.code == 0 and result.messages() == []
+    run_cli("poll", "--now", "2026-11-27T03:10:00+00:00", config=path)
+    assert rows(tmp_path / "state.db", "SELECT COUNT(*) FROM aliases") == [(2,)]
+    assert rows(tmp_path / "state.db", "SELECT COUNT(*) FROM articles") == [(2,)]
+
+
+def test_an_updated_article_is_not_posted_again(server: FeedServer, tmp_path: Path) -> None:
+    items = article_items(2)
+    server.serve("/feed", rss(items))
+    path = config(tmp_path, [{"name": "news", "url": server.url("/feed"), "every": "1m"}])
+    run_cli("poll", "--now", NOW, config=path)
+    items[0]["content"] = "<p>Corrected: the story changed. A second sentence.</p>"
+    items[0]["title"] = "Story a2 (updated)"
+    server.serve("/feed", rss(items))
+    result = run_cli("send", "--json", "--now", "2026-11-27T03:10:00+00:00", config=path)
+    assert result.code == 0 and result.messages() == []
+    assert rows(tmp_path / "state.db", "SELECT title FROM articles WHERE key = 'guid:a-2'") == [
+        ("Story a2 (updated)",)
+    ]
+
+
+def test_dry_run_leaves_the_store_byte_for_byte_unchanged(
+    server: FeedServer, tmp_path: Path
+) -> None:
+    server.serve("/feed", rss(article_items(2)))
+    path = config(tmp_path, [{"name": "news", "url": server.url("/feed"), "every": "1m"}])
+    db = tmp_path / "state.db"
+    dry = run_cli("send", "--dry-run", "--now", NOW, config=path)
+    assert dry.code == 0 and not db.exists()
+    run_cli("poll", "--now", NOW, config=path)
+    server.serve("/feed", rss(article_items(2) + article_items(2, prefix="b")))
+    before = db.read_bytes()
+    first = run_cli(
+        "send", "--dry-run", "--json", "--now", "2026-11-27T03:10:00+00:00", config=path
+    )
+    second = run_cli(
+        "send", "--dry-run", "--json", "--now", "2026-11-27T03:10:00+00:00", config=path
+    )
+    assert db.read_bytes() == before
+    assert first.stdout == second.stdout
+    assert len(first.messages()) == 2
+    assert not (tmp_path / "archive").exists()
+
+
+BROKEN = {
+    "/malformed": (
+        "<rss><channel><title>x</title><item><title>a</item></rss",
+        200,
+        "not well-formed XML (line 2, column 46: mismatched tag); no article could",
+    ),
+    "/html": ("<!DOCTYPE html><html><body><p>Welcome</p></body></html>", 200, "HTML page"),
+    "/missing": ("", 404, "HTTP 404"),
+    "/error": ("oops", 500, "HTTP 500"),
+}
+
+
+def test_a_broken_feed_is_reported_and_never_stops_the_others(
+    server: FeedServer, tmp_path: Path
+) -> None:
+    feeds = [{"name": "good", "url": server.serve("/good", rss(article_items(1))), "backfill": 1}]
+    for path_, (body, status, _) in BROKEN.items():
+        if status != 404:
+            server.serve(path_, body, status=status, content_type="text/html")
+        feeds.append({"name": path_.strip("/"), "url": server.url(path_)})
+    server.serve("/slow", rss(article_items(1)), delay=4)
+    feeds.append({"name": "slow", "url": server.url("/slow")})
+    path = config(tmp_path, feeds)
+    result = run_cli("send", "--now", NOW, config=path)
+    assert result.code == 1
+    assert len(list((tmp_path / "archive").glob("*.json"))) == 1
+    for path_, (_, _, reason) in BROKEN.items():
+        name = path_.strip("/")
+        line = next(x for x in result.stderr.splitlines() if f"feed '{name}'" in x)
+        assert reason in line
+    assert "feed 'slow': no complete answer within 2s" in result.stderr
+    assert result.stderr.count("hint:") >= 4
+    failures = dict(
+        rows(
+            tmp_path / "state.db",
+            "SELECT name, last_error FROM feeds WHERE failing_since IS NOT NULL",
+        )
+    )
+    assert set(failures) == {"malformed", "html", "missing", "error", "slow"}
+    assert rows(tmp_path / "state.db", "SELECT error_count FROM feeds WHERE name = 'good'") == [
+        (0,)
+    ]
+
+
+def test_private_addresses_are_refused_unless_allowed(server: FeedServer, tmp_path: Path) -> None:
+    url = server.serve("/feed", rss(article_items(1)))
+    path = config(tmp_path, [{"name": "local", "url": url}], allow_private_networks=False)
+    result = run_cli("poll", "--now", NOW, config=path)
+    assert result.code == 1
+    assert "refused" in result.stderr and "allow_private_networks" in result.stderr
+    assert server.hits("/feed") == []
+    (tmp_path / "allowed").mkdir()
+    per_feed = config(
+        tmp_path / "allowed",
+        [{"name": "local", "url": url, "allow_private_networks": True}],
+        allow_private_networks=False,
+    )
+    assert run_cli("poll", "--now", NOW, config=per_feed).code == 0
+
+
+def test_a_name_resolving_to_loopback_is_refused(server: FeedServer, tmp_path: Path) -> None:
+    port = server.httpd.server_address[1]
+    path = config(
+        tmp_path,
+        [{"name": "sneaky", "url": f"http://localhost:{port}/feed"}],
+        allow_private_networks=False,
+    )
+    server.serve("/feed", rss(article_items(1)))
+    result = run_cli("poll", "--now", NOW, config=path)
+    assert result.code == 1 and "private address" in result.stderr
+    assert server.hits("/feed") == []
+
+
+def test_redirects_are_followed_up_to_five(server: FeedServer, tmp_path: Path) -> None:
+    server.serve("/feed", rss(article_items(1)))
+    for hop in range(6):
+        target = "/feed" if hop == 5 else f"/r{hop + 1}"
+        server.serve(f"/r{hop}", "", status=302, headers={"Location": target})
+    (tmp_path / "ok").mkdir()
+    (tmp_path / "over").mkdir()
+    ok = config(tmp_path / "ok", [{"name": "news", "url": server.url("/r1")}])
+    assert run_cli("poll", "--now", NOW, config=ok).code == 0
+    assert len(server.hits("/feed")) == 1
+    too_many = config(tmp_path / "over", [{"name": "news", "url": server.url("/r0")}])
+    result = run_cli("poll", "--now", NOW, config=too_many)
+    assert result.code == 1 and "more than 5 redirects" in result.stderr
+
+
+def test_a_body_over_the_size_cap_is_cut(server: FeedServer, tmp_path: Path) -> None:
+    url = server.serve("/big", rss(article_items(1)) + " " * 50_000)
+    path = config(
+        tmp_path, [{"name": "big", "url": url}], fetch={"max_bytes": 10_000, "timeout": "5s"}
+    )
+    result = run_cli("poll", "--now", NOW, config=path)
+    assert result.code == 1 and "over the size cap of 10,000 bytes" in result.stderr
+
+
+def test_excerpt_only_feeds_get_the_page_text_once(server: FeedServer, tmp_path: Path) -> None:
+    page = """<!DOCTYPE html><html><head><title>Bridge</title></head><body>
+      <nav><a href="/">Home</a> <a href="/news">News</a></nav>
+      <article><h1>The bridge closes</h1>
+      <p>The council voted on Monday to close the old bridge for a year of repairs, after
+      engineers found cracks in two of its four piers during a routine inspection.</p>
+      <p>Traders on both banks fear the detour will cost them customers, and have asked for
+      a temporary footbridge while the works go on.</p></article>
+      <footer>Copyright The Journal. All rights reserved.</footer></body></html>"""
+    server.serve("/bridge", page, content_type="text/html; charset=utf-8")
+    server.serve(
+        "/feed",
+        rss(
+            [
+                {
+                    "title": "The bridge closes",
+                    "guid": "b1",
+                    "link": server.url("/bridge"),
+                    "description": "The council voted on Monday [&#8230;]",
+                }
+            ]
+        ),
+    )
+    path = config(
+        tmp_path, [{"name": "news", "url": server.url("/feed"), "backfill": 1, "every": "1m"}]
+    )
+    result = run_cli("send", "--json", "--now", NOW, config=path)
+    assert result.code == 0, result.stderr
+    (message,) = result.messages()
+    assert message["articles"][0]["summary"].startswith("The council voted on Monday to close")
+    assert "Copyright" not in message["articles"][0]["summary"]
+    run_cli("send", "--now", "2026-11-27T03:10:00+00:00", config=path)
+    assert len(server.hits("/bridge")) == 1
+    (stored,) = rows(tmp_path / "state.db", "SELECT full_text FROM articles")
+    assert "temporary footbridge" in stored[0]
+
+
+def test_feed_html_is_neutralised_in_the_digest(server: FeedServer, tmp_path: Path) -> None:
+    items = [
+        {
+            "title": "<img src=x onerror=alert(1)>Evil &lt;script&gt;alert(2)&lt;/script&gt;",
+            "guid": "e1",
+            "link": "javascript:alert(3)",
+            "content": '<p onmouseover="alert(4)">Text <a href="javascript:alert(5)">x</a>'
+            "<script>alert(6)</script> and a sentence.</p>",
+        },
+        {
+            "title": "Fine",
+            "guid": "e2",
+            "link": "https://example.org/fine",
+            "content": "<p>A normal story. With two sentences.</p>",
+        },
+    ]
+    url = server.serve("/feed", rss(items))
+    path = config(
+        tmp_path,
+        [{"name": "news", "url": url, "backfill": "all"}],
+        posts=[],
+        digests=[{"name": "daily", "outputs": ["archive"]}],
+    )
+    result = run_cli("send", "--dry-run", "--json", "--now", NOW, config=path)
+    assert result.code == 0, result.stderr
+    (digest,) = result.messages()
+    html = digest["html"].lower()
+    for bad in ("<script", "onerror", "onmouseover", "javascript:", "alert(6)"):
+        assert bad not in html, bad
+    assert "&lt;script&gt;" in html
+    assert "example.org/fine" in html
