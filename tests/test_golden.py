@@ -24,6 +24,7 @@ def test_bundled_example_matches_the_golden_files(
         "send", "--dry-run", "--json", "--now", NOW, "--out", str(out), config=ROOT / "feeds.yaml"
     )
     assert result.code == 0, result.stderr
+    assert result.stderr == ""
     produced = sorted(p.name for p in out.iterdir())
     if request.config.getoption("--update-golden"):
         shutil.rmtree(GOLDEN, ignore_errors=True)

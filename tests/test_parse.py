@@ -77,6 +77,24 @@ def test_non_feeds_are_clear_errors(body: str, reason: str) -> None:
         parse_feed("f", body.encode(), url="https://example.org/feed")
 
 
+def test_a_feed_served_as_text_plain_is_read_with_a_warning() -> None:
+    body = rss([{"title": "A", "guid": "g", "content": "<p>x</p>"}]).encode()
+    parsed = parse_feed("f", body, url="https://example.org/feed", content_type="text/plain")
+    assert len(parsed.articles) == 1
+    assert parsed.warnings == ("served as text/plain, not as XML; read anyway",)
+    clean = parse_feed("f", body, url="https://example.org/feed", content_type="application/xml")
+    assert clean.warnings == ()
+
+
+def test_recoverable_xml_errors_are_read_with_a_warning() -> None:
+    body = rss([{"title": "A", "guid": "g", "content": "<p>x</p>"}]).replace("</rss>", "</rs>")
+    parsed = parse_feed(
+        "f", body.encode(), url="https://example.org/feed", content_type="application/rss+xml"
+    )
+    assert len(parsed.articles) == 1
+    assert parsed.warnings[0].startswith("the feed is not well-formed XML (line 1")
+
+
 def test_doctype_entities_are_not_expanded() -> None:
     body = (
         '<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "AAAAAAAAAA">'

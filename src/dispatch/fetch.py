@@ -254,7 +254,7 @@ class Fetcher:
             ) from None
         if len(body) > self.settings.max_bytes:
             raise FetchError(request.name, f"the file is over {self.settings.max_bytes:,} bytes")
-        return FetchResponse(request.name, str(path), 200, body)
+        return FetchResponse(request.name, str(path), 200, body, content_type="application/xml")
 
 
 def _is_local(url: str) -> bool:

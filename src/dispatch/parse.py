@@ -61,8 +61,13 @@ def parse_feed(name: str, body: bytes, *, url: str, content_type: str | None = N
         )
     entries = [entry for entry in parsed.entries if _has_substance(entry)]
     warnings: tuple[str, ...] = ()
-    if parsed.get("bozo"):
-        problem = f"the feed is not well-formed XML ({_describe(parsed.get('bozo_exception'))})"
+    exception = parsed.get("bozo_exception") if parsed.get("bozo") else None
+    if isinstance(exception, feedparser.NonXMLContentType):
+        warnings = (f"served as {content_type or 'no content type'}, not as XML; read anyway",)
+    elif isinstance(exception, feedparser.CharacterEncodingOverride):
+        warnings = (f"its declared encoding was wrong; read as {parsed.get('encoding')}",)
+    elif exception is not None:
+        problem = f"the feed is not well-formed XML ({_describe(exception)})"
         if not entries:
             raise ParseError(
                 name,
