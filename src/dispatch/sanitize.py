@@ -8,56 +8,13 @@ from functools import cache
 import nh3
 from lxml import html as lxml_html
 
-_TAGS = {
-    "a",
-    "abbr",
-    "b",
-    "blockquote",
-    "br",
-    "caption",
-    "cite",
-    "code",
-    "dd",
-    "del",
-    "dl",
-    "dt",
-    "em",
-    "figcaption",
-    "figure",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "hr",
-    "i",
-    "img",
-    "ins",
-    "kbd",
-    "li",
-    "mark",
-    "ol",
-    "p",
-    "pre",
-    "q",
-    "s",
-    "small",
-    "span",
-    "strong",
-    "sub",
-    "sup",
-    "table",
-    "tbody",
-    "td",
-    "tfoot",
-    "th",
-    "thead",
-    "time",
-    "tr",
-    "u",
-    "ul",
-}
+_TAGS = frozenset(
+    """
+    a abbr b blockquote br caption cite code dd del dl dt em figcaption figure h1 h2 h3 h4 h5 h6
+    hr i img ins kbd li mark ol p pre q s small span strong sub sup table tbody td tfoot th
+    thead time tr u ul
+    """.split()
+)
 _ATTRIBUTES = {
     "a": {"href", "title"},
     "img": {"src", "alt", "title", "width", "height"},
@@ -65,31 +22,12 @@ _ATTRIBUTES = {
     "th": {"colspan", "rowspan", "scope"},
     "time": {"datetime"},
 }
-_BLOCKS = {
-    "p",
-    "div",
-    "br",
-    "li",
-    "ul",
-    "ol",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "blockquote",
-    "figure",
-    "figcaption",
-    "pre",
-    "tr",
-    "table",
-    "hr",
-    "section",
-    "article",
-    "dd",
-    "dt",
-}
+_BLOCKS = frozenset(
+    """
+    p div br li ul ol h1 h2 h3 h4 h5 h6 blockquote figure figcaption pre tr table hr section
+    article dd dt
+    """.split()
+)
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 _PIXEL = re.compile(
     r"<img\b(?=[^>]*\bwidth\s*=\s*[\"']?1[\"'\s/>])(?=[^>]*\bheight\s*=\s*[\"']?1[\"'\s/>])[^>]*>",
@@ -134,7 +72,7 @@ def html_to_text(fragment: str) -> str:
 
 
 @cache
-def _text_tags() -> set[str]:
+def _text_tags() -> frozenset[str]:
     return _TAGS | {"div", "section", "article"}
 
 
