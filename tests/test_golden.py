@@ -45,5 +45,5 @@ def test_golden_digest_carries_every_video_card() -> None:
     for video in ("jNQXAC9IVRw", "aqz-KE-bpKQ", "M7lc1UVf-VE", "dQw4w9WgXcQ"):
         assert f"https://www.youtube.com/watch?v={video}" in html
         assert f"/vi/{video}/hqdefault.jpg" in html
-    assert "Play video" in html and "Unsubscribe" in html
+    assert "Play video: The budget in four minutes" in html and "Unsubscribe" in html
     assert "stats.example.net" not in html  # the tracking pixel was dropped
