@@ -309,3 +309,13 @@ def test_feed_html_is_neutralised_in_the_digest(server: FeedServer, tmp_path: Pa
         assert bad not in html, bad
     assert "&lt;script&gt;" in html
     assert "example.org/fine" in html
+
+
+def test_articles_carry_the_feeds_title_or_its_override(server: FeedServer, tmp_path: Path) -> None:
+    url = server.serve("/feed", rss(article_items(1), title="The Daily Bugle"))
+    own = config(tmp_path, [{"name": "bugle", "url": url, "backfill": 1}])
+    (message,) = run_cli("send", "--dry-run", "--json", "--now", NOW, config=own).messages()
+    assert message["articles"][0]["source"] == "The Daily Bugle"
+    named = config(tmp_path, [{"name": "bugle", "url": url, "backfill": 1, "title": "Bugle"}])
+    (message,) = run_cli("send", "--dry-run", "--json", "--now", NOW, config=named).messages()
+    assert message["articles"][0]["source"] == "Bugle"

@@ -78,6 +78,7 @@ class SummarySettings(StrictModel):
 class FeedConfig(StrictModel):
     name: str = Field(min_length=1)
     url: str = Field(min_length=1)
+    title: str | None = None  # what readers see; default: the feed's own title
     every: Duration = timedelta(minutes=30)
     backfill: int | Literal["all"] = 0
     full_text: Literal["auto", "always", "never"] = "auto"

@@ -24,14 +24,16 @@ class VideoCard:
 class Article:
     """One article, normalised: sanitised HTML, plain text, identity key and video cards.
 
-    ``full_text`` is the article page's main text, for excerpt-only feeds; ``id`` is 0 until
-    the store has it; ``summary`` is empty until it is summarised.
+    ``source`` is the feed's title as readers know it; ``full_text`` is the article page's
+    main text, for excerpt-only feeds; ``id`` is 0 until the store has it; ``summary`` is
+    empty until it is summarised.
     """
 
     feed: str
     key: str
     title: str
     link: str | None
+    source: str = ""
     guid: str | None = None
     author: str | None = None
     published: datetime | None = None
@@ -86,6 +88,7 @@ class Message:
                     "url": article.link,
                     "summary": article.summary,
                     "feed": article.feed,
+                    "source": article.source,
                     "published": article.published.isoformat() if article.published else None,
                 }
                 for article in self.articles

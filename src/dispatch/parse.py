@@ -77,11 +77,11 @@ def parse_feed(name: str, body: bytes, *, url: str, content_type: str | None = N
         warnings = (f"{problem}; {len(entries)} article(s) read anyway",)
     guids = Counter(entry.get("id") for entry in entries if entry.get("id"))
     links = Counter(_link(entry) for entry in entries if _link(entry))
+    title = clean_text(parsed.feed.get("title", "")) or name
     articles: dict[str, Article] = {}
     for entry in entries:
-        article = _article(name, entry, guids, links)
+        article = _article(name, title, entry, guids, links)
         articles.setdefault(article.key, article)
-    title = clean_text(parsed.feed.get("title", "")) or name
     return ParsedFeed(title, tuple(articles.values()), warnings)
 
 
@@ -125,7 +125,9 @@ def web_url(value: Any) -> str | None:
     return url if urlsplit(url).scheme.lower() in ("http", "https") and "//" in url else None
 
 
-def _article(feed: str, entry: Any, guids: Counter[str], links: Counter[str | None]) -> Article:
+def _article(
+    feed: str, source: str, entry: Any, guids: Counter[str], links: Counter[str | None]
+) -> Article:
     title = clean_text(entry.get("title") or "") or "(untitled)"
     content = entry.get("content") or []
     raw_html = content[0].get("value", "") if content else entry.get("summary", "") or ""
@@ -143,6 +145,7 @@ def _article(feed: str, entry: Any, guids: Counter[str], links: Counter[str | No
     cards = tuple(cards_in_entry(entry, raw_html, title))
     return Article(
         feed=feed,
+        source=source,
         key=key,
         title=title,
         link=link,

@@ -119,8 +119,11 @@ class Dispatcher:
         parsed = parse_feed(
             feed.name, response.body, url=response.url, content_type=response.content_type
         )
-        known = self.store.known(feed.name, (a.key for a in parsed.articles))
-        decision = classify(parsed.articles, known, feed.backfill)
+        articles = parsed.articles
+        if feed.title:
+            articles = tuple(replace(a, source=feed.title) for a in articles)
+        known = self.store.known(feed.name, (a.key for a in articles))
+        decision = classify(articles, known, feed.backfill)
         update = FeedUpdate(
             feed=feed.name,
             url=feed.url,

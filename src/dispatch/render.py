@@ -158,6 +158,7 @@ def article_context(article: Article, timezone: str) -> dict[str, Any]:
     return {
         "id": article.id,
         "feed": article.feed,
+        "source": article.source or article.feed,
         "title": article.title,
         "url": article.link,
         "summary": article.summary,

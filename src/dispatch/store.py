@@ -39,6 +39,7 @@ MIGRATIONS: tuple[str, ...] = (
         id INTEGER PRIMARY KEY,
         feed TEXT NOT NULL REFERENCES feeds (name),
         key TEXT NOT NULL,
+        source TEXT NOT NULL,
         guid TEXT,
         title TEXT NOT NULL,
         link TEXT,
@@ -386,13 +387,14 @@ class Store:
 
     def _insert_article(self, article: Article, now: datetime, *, baseline: bool) -> int:
         cursor = self._db.execute(
-            """INSERT INTO articles (feed, key, guid, title, link, norm_link, norm_title, author,
-                 published, categories, html, text, full_text, summary, image, cards,
+            """INSERT INTO articles (feed, key, source, guid, title, link, norm_link, norm_title,
+                 author, published, categories, html, text, full_text, summary, image, cards,
                  content_hash, first_seen, baseline)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (
                 article.feed,
                 article.key,
+                article.source,
                 article.guid,
                 article.title,
                 article.link,
@@ -558,6 +560,7 @@ def _article(row: sqlite3.Row) -> Article:
     return Article(
         feed=row["feed"],
         key=row["key"],
+        source=row["source"],
         title=row["title"],
         link=row["link"],
         guid=row["guid"],
