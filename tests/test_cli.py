@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from conftest import ROOT, FeedServer, article_items, rss, run_cli, write_config
+from standins import MastodonStandIn
 
 NOW = "2026-11-27T03:00:00+00:00"
 FIELDS = {
@@ -71,35 +72,45 @@ def test_config_errors_exit_2_with_every_problem(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_real_send_through_unbuilt_outputs_keeps_them_pending(
+def test_an_output_whose_secret_is_unset_keeps_its_messages_pending(
     server: FeedServer, tmp_path: Path
 ) -> None:
     url = server.serve("/feed", rss(article_items(1)))
-    path = write_config(
-        tmp_path,
-        {
-            "allow_private_networks": True,
-            "state": "s.db",
-            "feeds": [{"name": "news", "url": url, "backfill": 1}],
-            "outputs": {
-                "toots": {
-                    "type": "mastodon",
-                    "base_url": "https://m.example",
-                    "access_token": "${CANARY_TOKEN}",
-                }
+    mastodon = MastodonStandIn(token="canary-8f2e1b9c7d")
+    try:
+        path = write_config(
+            tmp_path,
+            {
+                "allow_private_networks": True,
+                "state": "s.db",
+                "feeds": [{"name": "news", "url": url, "backfill": 1}],
+                "outputs": {
+                    "toots": {
+                        "type": "mastodon",
+                        "base_url": mastodon.url,
+                        "access_token": "${CANARY_TOKEN}",
+                    }
+                },
+                "posts": [{"name": "social", "outputs": ["toots"]}],
             },
-            "posts": [{"name": "social", "outputs": ["toots"]}],
-        },
-    )
-    canary = "canary-8f2e1b9c7d"
-    result = run_cli("send", "--now", NOW, config=path, env={"CANARY_TOKEN": canary})
-    assert result.code == 1
-    assert "not sent: post 'social' → 'toots'" in result.stderr and "issue #3" in result.stderr
-    again = run_cli(
-        "send", "--dry-run", "--json", "--now", NOW, config=path, env={"CANARY_TOKEN": canary}
-    )
-    assert len(again.messages()) == 1  # still pending, not dropped
-    assert canary not in result.stdout + result.stderr + again.stdout + again.stderr
+        )
+        unset = run_cli("send", "--now", NOW, config=path)
+        assert unset.code == 1
+        reason = "'toots' is not ready: secret not set: access_token (${CANARY_TOKEN})"
+        assert reason in unset.stderr
+        assert mastodon.calls == []
+        canary = {"CANARY_TOKEN": "canary-8f2e1b9c7d"}
+        outputs = run_cli("outputs", config=path, env=canary)
+        dry = run_cli("send", "--dry-run", "--json", "--now", NOW, config=path, env=canary)
+        assert len(dry.messages()) == 1  # still pending, not dropped
+        sent = run_cli("send", "--now", NOW, config=path, env=canary)
+        assert sent.code == 0, sent.stderr
+        assert len(mastodon.statuses) == 1
+        printed = "".join(r.stdout + r.stderr for r in (unset, outputs, dry, sent))
+        assert "canary-8f2e1b9c7d" not in printed
+        assert "access_token=****" in outputs.stdout
+    finally:
+        mastodon.stop()
 
 
 def test_store_from_a_newer_dispatch_exits_3(tmp_path: Path) -> None:

@@ -72,6 +72,27 @@ def _parser() -> argparse.ArgumentParser:
     poll = commands.add_parser("poll", help="fetch due feeds and record new articles; send nothing")
     poll.add_argument("--all", action="store_true", help="poll every feed, due or not")
     poll.add_argument("--now", metavar="ISO-TIME", type=_moment, help="pretend it is this time")
+
+    commands.add_parser(
+        "outputs",
+        help="list the output types installed and the configured outputs",
+        description="Each configured output, whether it can send now, and its settings "
+        "(secrets masked); then every output type installed.",
+    )
+    commands.add_parser(
+        "status",
+        help="show the outbox: waiting, failed and ambiguous deliveries",
+    )
+    retry = commands.add_parser("retry", help="send a failed or ambiguous delivery again")
+    retry.add_argument("id", type=int, help="the delivery's ID, as `dispatch status` shows it")
+    resolve = commands.add_parser(
+        "resolve",
+        help="settle an ambiguous delivery after checking the network",
+    )
+    resolve.add_argument("id", type=int, help="the delivery's ID, as `dispatch status` shows it")
+    outcome = resolve.add_mutually_exclusive_group(required=True)
+    outcome.add_argument("--sent", action="store_true", help="it did go out: never send it")
+    outcome.add_argument("--unsent", action="store_true", help="it did not: send it again")
     return parser
 
 
@@ -91,9 +112,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         config = _load(arguments.config)
-        if arguments.command == "send":
-            return _send(config, arguments)
-        return _poll(config, arguments)
+        command = {
+            "send": _send,
+            "poll": _poll,
+            "outputs": _outputs,
+            "status": _status,
+            "retry": _operate,
+            "resolve": _operate,
+        }[arguments.command]
+        return command(config, arguments)
     except ConfigError as e:
         print(f"dispatch: {e}", file=sys.stderr)
         return EXIT_CONFIG
@@ -129,7 +156,11 @@ def _send(config: Config, arguments: argparse.Namespace) -> int:
         out_dir = Path(tempfile.gettempdir()) / f"dispatch-dry-run-{digest}"
     dispatcher = _dispatcher(config, dry_run=arguments.dry_run)
     try:
-        report = send(dispatcher, now, dry_run=arguments.dry_run, out_dir=out_dir)
+        if arguments.dry_run:
+            report = send(dispatcher, now, dry_run=True, out_dir=out_dir)
+        else:
+            with dispatcher.store.exclusive():
+                report = send(dispatcher, now, dry_run=False, out_dir=out_dir)
     finally:
         dispatcher.store.close()
     print_report(report, as_json=arguments.json, dry_run=arguments.dry_run, out_dir=out_dir)
@@ -142,12 +173,59 @@ def _poll(config: Config, arguments: argparse.Namespace) -> int:
 
     dispatcher = _dispatcher(config, dry_run=False)
     try:
-        feeds = dispatcher.poll(arguments.now or datetime.now(UTC), force=arguments.all)
+        with dispatcher.store.exclusive():
+            feeds = dispatcher.poll(arguments.now or datetime.now(UTC), force=arguments.all)
     finally:
         dispatcher.store.close()
     report = RunReport(feeds=tuple(feeds))
     print_report(report, as_json=False, dry_run=False, out_dir=None)
     return _exit(report)
+
+
+def _outputs(config: Config, arguments: argparse.Namespace) -> int:
+    from dispatch.operations import describe_outputs, known_types
+    from dispatch.outputs.registry import open_outputs
+    from dispatch.report import print_outputs
+
+    infos = describe_outputs(config, open_outputs(config))
+    print_outputs(infos, known_types())
+    return EXIT_OK
+
+
+def _status(config: Config, arguments: argparse.Namespace) -> int:
+    from dispatch.operations import status
+    from dispatch.report import print_status
+    from dispatch.store import Store
+
+    store = Store.snapshot(config.resolve(config.state))
+    try:
+        print_status(status(store))
+    finally:
+        store.close()
+    return EXIT_OK
+
+
+def _operate(config: Config, arguments: argparse.Namespace) -> int:
+    from dispatch.operations import OperationError, resolve, retry
+    from dispatch.store import Store
+
+    store = Store.open(config.resolve(config.state))
+    now = datetime.now(UTC)
+    try:
+        with store.exclusive():
+            if arguments.command == "retry":
+                delivery = retry(store, arguments.id, now)
+                done = "will be sent again at the next `dispatch send`"
+            else:
+                delivery = resolve(store, arguments.id, sent=arguments.sent, now=now)
+                done = "is marked sent" if arguments.sent else "will be sent again"
+    except OperationError as e:
+        print(f"dispatch: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        store.close()
+    print(f"delivery {delivery.id} ({delivery.kind} {delivery.rule!r} → {delivery.output}) {done}")
+    return EXIT_OK
 
 
 def _exit(report: RunReport) -> int:

@@ -146,10 +146,18 @@ class PostConfig(RuleConfig):
 
 
 class OutputSettings(StrictModel):
-    """Base of every output's settings model; ``type`` picks the output in the registry."""
+    """Base of every output's settings model; ``type`` picks the output in the registry.
+
+    ``daily_limit``: at most this many sends in any 24 hours; the rest wait, never dropped.
+    ``on_ambiguous``: for an output without idempotency, what to do with a message that may or
+    may not have gone out (a crash mid-send): ``flag`` it for the operator, or ``resend`` it.
+    """
 
     type: str
     allow_private_networks: bool | None = None
+    daily_limit: int | None = Field(default=None, gt=0)
+    on_ambiguous: Literal["flag", "resend"] = "flag"
+    timeout: Duration = timedelta(seconds=30)
 
 
 class Config(StrictModel):

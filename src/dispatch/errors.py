@@ -10,8 +10,13 @@ Third-party errors are wrapped at the boundary with ``raise ... from e``; real b
     │   ├── FetchError         network, HTTP status, size, deadline, refused address
     │   └── ParseError         the body is not a feed
     ├── TemplateError          a template failed to load, compile or render
-    └── OutputError            one output could not take a message
-        └── OutputUnavailable  the output is not ready (missing secret, missing extra)
+    └── OutputError            one output could not take a message (permanent: failed)
+        ├── OutputUnavailable  not ready (unset secret, missing extra); stays pending
+        ├── AuthError          credentials refused; failed until the operator fixes them
+        ├── Rejected           the network refused this message (duplicate, too long)
+        ├── TransientError     try again later (network, 5xx); ``retry_after`` if known
+        │   └── RateLimited    the network asked us to wait ``retry_after`` seconds
+        └── Ambiguous          we cannot tell whether it was sent: never blindly retried
 """
 
 from __future__ import annotations
@@ -116,3 +121,29 @@ class OutputError(DispatchError):
 
 class OutputUnavailable(OutputError):
     """The output cannot send now (a secret is unset, an extra is not installed); retry later."""
+
+
+class AuthError(OutputError):
+    """The network refused our credentials."""
+
+
+class Rejected(OutputError):
+    """The network refused this message for good."""
+
+
+class TransientError(OutputError):
+    """Worth trying again, after ``retry_after`` seconds when the network said so."""
+
+    def __init__(
+        self, output: str, reason: str, *, hint: str = "", retry_after: float | None = None
+    ) -> None:
+        super().__init__(output, reason, hint=hint)
+        self.retry_after = retry_after
+
+
+class RateLimited(TransientError):
+    """The network asked us to slow down."""
+
+
+class Ambiguous(OutputError):
+    """The request may or may not have been taken (a timeout after sending, say)."""

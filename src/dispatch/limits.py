@@ -57,6 +57,17 @@ def _with_urls(text: str, url_length: int, weigh: Callable[[str], int], bare: bo
     return total + weigh(text[position:])
 
 
+def link_spans(text: str) -> list[tuple[int, int, str]]:
+    """Every http(s) URL in ``text`` as (start, end, url), in UTF-8 byte offsets, the way
+    Bluesky's facets index text.
+    """
+    spans = []
+    for match in _URL.finditer(text):
+        start = len(text[: match.start()].encode("utf-8"))
+        spans.append((start, start + len(match.group().encode("utf-8")), match.group()))
+    return spans
+
+
 def count(text: str, capabilities: Capabilities) -> int:
     """The length of ``text`` as the output counts it."""
     how = capabilities.counting

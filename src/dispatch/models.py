@@ -67,6 +67,8 @@ class Message:
     cards: tuple[VideoCard, ...]
     key: str
     unit: str = "characters"
+    recipient: str | None = None
+    record_key: str = ""
 
     def to_record(self) -> dict[str, Any]:
         """The message as printed by ``--json`` and written by the file output."""
@@ -81,6 +83,7 @@ class Message:
             "length": self.length,
             "limit": self.limit,
             "unit": self.unit,
+            "recipient": self.recipient,
             "key": self.key,
             "articles": [
                 {
@@ -112,13 +115,16 @@ class FeedResult:
 
 @dataclass(frozen=True)
 class DeliveryResult:
-    """What happened to one delivery: sent, shown (dry run), left pending, or failed."""
+    """What happened to one delivery: sent, shown (dry run), waiting for its output's budget,
+    left pending (to be retried), failed, or ambiguous (the operator decides).
+    """
 
     delivery_id: int
     output: str
     kind: Kind
     name: str
-    status: Literal["sent", "dry-run", "pending", "failed"]
+    status: Literal["sent", "dry-run", "waiting", "pending", "failed", "ambiguous"]
+    recipient: str | None = None
     message: Message | None = None
     remote_id: str | None = None
     error: str | None = None
@@ -135,7 +141,7 @@ class RunReport:
 
     @property
     def ok(self) -> bool:
-        """True when no feed failed and every delivery was sent or shown."""
+        """True when no feed failed and every delivery was sent, shown, or waits its turn."""
         return all(result.status != "failed" for result in self.feeds) and all(
-            result.status in ("sent", "dry-run") for result in self.deliveries
+            result.status in ("sent", "dry-run", "waiting") for result in self.deliveries
         )

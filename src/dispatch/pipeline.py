@@ -14,17 +14,16 @@ from datetime import datetime
 from pathlib import Path
 
 from dispatch.config import Config, FeedConfig
-from dispatch.errors import DispatchError, FeedError, FetchError, OutputUnavailable
+from dispatch.delivery import Deliverer
+from dispatch.errors import FeedError, FetchError
 from dispatch.extract import main_text, wants_full_text
 from dispatch.fetch import Fetcher, FetchRequest, FetchResponse
-from dispatch.limits import count, unit
-from dispatch.models import Article, DeliveryResult, FeedResult, Kind, Message, RunReport
+from dispatch.models import Article, FeedResult, RunReport
 from dispatch.outputs.base import Output
-from dispatch.outputs.file import write_message
 from dispatch.parse import parse_feed
-from dispatch.plan import classify, digest_period, is_due, next_poll
+from dispatch.plan import classify, is_due, next_poll
 from dispatch.render import Renderer
-from dispatch.store import Delivery, FeedState, FeedUpdate, Store
+from dispatch.store import FeedState, FeedUpdate, Store
 from dispatch.summarise import ExtractiveSummariser, Summariser
 
 Progress = Callable[[str], None]
@@ -52,6 +51,9 @@ class Dispatcher:
             outputs=outputs,
             summariser=ExtractiveSummariser(config.summary.max_chars),
         )
+
+    def deliverer(self) -> Deliverer:
+        return Deliverer(self.config, self.store, self.renderer, self.outputs)
 
     # Polling
 
@@ -176,126 +178,6 @@ class Dispatcher:
             enriched[id(article)] = replace(article, full_text=full_text, summary=summary)
         return enriched
 
-    # Sending
-
-    def plan_digests(self, now: datetime) -> None:
-        """Create every digest that is due and has enough articles."""
-        for rule in self.config.digests:
-            period = digest_period(
-                rule.schedule, rule.timezone, self.store.last_digest_period(rule.name), now
-            )
-            queued = self.store.queued(rule.name)
-            if period is None or len(queued) < rule.min_items:
-                continue
-            self.store.create_digest(rule.name, period, queued[: rule.max_items], rule.outputs, now)
-
-    def deliver(
-        self,
-        now: datetime,
-        *,
-        dry_run: bool,
-        out_dir: Path | None,
-        progress: Progress | None = None,
-    ) -> list[DeliveryResult]:
-        """Render every pending delivery and send it (or, in a dry run, only show it)."""
-        results = []
-        for delivery in self.store.deliveries("pending"):
-            if progress:
-                progress(f"{delivery.kind} {delivery.rule} → {delivery.output}")
-            results.append(self._deliver_one(delivery, now, dry_run=dry_run, out_dir=out_dir))
-        return results
-
-    def _deliver_one(
-        self, delivery: Delivery, now: datetime, *, dry_run: bool, out_dir: Path | None
-    ) -> DeliveryResult:
-        base = DeliveryResult(delivery.id, delivery.output, delivery.kind, delivery.rule, "failed")
-        output = self.outputs.get(delivery.output)
-        if output is None:
-            return replace(
-                base,
-                error=f"output {delivery.output!r} is no longer configured",
-                hint="add it back to feeds.yaml; the delivery stays pending",
-                status="pending",
-            )
-        try:
-            message = self.render(delivery, output)
-        except DispatchError as e:
-            return replace(base, error=e.describe(), hint=e.hint)
-        files: tuple[str, ...] = ()
-        if out_dir is not None:
-            files = tuple(str(path) for path in write_message(message, out_dir))
-        if dry_run:
-            return replace(base, status="dry-run", message=message, files=files)
-        self.store.mark(delivery.id, "sending", now)
-        try:
-            remote_id = output.send(message)
-        except OutputUnavailable as e:
-            self.store.mark(delivery.id, "pending", now, error=e.reason)
-            return replace(
-                base,
-                status="pending",
-                message=message,
-                error=e.describe(),
-                hint=e.hint,
-                files=files,
-            )
-        except DispatchError as e:
-            self.store.mark(delivery.id, "failed", now, error=e.describe())
-            return replace(base, message=message, error=e.describe(), hint=e.hint, files=files)
-        self.store.mark(delivery.id, "sent", now, remote_id=remote_id)
-        return replace(base, status="sent", message=message, remote_id=remote_id, files=files)
-
-    def render(self, delivery: Delivery, output: Output) -> Message:
-        """Render one delivery for its output.
-
-        Raises:
-            TemplateError: a template failed or a post cannot fit.
-        """
-        capabilities = output.capabilities
-        kind: Kind = delivery.kind
-        if kind == "digest":
-            assert delivery.digest_id is not None
-            rule = next(r for r in self.config.digests if r.name == delivery.rule)
-            articles = self.store.digest_articles(delivery.digest_id)
-            articles.sort(key=_newest_first)
-            rendered = self.renderer.digest(
-                name=rule.name,
-                title=rule.title or rule.name,
-                articles=articles,
-                period=self.store.digest_period(delivery.digest_id),
-                timezone=rule.timezone,
-                unsubscribe=getattr(output.settings, "unsubscribe", None),
-            )
-            subject: str | None = rendered.subject
-            text, html = rendered.text, rendered.html
-            length = len(html.encode("utf-8")) if capabilities.counting == "bytes" else len(text)
-        else:
-            assert delivery.article_id is not None
-            articles = self.store.articles([delivery.article_id])
-            subject, html = None, None
-            text = self.renderer.post(articles[0], capabilities=capabilities)
-            length = count(text, capabilities)
-        return Message(
-            delivery_id=delivery.id,
-            output=delivery.output,
-            type=output.settings.type,
-            kind=kind,
-            name=delivery.rule,
-            subject=subject,
-            text=text,
-            html=html,
-            length=length,
-            limit=capabilities.limit,
-            articles=tuple(articles),
-            cards=tuple(card for article in articles for card in article.cards),
-            key=delivery.idempotency_key,
-            unit=unit(capabilities),
-        )
-
-
-def _newest_first(article: Article) -> tuple[float, int]:
-    return (-(article.published.timestamp() if article.published else 0.0), -article.id)
-
 
 def send(
     dispatcher: Dispatcher,
@@ -307,7 +189,9 @@ def send(
     progress: Progress | None = None,
 ) -> RunReport:
     """Poll, plan digests, and deliver everything pending: the whole of ``dispatch send``."""
+    deliverer = dispatcher.deliverer()
+    recovered = [] if dry_run else deliverer.recover(now)
     feeds = dispatcher.poll(now) if poll else []
-    dispatcher.plan_digests(now)
-    deliveries = dispatcher.deliver(now, dry_run=dry_run, out_dir=out_dir, progress=progress)
-    return RunReport(feeds=tuple(feeds), deliveries=tuple(deliveries))
+    deliverer.plan_digests(now)
+    deliveries = deliverer.deliver(now, dry_run=dry_run, out_dir=out_dir, progress=progress)
+    return RunReport(feeds=tuple(feeds), deliveries=(*recovered, *deliveries))

@@ -16,6 +16,8 @@ from dispatch.models import DeliveryResult, FeedResult, Message, RunReport
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from dispatch.operations import OutputInfo, Status
+
 
 def print_report(report: RunReport, *, as_json: bool, dry_run: bool, out_dir: Path | None) -> None:
     from rich.console import Console
@@ -42,10 +44,107 @@ def print_report(report: RunReport, *, as_json: bool, dry_run: bool, out_dir: Pa
     for feed in report.feeds:
         for warning in feed.warnings:
             err.print(Text(f"warning: feed {feed.feed!r}: {warning}"))
+    for delivery in shown:
+        message = delivery.message
+        assert message is not None
+        if message.kind == "digest" and message.limit and message.length > message.limit:
+            err.print(
+                Text(
+                    f"warning: digest {message.name!r} → {message.output!r}: {message.length:,} "
+                    f"bytes of HTML; Gmail clips messages past about 102 KB (fewer items, or "
+                    f"shorter summaries)"
+                )
+            )
     failures: list[FeedResult | DeliveryResult] = [*report.feeds, *report.deliveries]
     for failure in failures:
-        if failure.error and failure.status in ("failed", "pending"):
+        if failure.error and failure.status in ("failed", "pending", "ambiguous"):
             _print_failure(err, failure)
+
+
+def print_outputs(infos: list[OutputInfo], types: dict[str, str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False, soft_wrap=True)
+    table = Table(title="Outputs", title_justify="left")
+    for column in ("name", "type", "sends", "ready", "settings"):
+        table.add_column(column)
+    for info in infos:
+        table.add_row(
+            info.name,
+            info.type,
+            ", ".join(info.kinds),
+            "yes" if info.ready is None else f"no: {info.ready}",
+            info.settings,
+        )
+    console.print(table)
+    known = Table(title="Output types installed", title_justify="left")
+    known.add_column("type")
+    known.add_column("from")
+    for name, origin in types.items():
+        known.add_row(name, origin)
+    console.print(known)
+
+
+def print_status(status: Status) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False, soft_wrap=True)
+    if not status.counts and not status.failing_feeds:
+        console.print("The outbox is empty.")
+    if status.counts:
+        table = Table(title="Deliveries by output", title_justify="left")
+        states = ("pending", "sending", "sent", "failed", "ambiguous")
+        table.add_column("output")
+        for state in states:
+            table.add_column(state, justify="right")
+        for output, counts in sorted(status.counts.items()):
+            table.add_row(output, *(str(counts.get(state, 0)) for state in states))
+        console.print(table)
+    if status.attention:
+        table = Table(
+            title="Needing attention (dispatch retry ID, dispatch resolve ID)", title_justify="left"
+        )
+        for column in ("ID", "status", "delivery", "to", "tries", "last error"):
+            table.add_column(column)
+        for d in status.attention:
+            table.add_row(
+                str(d.id),
+                d.status,
+                f"{d.kind} {d.rule} → {d.output}",
+                d.recipient or "",
+                str(d.attempts),
+                d.last_error or "",
+            )
+        console.print(table)
+    if status.waiting:
+        table = Table(title="Waiting", title_justify="left")
+        for column in ("ID", "delivery", "to", "tries", "next try", "last error"):
+            table.add_column(column)
+        for d in status.waiting:
+            table.add_row(
+                str(d.id),
+                f"{d.kind} {d.rule} → {d.output}",
+                d.recipient or "",
+                str(d.attempts),
+                str(d.next_attempt_at or "now"),
+                d.last_error or "",
+            )
+        console.print(table)
+    if status.failing_feeds:
+        table = Table(title="Failing feeds", title_justify="left")
+        for column in ("feed", "failing since", "errors", "last error", "next poll"):
+            table.add_column(column)
+        for feed in status.failing_feeds:
+            table.add_row(
+                feed.name,
+                str(feed.failing_since),
+                str(feed.error_count),
+                feed.last_error or "",
+                str(feed.next_poll_at),
+            )
+        console.print(table)
 
 
 def _print_message(console: Console, delivery: DeliveryResult) -> None:
@@ -57,6 +156,8 @@ def _print_message(console: Console, delivery: DeliveryResult) -> None:
     title = f"{message.kind} “{message.name}” → {message.output} ({message.type})"
     console.print(Rule(Text(title, style="bold"), align="left"))
     body = Text()
+    if message.recipient:
+        body.append("To: ", style="bold").append(message.recipient + "\n")
     if message.subject is not None:
         body.append("Subject: ", style="bold").append(message.subject + "\n")
     if message.kind == "post":
@@ -127,7 +228,10 @@ def _print_failure(console: Console, failure: FeedResult | DeliveryResult) -> No
         head = f"feed {failure.feed!r}: {failure.error}"
     else:
         head = f"{failure.kind} {failure.name!r} → {failure.output!r}: {failure.error}"
-    text = Text(("error: " if failure.status == "failed" else "not sent: ") + head)
+    label = {"failed": "error: ", "ambiguous": "ambiguous: "}.get(failure.status, "not sent: ")
+    if isinstance(failure, DeliveryResult):
+        head = f"[{failure.delivery_id}] {head}"
+    text = Text(label + head)
     if failure.hint:
         text.append(f"\n  hint: {failure.hint}")
     console.print(text)

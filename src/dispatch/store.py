@@ -6,8 +6,10 @@ A dry run works on ``Store.snapshot``: an in-memory copy, so the file is never w
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -102,6 +104,16 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX deliveries_by_status ON deliveries (status);
     """,
+    # 2: the outbox learns retries, recipients (one row each: the per-recipient ledger) and
+    # record keys generated with the row (Bluesky's rkey), so a retry cannot post twice.
+    """
+    ALTER TABLE deliveries ADD COLUMN recipient TEXT;
+    ALTER TABLE deliveries ADD COLUMN record_key TEXT;
+    ALTER TABLE deliveries ADD COLUMN next_attempt_at TEXT;
+    ALTER TABLE deliveries ADD COLUMN sending_since TEXT;
+    ALTER TABLE deliveries ADD COLUMN sent_at TEXT;
+    CREATE INDEX deliveries_sent_by_output ON deliveries (output, sent_at);
+    """,
 )
 
 
@@ -141,6 +153,13 @@ class Delivery:
     status: str
     idempotency_key: str
     attempts: int
+    recipient: str | None = None
+    record_key: str = ""
+    last_error: str | None = None
+    created_at: datetime | None = None
+    sending_since: datetime | None = None
+    next_attempt_at: datetime | None = None
+    remote_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -170,6 +189,19 @@ def _moment(text: str | None) -> datetime | None:
 
 def norm_title(title: str) -> str:
     return " ".join(title.casefold().split())
+
+
+_TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
+
+
+def record_key(key: str, created: datetime) -> str:
+    """An AT Protocol TID (13 characters, sortable by time) made when the row is made: the
+    creation time in microseconds and a clock id taken from the idempotency key. Derived, so a
+    retry of the same delivery always uses the same record key.
+    """
+    micros = int(created.timestamp() * 1_000_000) & ((1 << 53) - 1)
+    value = (micros << 10) | (int(key[:4], 16) % 1024)
+    return "".join(_TID_ALPHABET[(value >> shift) & 31] for shift in range(60, -1, -5))
 
 
 def idempotency_key(*parts: str) -> str:
@@ -220,6 +252,45 @@ class Store:
 
     def close(self) -> None:
         self._db.close()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the store's lock: one sender at a time, or a row another process is sending
+        would look cut off by a crash. The lock dies with its process, so a crash frees it.
+
+        Raises:
+            StoreError: another dispatch holds it.
+        """
+        path = Path(f"{self.path}.lock")
+        handle = path.open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise StoreError(
+                f"another dispatch ({holder}) is using {self.path}; wait for it to finish"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+
+    def set_status(self, delivery_id: int, status: str, now: datetime, note: str) -> None:
+        """An operator's decision (retry, resolve): the status, with why, due at once."""
+        with self._transaction():
+            self._db.execute(
+                """UPDATE deliveries SET status = ?, updated_at = ?, next_attempt_at = NULL,
+                     last_error = ?, sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END
+                   WHERE id = ?""",
+                (status, _iso(now), note, status, _iso(now), delivery_id),
+            )
 
     def _migrate(self) -> None:
         try:
@@ -446,10 +517,12 @@ class Store:
         name: str,
         period: datetime,
         article_ids: Sequence[int],
-        outputs: Sequence[str],
+        targets: Sequence[tuple[str, str | None]],
         now: datetime,
     ) -> int:
-        """Move articles from the queue into a new digest with a delivery per output."""
+        """Move articles from the queue into a new digest with a delivery per output and
+        recipient (``None`` for outputs without recipients).
+        """
         with self._transaction():
             cursor = self._db.execute(
                 "INSERT INTO digests (name, period, created_at) VALUES (?, ?, ?)",
@@ -466,9 +539,11 @@ class Store:
                     "DELETE FROM digest_queue WHERE digest = ? AND article_id = ?",
                     (name, article_id),
                 )
-            for output in outputs:
-                key = idempotency_key("digest", output, name, _iso(period) or "")
-                self._insert_delivery("digest", name, output, key, now, digest_id=digest_id)
+            for output, recipient in targets:
+                key = idempotency_key("digest", output, name, _iso(period) or "", recipient or "")
+                self._insert_delivery(
+                    "digest", name, output, key, now, digest_id=digest_id, recipient=recipient
+                )
         return digest_id
 
     def digest_articles(self, digest_id: int) -> list[Article]:
@@ -496,31 +571,39 @@ class Store:
         *,
         article_id: int | None = None,
         digest_id: int | None = None,
+        recipient: str | None = None,
     ) -> None:
         self._db.execute(
             """INSERT OR IGNORE INTO deliveries (kind, rule, output, article_id, digest_id,
-                 idempotency_key, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-            (kind, rule, output, article_id, digest_id, key, _iso(now), _iso(now)),
+                 recipient, idempotency_key, record_key, created_at, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (
+                kind,
+                rule,
+                output,
+                article_id,
+                digest_id,
+                recipient,
+                key,
+                record_key(key, now),
+                _iso(now),
+                _iso(now),
+            ),
         )
 
-    def deliveries(self, status: str = "pending") -> list[Delivery]:
-        rows = self._db.execute(
-            "SELECT * FROM deliveries WHERE status = ? ORDER BY id", (status,)
-        ).fetchall()
-        return [
-            Delivery(
-                id=row["id"],
-                kind=row["kind"],
-                rule=row["rule"],
-                output=row["output"],
-                article_id=row["article_id"],
-                digest_id=row["digest_id"],
-                status=row["status"],
-                idempotency_key=row["idempotency_key"],
-                attempts=row["attempts"],
-            )
-            for row in rows
-        ]
+    def deliveries(self, status: str = "pending", *, due: datetime | None = None) -> list[Delivery]:
+        """Deliveries in one status, oldest first; with ``due``, only those due by then."""
+        sql = "SELECT * FROM deliveries WHERE status = ?"
+        parameters: tuple[Any, ...] = (status,)
+        if due is not None:
+            sql += " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
+            parameters += (_iso(due),)
+        rows = self._db.execute(sql + " ORDER BY id", parameters).fetchall()
+        return [_delivery(row) for row in rows]
+
+    def delivery(self, delivery_id: int) -> Delivery | None:
+        row = self._db.execute("SELECT * FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
+        return _delivery(row) if row else None
 
     def mark(
         self,
@@ -530,15 +613,42 @@ class Store:
         *,
         remote_id: str | None = None,
         error: str | None = None,
+        next_attempt: datetime | None = None,
     ) -> None:
-        """Move a delivery on. ``sending`` counts an attempt and is committed before the send."""
+        """Move a delivery on, committed at once. ``sending`` counts an attempt and is committed
+        before the output is called; ``sent`` records when, for budgets.
+        """
         with self._transaction():
             self._db.execute(
                 """UPDATE deliveries SET status = ?, updated_at = ?,
                      attempts = attempts + (? = 'sending'),
+                     sending_since = CASE WHEN ? = 'sending' THEN ? ELSE sending_since END,
+                     sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END,
+                     next_attempt_at = ?,
                      remote_id = COALESCE(?, remote_id), last_error = ? WHERE id = ?""",
-                (status, _iso(now), status, remote_id, error, delivery_id),
+                (
+                    status,
+                    _iso(now),
+                    status,
+                    status,
+                    _iso(now),
+                    status,
+                    _iso(now),
+                    _iso(next_attempt),
+                    remote_id,
+                    error,
+                    delivery_id,
+                ),
             )
+
+    def sent_since(self, output: str, since: datetime) -> list[datetime]:
+        """When this output sent, since ``since``, oldest first: what budgets count."""
+        rows = self._db.execute(
+            "SELECT sent_at FROM deliveries WHERE output = ? AND status = 'sent' AND sent_at >= ?"
+            " ORDER BY sent_at",
+            (output, _iso(since)),
+        )
+        return [moment for row in rows if (moment := _moment(row["sent_at"]))]
 
     def counts(self) -> dict[str, Any]:
         """Row counts by table and delivery status, for reports and tests."""
@@ -550,6 +660,27 @@ class Store:
             self._db.execute("SELECT status, COUNT(*) FROM deliveries GROUP BY status").fetchall()
         )
         return result
+
+
+def _delivery(row: sqlite3.Row) -> Delivery:
+    return Delivery(
+        id=row["id"],
+        kind=row["kind"],
+        rule=row["rule"],
+        output=row["output"],
+        article_id=row["article_id"],
+        digest_id=row["digest_id"],
+        status=row["status"],
+        idempotency_key=row["idempotency_key"],
+        attempts=row["attempts"],
+        recipient=row["recipient"],
+        record_key=row["record_key"] or "",
+        last_error=row["last_error"],
+        created_at=_moment(row["created_at"]),
+        sending_since=_moment(row["sending_since"]),
+        next_attempt_at=_moment(row["next_attempt_at"]),
+        remote_id=row["remote_id"],
+    )
 
 
 def _cards_json(cards: Sequence[VideoCard]) -> str:

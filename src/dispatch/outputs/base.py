@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import ClassVar, Literal, Protocol
 
@@ -20,6 +22,8 @@ class Capabilities:
     ``limit`` is counted the ``counting`` way: characters (code points), graphemes,
     X's weighted characters, or the bytes of an email's HTML (Gmail clips past ~102 KB).
     ``url_length``: every URL counts as this many, whatever its length (None: as written).
+    ``idempotent``: a retry of the same delivery cannot post twice (an idempotency key, a
+    pre-generated record key, a receiver that dedupes), for ``idempotency_window`` if limited.
     ``template``: which post template renders for it (``social/<template>.txt.j2``).
     """
 
@@ -29,6 +33,7 @@ class Capabilities:
     html: bool = False
     media: bool = False
     idempotent: bool = False
+    idempotency_window: timedelta | None = None
     rate_per_minute: float | None = None
     template: str = "default"
 
@@ -38,6 +43,7 @@ class OutputContext:
     """What an output may need from its surroundings."""
 
     base_dir: Path
+    allow_private_networks: bool = False
 
 
 class Output(Protocol):
@@ -47,6 +53,7 @@ class Output(Protocol):
 
     settings_model: ClassVar[type[OutputSettings]]
     kinds: ClassVar[frozenset[Kind]]
+    can_lookup: ClassVar[bool]
 
     name: str
     settings: OutputSettings
@@ -62,23 +69,70 @@ class Output(Protocol):
         """None when the output can send now, else why not (an unset secret, a missing extra)."""
         ...
 
+    def recipients(self) -> Sequence[str | None]:
+        """Who a digest goes to, one delivery each; ``[None]`` for outputs without recipients."""
+        ...
+
+    def prepare(self) -> None:
+        """Before a real run sends: learn what the network says of itself (limits).
+
+        Raises:
+            OutputError: the network cannot be reached or refuses us.
+        """
+        ...
+
     def send(self, message: Message) -> str:
         """Send one rendered message and return the remote id.
 
         Raises:
             OutputUnavailable: the output cannot send now; the message stays pending.
-            OutputError: the message was not taken.
+            TransientError: try again later (``retry_after`` when the network said).
+            Ambiguous: the message may or may not have been taken.
+            OutputError: the message was refused for good (AuthError, Rejected).
         """
+        ...
+
+    def lookup(self, message: Message) -> str | None:
+        """Find a message that may have been sent (``can_lookup``): its remote id, or None.
+
+        Raises:
+            OutputError: the lookup itself failed.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release connections kept across sends."""
         ...
 
 
 class BaseOutput:
-    """Shared plumbing for outputs: keeps name, settings and context, and reports unset secrets."""
+    """Shared plumbing for outputs: keeps name, settings and context, reports unset secrets,
+    and gives the defaults of the optional methods.
+    """
+
+    can_lookup: ClassVar[bool] = False
 
     def __init__(self, name: str, settings: OutputSettings, context: OutputContext) -> None:
         self.name = name
         self.settings = settings
         self.context = context
+
+    @property
+    def allow_private(self) -> bool:
+        override = self.settings.allow_private_networks
+        return self.context.allow_private_networks if override is None else override
+
+    def recipients(self) -> Sequence[str | None]:
+        return [None]
+
+    def prepare(self) -> None:
+        return None
+
+    def lookup(self, message: Message) -> str | None:
+        raise NotImplementedError(f"{type(self).__name__} cannot look messages up")
+
+    def close(self) -> None:
+        return None
 
     def ready(self) -> str | None:
         unset = [

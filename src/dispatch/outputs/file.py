@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar, Literal
 
 from dispatch.config import OutputSettings
 from dispatch.errors import OutputError
+from dispatch.mail import build_email
 from dispatch.models import Kind, Message
 from dispatch.outputs.base import BaseOutput, Capabilities
 
@@ -15,10 +17,15 @@ from dispatch.outputs.base import BaseOutput, Capabilities
 class FileSettings(OutputSettings):
     type: Literal["file"]
     path: str = "out"
+    format: Literal["json", "eml"] = "json"  # eml: digests also as the email they would be
+    sender: str = "dispatch <dispatch@localhost>"  # the From of .eml files
 
 
 class FileOutput(BaseOutput):
-    """Writes ``<stem>.json``, ``<stem>.txt`` and, for HTML messages, ``<stem>.html``."""
+    """Writes ``<stem>.json``, ``<stem>.txt``, ``<stem>.html`` for HTML messages, and with
+    ``format: eml`` a digest's ``<stem>.eml``. Rewriting the same message writes the same
+    files, so a retry never makes a second copy.
+    """
 
     settings_model: ClassVar[type[OutputSettings]] = FileSettings
     kinds: ClassVar[frozenset[Kind]] = frozenset({"digest", "post"})
@@ -32,6 +39,16 @@ class FileOutput(BaseOutput):
         directory = self.context.base_dir / self.settings.path
         try:
             written = write_message(message, directory)
+            if self.settings.format == "eml" and message.kind == "digest":
+                email = build_email(
+                    message,
+                    sender=self.settings.sender,
+                    recipient=message.recipient or "archive@localhost",
+                    date=datetime.now(UTC),
+                )
+                eml = directory / f"{message_stem(message)}.eml"
+                eml.write_bytes(email.as_bytes())
+                written.append(eml)
         except OSError as e:
             raise OutputError(
                 self.name,

@@ -43,7 +43,9 @@ def open_outputs(config: Config) -> dict[str, Output]:
     Raises:
         OutputUnavailable: an output's type is not installed.
     """
-    context = OutputContext(base_dir=config.base_dir)
+    context = OutputContext(
+        base_dir=config.base_dir, allow_private_networks=config.allow_private_networks
+    )
     outputs: dict[str, Output] = {}
     for name, settings in config.outputs.items():
         output_type = output_types().get(settings.type)

@@ -1,0 +1,300 @@
+"""Sending through the outbox: plan due digests, recover rows a crash left behind, render every
+due delivery and hand it to its output, recording each step before the next.
+
+One output failing never stops the others; every delivery gets its own result.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+
+from dispatch.config import Config
+from dispatch.errors import (
+    Ambiguous,
+    DispatchError,
+    OutputError,
+    OutputUnavailable,
+    TransientError,
+)
+from dispatch.limits import count, unit
+from dispatch.models import Article, DeliveryResult, Kind, Message
+from dispatch.outbox import BUDGET_WINDOW, MAX_ATTEMPTS, budget_frees_at, next_attempt, recovery
+from dispatch.outputs.base import Output
+from dispatch.outputs.file import write_message
+from dispatch.plan import digest_period
+from dispatch.render import Renderer
+from dispatch.store import Delivery, Store
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Deliverer:
+    """Everything sending needs, injected; ``rng`` jitters the backoff."""
+
+    config: Config
+    store: Store
+    renderer: Renderer
+    outputs: dict[str, Output]
+    rng: random.Random = field(default_factory=random.Random)
+
+    def plan_digests(self, now: datetime) -> None:
+        """Create every digest that is due and has enough articles, one delivery per output
+        and recipient.
+        """
+        for rule in self.config.digests:
+            period = digest_period(
+                rule.schedule, rule.timezone, self.store.last_digest_period(rule.name), now
+            )
+            queued = self.store.queued(rule.name)
+            if period is None or len(queued) < rule.min_items:
+                continue
+            targets = [
+                (name, recipient)
+                for name in rule.outputs
+                for recipient in self.outputs[name].recipients()
+            ]
+            self.store.create_digest(rule.name, period, queued[: rule.max_items], targets, now)
+
+    def recover(self, now: datetime) -> list[DeliveryResult]:
+        """Settle rows a crash left ``sending``: retry with the same key, look them up, resend
+        by policy, or flag them ambiguous for the operator.
+        """
+        results = []
+        for delivery in self.store.deliveries("sending"):
+            output = self.outputs.get(delivery.output)
+            if output is None:
+                continue
+            decision = recovery(
+                output.capabilities,
+                can_lookup=output.can_lookup,
+                policy=output.settings.on_ambiguous,
+                sending_since=delivery.sending_since,
+                now=now,
+            )
+            base = _result(delivery, "ambiguous")
+            if decision == "retry":
+                self.store.mark(delivery.id, "pending", now, error="interrupted; retried")
+                continue
+            if decision == "lookup":
+                try:
+                    remote_id = output.lookup(self.render(delivery, output))
+                except DispatchError as e:
+                    reason = f"was being sent when dispatch stopped; lookup failed: {e.describe()}"
+                    self.store.mark(delivery.id, "ambiguous", now, error=reason)
+                    results.append(replace(base, error=reason, hint=_RESOLVE_HINT))
+                    continue
+                if remote_id is not None:
+                    self.store.mark(delivery.id, "sent", now, remote_id=remote_id)
+                    results.append(replace(base, status="sent", remote_id=remote_id))
+                else:
+                    self.store.mark(delivery.id, "pending", now, error="interrupted; not found")
+                continue
+            reason = "was being sent when dispatch stopped; it may or may not have gone out"
+            self.store.mark(delivery.id, "ambiguous", now, error=reason)
+            results.append(replace(base, error=reason, hint=_RESOLVE_HINT))
+        return results
+
+    def deliver(
+        self,
+        now: datetime,
+        *,
+        dry_run: bool,
+        out_dir: Path | None,
+        progress: Progress | None = None,
+    ) -> list[DeliveryResult]:
+        """Render every due delivery and send it (in a dry run, only show it)."""
+        results: list[DeliveryResult] = []
+        unready: dict[str, str] = {}
+        if not dry_run:
+            for name, output in self.outputs.items():
+                reason = output.ready()
+                if reason is None:
+                    try:
+                        output.prepare()
+                    except OutputError as e:
+                        reason = e.reason
+                if reason is not None:
+                    unready[name] = reason
+        try:
+            for delivery in self.store.deliveries("pending", due=now):
+                if progress:
+                    progress(f"{delivery.kind} {delivery.rule} → {delivery.output}")
+                results.append(
+                    self._deliver_one(delivery, now, dry_run, out_dir, unready.get(delivery.output))
+                )
+        finally:
+            for output in self.outputs.values():
+                output.close()
+        return results
+
+    def _deliver_one(
+        self,
+        delivery: Delivery,
+        now: datetime,
+        dry_run: bool,
+        out_dir: Path | None,
+        unready: str | None,
+    ) -> DeliveryResult:
+        base = _result(delivery, "failed")
+        output = self.outputs.get(delivery.output)
+        if output is None:
+            return replace(
+                base,
+                status="pending",
+                error=f"output {delivery.output!r} is no longer configured",
+                hint="add it back to feeds.yaml; the delivery waits for it",
+            )
+        try:
+            message = self.render(delivery, output)
+        except DispatchError as e:
+            return replace(base, error=e.describe(), hint=e.hint)
+        files: tuple[str, ...] = ()
+        if out_dir is not None:
+            files = tuple(str(path) for path in write_message(message, out_dir))
+        shown = replace(base, message=message, files=files)
+        if dry_run:
+            return replace(shown, status="dry-run")
+        if unready is not None:
+            return replace(
+                shown,
+                status="pending",
+                error=f"output {delivery.output!r} is not ready: {unready}",
+                hint="it stays pending and goes out once the output is ready",
+            )
+        frees_at = budget_frees_at(
+            self.store.sent_since(delivery.output, now - BUDGET_WINDOW),
+            output.settings.daily_limit,
+            now,
+        )
+        if frees_at is not None:
+            self.store.mark(delivery.id, "pending", now, next_attempt=frees_at)
+            return replace(shown, status="waiting", error=f"daily limit reached until {frees_at}")
+        return self._send(delivery, output, message, shown, now)
+
+    def _send(
+        self,
+        delivery: Delivery,
+        output: Output,
+        message: Message,
+        shown: DeliveryResult,
+        now: datetime,
+    ) -> DeliveryResult:
+        self.store.mark(delivery.id, "sending", now)
+        try:
+            remote_id = output.send(message)
+        except OutputUnavailable as e:
+            self.store.mark(delivery.id, "pending", now, error=e.reason)
+            return replace(shown, status="pending", error=e.describe(), hint=e.hint)
+        except TransientError as e:
+            attempts = delivery.attempts + 1
+            if attempts >= MAX_ATTEMPTS:
+                self.store.mark(delivery.id, "failed", now, error=e.describe())
+                return replace(
+                    shown,
+                    error=f"{e.describe()} (gave up after {attempts} tries)",
+                    hint="`dispatch retry ID` sends it again",
+                )
+            retry = next_attempt(now, attempts, e.retry_after, self.rng)
+            self.store.mark(delivery.id, "pending", now, error=e.describe(), next_attempt=retry)
+            return replace(
+                shown, status="pending", error=f"{e.describe()}; retry at {retry}", hint=e.hint
+            )
+        except Ambiguous as e:
+            return self._ambiguous(delivery, output, shown, now, e.describe())
+        except OutputError as e:
+            self.store.mark(delivery.id, "failed", now, error=e.describe())
+            return replace(shown, error=e.describe(), hint=e.hint)
+        except Exception as e:  # a bug in an output: it may have sent, so never blindly retry
+            return self._ambiguous(
+                delivery,
+                output,
+                shown,
+                now,
+                f"output {output.name!r} crashed: {type(e).__name__}: {e}",
+            )
+        self.store.mark(delivery.id, "sent", now, remote_id=remote_id)
+        return replace(shown, status="sent", remote_id=remote_id)
+
+    def _ambiguous(
+        self, delivery: Delivery, output: Output, shown: DeliveryResult, now: datetime, reason: str
+    ) -> DeliveryResult:
+        if output.capabilities.idempotent or output.settings.on_ambiguous == "resend":
+            retry = next_attempt(now, delivery.attempts + 1, None, self.rng)
+            self.store.mark(delivery.id, "pending", now, error=reason, next_attempt=retry)
+            return replace(shown, status="pending", error=f"{reason}; retry at {retry}")
+        self.store.mark(delivery.id, "ambiguous", now, error=reason)
+        return replace(shown, status="ambiguous", error=reason, hint=_RESOLVE_HINT)
+
+    def render(self, delivery: Delivery, output: Output) -> Message:
+        """Render one delivery for its output.
+
+        Raises:
+            TemplateError: a template failed or a post cannot fit.
+        """
+        capabilities = output.capabilities
+        kind: Kind = delivery.kind
+        if kind == "digest":
+            assert delivery.digest_id is not None
+            rule = next(r for r in self.config.digests if r.name == delivery.rule)
+            articles = self.store.digest_articles(delivery.digest_id)
+            articles.sort(key=_newest_first)
+            rendered = self.renderer.digest(
+                name=rule.name,
+                title=rule.title or rule.name,
+                articles=articles,
+                period=self.store.digest_period(delivery.digest_id),
+                timezone=rule.timezone,
+                unsubscribe=getattr(output.settings, "unsubscribe", None),
+            )
+            subject: str | None = rendered.subject
+            text, html = rendered.text, rendered.html
+            length = len(html.encode("utf-8")) if capabilities.counting == "bytes" else len(text)
+        else:
+            assert delivery.article_id is not None
+            articles = self.store.articles([delivery.article_id])
+            subject, html = None, None
+            text = self.renderer.post(articles[0], capabilities=capabilities)
+            length = count(text, capabilities)
+        return Message(
+            delivery_id=delivery.id,
+            output=delivery.output,
+            type=output.settings.type,
+            kind=kind,
+            name=delivery.rule,
+            subject=subject,
+            text=text,
+            html=html,
+            length=length,
+            limit=capabilities.limit,
+            articles=tuple(articles),
+            cards=tuple(card for article in articles for card in article.cards),
+            key=delivery.idempotency_key,
+            unit=unit(capabilities),
+            recipient=delivery.recipient,
+            record_key=delivery.record_key,
+        )
+
+
+_RESOLVE_HINT = (
+    "check the network, then `dispatch resolve ID --sent` or `dispatch resolve ID --unsent`"
+)
+
+
+def _result(delivery: Delivery, status: str) -> DeliveryResult:
+    return DeliveryResult(
+        delivery.id,
+        delivery.output,
+        delivery.kind,
+        delivery.rule,
+        status,  # type: ignore[arg-type]
+        recipient=delivery.recipient,
+    )
+
+
+def _newest_first(article: Article) -> tuple[float, int]:
+    return (-(article.published.timestamp() if article.published else 0.0), -article.id)

@@ -1,0 +1,56 @@
+"""Email messages: multipart/alternative with a plain-text twin, safe one-line headers,
+a deterministic Message-ID, and RFC 8058 one-click unsubscribe.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, parseaddr
+
+from dispatch.models import Message
+
+SUBJECT_LIMIT = 250
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u0085]+")
+
+
+def one_line(text: str, limit: int = SUBJECT_LIMIT) -> str:
+    """A header value on one line: control characters and line breaks become spaces."""
+    flat = " ".join(_CONTROL.sub(" ", text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def sender_domain(sender: str) -> str:
+    address = parseaddr(sender)[1]
+    return address.rpartition("@")[2] or "dispatch.invalid"
+
+
+def build_email(
+    message: Message,
+    *,
+    sender: str,
+    recipient: str,
+    date: datetime,
+    unsubscribe: str | None = None,
+) -> EmailMessage:
+    """The email for one digest and one recipient. The Message-ID comes from the delivery's
+    idempotency key, so the same digest to the same recipient always has the same id.
+    """
+    email = EmailMessage(policy=SMTP)
+    email["Subject"] = one_line(message.subject or message.name)
+    name, address = parseaddr(one_line(sender))
+    email["From"] = Address(display_name=name, addr_spec=address) if name else address
+    email["To"] = one_line(recipient)
+    email["Date"] = format_datetime(date)
+    email["Message-ID"] = f"<{message.key}@{sender_domain(sender)}>"
+    if unsubscribe:
+        email["List-Unsubscribe"] = f"<{one_line(unsubscribe)}>"
+        if unsubscribe.startswith("https://"):
+            email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    email.set_content(message.text, subtype="plain", charset="utf-8")
+    if message.html is not None:
+        email.add_alternative(message.html, subtype="html", charset="utf-8")
+    return email

@@ -1,0 +1,126 @@
+"""What an operator does between runs: see the outputs and the outbox, send a failed delivery
+again, and settle an ambiguous one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from dispatch.config import Config
+from dispatch.errors import DispatchError
+from dispatch.outputs.base import Output
+from dispatch.outputs.registry import broken_output_types, output_types
+from dispatch.secrets import Secret
+from dispatch.store import Delivery, FeedState, Store
+
+
+class OperationError(DispatchError):
+    """An operator's command cannot be carried out as asked."""
+
+
+@dataclass(frozen=True)
+class OutputInfo:
+    name: str
+    type: str
+    kinds: tuple[str, ...]
+    ready: str | None  # None when ready, else why not
+    settings: str  # secrets masked
+
+
+@dataclass(frozen=True)
+class Status:
+    counts: dict[str, dict[str, int]]  # output -> status -> count
+    attention: list[Delivery]  # failed and ambiguous, oldest first
+    waiting: list[Delivery]  # pending, oldest first
+    failing_feeds: list[FeedState]
+
+
+def describe_outputs(config: Config, outputs: dict[str, Output]) -> list[OutputInfo]:
+    """Each configured output: its type, whether it can send now, its settings with secrets
+    masked.
+    """
+    infos = []
+    for name, output in outputs.items():
+        shown = []
+        for field, value in output.settings:
+            if field in ("type",) or value is None:
+                continue
+            shown.append(f"{field}={value if isinstance(value, Secret) else _plain(value)}")
+        infos.append(
+            OutputInfo(
+                name=name,
+                type=output.settings.type,
+                kinds=tuple(sorted(output.kinds)),
+                ready=output.ready(),
+                settings=" ".join(shown),
+            )
+        )
+    return infos
+
+
+def known_types() -> dict[str, str]:
+    """Every output type installed, with where it comes from, and those that failed to load."""
+    known = {name: f"{cls.__module__}.{cls.__qualname__}" for name, cls in output_types().items()}
+    known.update({name: f"failed to load: {why}" for name, why in broken_output_types().items()})
+    return dict(sorted(known.items()))
+
+
+def status(store: Store) -> Status:
+    counts: dict[str, dict[str, int]] = {}
+    attention: list[Delivery] = []
+    waiting: list[Delivery] = []
+    for state in ("pending", "sending", "sent", "failed", "ambiguous"):
+        for delivery in store.deliveries(state):
+            per_output = counts.setdefault(delivery.output, {})
+            per_output[state] = per_output.get(state, 0) + 1
+            if state in ("failed", "ambiguous"):
+                attention.append(delivery)
+            elif state == "pending":
+                waiting.append(delivery)
+    failing = [s for s in store.feed_states().values() if s.failing_since is not None]
+    return Status(counts, sorted(attention, key=lambda d: d.id), waiting, failing)
+
+
+def retry(store: Store, delivery_id: int, now: datetime) -> Delivery:
+    """Queue a failed or ambiguous delivery to be sent again at the next `dispatch send`.
+
+    Raises:
+        OperationError: no such delivery, or it is not failed or ambiguous.
+    """
+    delivery = _get(store, delivery_id, ("failed", "ambiguous"))
+    store.set_status(
+        delivery_id, "pending", now, f"retry asked by the operator ({delivery.status})"
+    )
+    return delivery
+
+
+def resolve(store: Store, delivery_id: int, *, sent: bool, now: datetime) -> Delivery:
+    """Settle an ambiguous delivery: it did go out (``sent``), or it did not (sent again).
+
+    Raises:
+        OperationError: no such delivery, or it is not ambiguous.
+    """
+    delivery = _get(store, delivery_id, ("ambiguous",))
+    if sent:
+        store.set_status(delivery_id, "sent", now, "resolved as sent by the operator")
+    else:
+        store.set_status(delivery_id, "pending", now, "resolved as unsent by the operator")
+    return delivery
+
+
+def _get(store: Store, delivery_id: int, allowed: tuple[str, ...]) -> Delivery:
+    delivery = store.delivery(delivery_id)
+    if delivery is None:
+        raise OperationError(f"there is no delivery {delivery_id}; `dispatch status` lists them")
+    if delivery.status not in allowed:
+        raise OperationError(
+            f"delivery {delivery_id} is {delivery.status}; this works on {' or '.join(allowed)}"
+        )
+    return delivery
+
+
+def _plain(value: object) -> str:
+    if isinstance(value, list):
+        return ",".join(str(item) for item in value)
+    return str(value)

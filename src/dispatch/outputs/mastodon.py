@@ -1,0 +1,163 @@
+"""Mastodon over its REST API: an ``Idempotency-Key`` on every status (the server remembers it
+for an hour), the instance's own character limit, and a lookup of our own recent statuses for
+a row that was cut off mid-send longer ago than that.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from dispatch.config import OutputSettings
+from dispatch.errors import OutputError, RateLimited, Rejected, TransientError
+from dispatch.fetch import BlockedAddress, HttpFailure, HttpResponse, http_request
+from dispatch.models import Kind, Message
+from dispatch.outputs.base import BaseOutput, Capabilities
+from dispatch.outputs.webhook import check_status
+from dispatch.secrets import Secret
+
+DEFAULT_LIMIT = 500
+KEY_LIFETIME = timedelta(hours=1)
+
+
+class MastodonSettings(OutputSettings):
+    type: Literal["mastodon"]
+    base_url: str
+    access_token: Secret
+    visibility: Literal["public", "unlisted", "private", "direct"] = "public"
+    language: str | None = None
+    spoiler_text: str | None = None
+    max_characters: int | None = Field(default=None, gt=0)  # None: as the instance says
+
+
+class MastodonOutput(BaseOutput):
+    """Posts statuses; counts as the instance counts (URLs as its reserved length)."""
+
+    settings_model: ClassVar[type[OutputSettings]] = MastodonSettings
+    kinds: ClassVar[frozenset[Kind]] = frozenset({"post"})
+    can_lookup: ClassVar[bool] = True
+
+    _instance_limit: int | None = None
+    _url_length: int = 23
+
+    @property
+    def mastodon(self) -> MastodonSettings:
+        assert isinstance(self.settings, MastodonSettings)
+        return self.settings
+
+    @property
+    def capabilities(self) -> Capabilities:
+        limit = self.mastodon.max_characters or self._instance_limit or DEFAULT_LIMIT
+        return Capabilities(
+            limit=limit,
+            counting="graphemes",
+            url_length=self._url_length,
+            media=True,
+            idempotent=True,
+            idempotency_window=KEY_LIFETIME,
+            template="mastodon",
+        )
+
+    def prepare(self) -> None:
+        """Read the instance's status limits (``/api/v2/instance``), unless configured."""
+        if self.mastodon.max_characters is not None:
+            return
+        response = self._call("GET", "/api/v2/instance")
+        if response.status == 404:
+            response = self._call("GET", "/api/v1/instance")
+        check_status(self.name, response)
+        statuses = (response.json().get("configuration") or {}).get("statuses") or {}
+        limit = statuses.get("max_characters")
+        if isinstance(limit, int) and limit > 0:
+            self._instance_limit = limit
+        reserved = statuses.get("characters_reserved_per_url")
+        if isinstance(reserved, int) and reserved > 0:
+            self._url_length = reserved
+
+    def send(self, message: Message) -> str:
+        status: dict[str, Any] = {"status": message.text, "visibility": self.mastodon.visibility}
+        if self.mastodon.language:
+            status["language"] = self.mastodon.language
+        if self.mastodon.spoiler_text:
+            status["spoiler_text"] = self.mastodon.spoiler_text
+        response = self._call(
+            "POST", "/api/v1/statuses", body=status, headers={"Idempotency-Key": message.key}
+        )
+        if response.status == 422:
+            raise Rejected(self.name, f"the instance refused the status: {_error(response)}")
+        check_status(self.name, response, detail=_error(response))
+        return str(response.json()["id"])
+
+    def lookup(self, message: Message) -> str | None:
+        """Our own recent statuses, searched for the article's link."""
+        me = self._call("GET", "/api/v1/accounts/verify_credentials")
+        check_status(self.name, me, detail=_error(me))
+        account = me.json()["id"]
+        recent = self._call("GET", f"/api/v1/accounts/{account}/statuses?limit=40")
+        check_status(self.name, recent, detail=_error(recent))
+        links = {html.escape(a.link) for a in message.articles if a.link}
+        for status in recent.json():
+            if any(link in status.get("content", "") for link in links):
+                return str(status["id"])
+        return None
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> HttpResponse:
+        request_headers = {
+            "Authorization": f"Bearer {self.mastodon.access_token.reveal()}",
+            "Accept": "application/json",
+            **(headers or {}),
+        }
+        data = None
+        if body is not None:
+            request_headers["Content-Type"] = "application/json"
+            data = json.dumps(body, ensure_ascii=False).encode()
+        try:
+            response = http_request(
+                method,
+                self.mastodon.base_url.rstrip("/") + path,
+                headers=request_headers,
+                body=data,
+                allow_private=self.allow_private,
+                timeout=self.mastodon.timeout.total_seconds(),
+            )
+        except BlockedAddress as e:
+            raise Rejected(
+                self.name, f"refused: {e}", hint="set allow_private_networks: true on this output"
+            ) from None
+        except HttpFailure as e:
+            # Safe to retry either way: the same Idempotency-Key cannot post twice.
+            raise TransientError(self.name, str(e)) from None
+        if response.status == 429:
+            reset = response.headers.get("x-ratelimit-reset")
+            wait = None
+            if reset:
+                try:
+                    wait = (datetime.fromisoformat(reset) - datetime.now(UTC)).total_seconds()
+                except ValueError:
+                    wait = None
+            raise RateLimited(self.name, f"rate limited until {reset}", retry_after=wait)
+        return response
+
+
+def _error(response: HttpResponse) -> str:
+    try:
+        payload = response.json()
+    except ValueError:
+        return response.body[:200].decode(errors="replace")
+    if isinstance(payload, dict) and "error" in payload:
+        return str(payload["error"])
+    return response.body[:200].decode(errors="replace")
+
+
+__all__ = ["MastodonOutput", "OutputError"]

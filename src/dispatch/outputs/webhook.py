@@ -1,0 +1,124 @@
+"""Webhooks: the message and its articles as JSON, signed the Standard Webhooks way.
+
+``webhook-id`` is derived from the delivery, so it is the same on every retry and a receiver
+that remembers ids never acts twice; that makes this output safe to retry.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal
+
+from dispatch.config import OutputSettings
+from dispatch.errors import AuthError, OutputError, RateLimited, Rejected, TransientError
+from dispatch.fetch import (
+    BlockedAddress,
+    HttpFailure,
+    HttpResponse,
+    http_request,
+    retry_after_seconds,
+)
+from dispatch.models import Kind, Message
+from dispatch.outputs.base import BaseOutput, Capabilities
+from dispatch.secrets import Secret
+
+
+class WebhookSettings(OutputSettings):
+    type: Literal["webhook"]
+    url: str
+    secret: Secret | None = None
+
+
+class WebhookOutput(BaseOutput):
+    """POSTs ``{"type", "timestamp", "data"}`` with webhook-id, -timestamp and -signature."""
+
+    settings_model: ClassVar[type[OutputSettings]] = WebhookSettings
+    kinds: ClassVar[frozenset[Kind]] = frozenset({"digest", "post"})
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(html=True, idempotent=True)
+
+    def send(self, message: Message) -> str:
+        assert isinstance(self.settings, WebhookSettings)
+        webhook_id = f"msg_{message.key}"
+        body = json.dumps(
+            {
+                "type": f"dispatch.{message.kind}",
+                "timestamp": datetime.now(UTC).isoformat(),
+                "data": message.to_record(),
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        ).encode()
+        headers = {
+            "content-type": "application/json",
+            **webhook_headers(webhook_id, int(time.time()), body, self.settings.secret),
+        }
+        try:
+            response = http_request(
+                "POST",
+                self.settings.url,
+                headers=headers,
+                body=body,
+                allow_private=self.allow_private,
+                timeout=self.settings.timeout.total_seconds(),
+            )
+        except BlockedAddress as e:
+            raise Rejected(
+                self.name, f"refused: {e}", hint="set allow_private_networks: true on this output"
+            ) from None
+        except HttpFailure as e:
+            raise TransientError(self.name, str(e)) from None
+        check_status(self.name, response)
+        return webhook_id
+
+
+def webhook_headers(
+    webhook_id: str, timestamp: int, body: bytes, secret: Secret | None
+) -> dict[str, str]:
+    """The Standard Webhooks headers; the signature only when a secret is configured.
+
+    A secret written ``whsec_<base64>`` is the key's base64; any other string is the key.
+    """
+    headers = {"webhook-id": webhook_id, "webhook-timestamp": str(timestamp)}
+    if secret is not None and secret.value:
+        raw = secret.reveal()
+        key = (
+            base64.b64decode(raw.removeprefix("whsec_"))
+            if raw.startswith("whsec_")
+            else raw.encode()
+        )
+        signed = f"{webhook_id}.{timestamp}.".encode() + body
+        digest = hmac.new(key, signed, hashlib.sha256).digest()
+        headers["webhook-signature"] = "v1," + base64.b64encode(digest).decode()
+    return headers
+
+
+def check_status(output: str, response: HttpResponse, *, detail: Any = None) -> None:
+    """Sort a non-2xx answer into the error it means.
+
+    Raises:
+        AuthError, RateLimited, TransientError, Rejected: by status.
+    """
+    status = response.status
+    if 200 <= status < 300:
+        return
+    said = detail if detail is not None else response.body[:300].decode(errors="replace")
+    reason = f"HTTP {status}: {said}".strip()
+    if status in (401, 403):
+        raise AuthError(output, reason, hint="check the credentials in the environment")
+    if status in (429, 503):
+        wait = retry_after_seconds(response.headers.get("retry-after"), datetime.now(UTC))
+        raise RateLimited(output, reason, retry_after=wait)
+    if status == 408 or status >= 500:
+        raise TransientError(output, reason)
+    raise Rejected(output, reason)
+
+
+__all__ = ["OutputError", "WebhookOutput", "check_status", "webhook_headers"]

@@ -1,0 +1,151 @@
+"""X with tweepy's v2 ``create_tweet`` (OAuth 1.0a user context).
+
+X has no idempotency key and the Free tier cannot read posts back, so a send that may have gone
+through is ambiguous: flagged for the operator (or resent, if ``on_ambiguous: resend``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from dispatch.config import OutputSettings
+from dispatch.errors import Ambiguous, AuthError, RateLimited, Rejected, TransientError
+from dispatch.models import Kind, Message
+from dispatch.outputs.base import BaseOutput, Capabilities
+from dispatch.secrets import Secret
+
+X_API = "https://api.twitter.com"
+_ACCESS_LEVEL = 453
+_DUPLICATE = 187
+
+
+class XSettings(OutputSettings):
+    type: Literal["x"]
+    consumer_key: Secret
+    consumer_secret: Secret
+    access_token: Secret
+    access_token_secret: Secret
+    api_url: str = X_API  # another base URL, for an API gateway or a local stand-in
+    daily_limit: int | None = Field(default=17, gt=0)  # the Free tier's posts per 24 hours
+
+
+class XOutput(BaseOutput):
+    """Posts with tweepy; 280 weighted characters, every URL 23 (t.co)."""
+
+    settings_model: ClassVar[type[OutputSettings]] = XSettings
+    kinds: ClassVar[frozenset[Kind]] = frozenset({"post"})
+
+    _client: Any = None
+
+    @property
+    def x(self) -> XSettings:
+        assert isinstance(self.settings, XSettings)
+        return self.settings
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(limit=280, counting="weighted", url_length=23, media=True, template="x")
+
+    def ready(self) -> str | None:
+        if importlib.util.find_spec("tweepy") is None:
+            return "tweepy is not installed: pip install 'dispatch[x]'"
+        return super().ready()
+
+    def send(self, message: Message) -> str:
+        import requests
+        import tweepy
+
+        client = self._tweepy()
+        try:
+            response = client.create_tweet(text=message.text, user_auth=True)
+        except tweepy.TooManyRequests as e:
+            reset = e.response.headers.get("x-rate-limit-reset")
+            wait = float(reset) - datetime.now(UTC).timestamp() if reset else None
+            raise RateLimited(self.name, "X says: too many requests", retry_after=wait) from None
+        except tweepy.Unauthorized as e:
+            raise AuthError(
+                self.name,
+                f"X refused the credentials: {_said(e)}",
+                hint="check the four X_* secrets and the app's permissions",
+            ) from None
+        except tweepy.Forbidden as e:
+            if _ACCESS_LEVEL in e.api_codes:
+                raise AuthError(
+                    self.name,
+                    "your X API access level does not allow posting with this app "
+                    f"(X error 453: {_said(e)})",
+                    hint="in the X developer portal, give the app Read and Write permission "
+                    "on a plan that includes POST /2/tweets, then regenerate the access token",
+                ) from None
+            if _DUPLICATE in e.api_codes or "duplicate" in _said(e).lower():
+                raise Rejected(
+                    self.name,
+                    "X refused it as a duplicate of a recent post",
+                    hint="it may already be posted; check, then `dispatch resolve ID --sent`",
+                ) from None
+            raise Rejected(self.name, f"X refused the post: {_said(e)}") from None
+        except tweepy.BadRequest as e:
+            raise Rejected(self.name, f"X refused the post: {_said(e)}") from None
+        except tweepy.TwitterServerError as e:
+            raise Ambiguous(self.name, f"X failed while posting: {_said(e)}") from None
+        except requests.ConnectionError as e:
+            if isinstance(e, requests.ConnectTimeout) or "Connection refused" in str(e):
+                raise TransientError(self.name, f"cannot reach X: {e}") from None
+            raise Ambiguous(self.name, f"the connection to X dropped: {e}") from None
+        except requests.Timeout as e:
+            raise Ambiguous(self.name, f"X did not answer in time: {e}") from None
+        return str(response.data["id"])
+
+    def _tweepy(self) -> Any:
+        import tweepy
+
+        if self._client is None:
+            settings = self.x
+            self._client = tweepy.Client(
+                consumer_key=settings.consumer_key.reveal(),
+                consumer_secret=settings.consumer_secret.reveal(),
+                access_token=settings.access_token.reveal(),
+                access_token_secret=settings.access_token_secret.reveal(),
+            )
+            # tweepy names X's host itself; a transport adapter (requests' own mechanism)
+            # points it at api_url and bounds every request with our timeout.
+            self._client.session.mount(
+                X_API, _adapter(settings.api_url.rstrip("/"), settings.timeout.total_seconds())
+            )
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.session.close()
+            self._client = None
+
+
+def _adapter(base: str, default_timeout: float) -> Any:
+    from requests import PreparedRequest, Response
+    from requests.adapters import HTTPAdapter
+
+    class Rebased(HTTPAdapter):
+        def send(
+            self,
+            request: PreparedRequest,
+            stream: bool = False,
+            timeout: float | tuple[float | None, float | None] | None = None,
+            verify: bool | str = True,
+            cert: str | tuple[str, str] | None = None,
+            proxies: dict[str, str] | None = None,
+        ) -> Response:
+            url = request.url or ""
+            if base != X_API and url.startswith(X_API):
+                request.url = base + url[len(X_API) :]
+            return super().send(request, stream, timeout or default_timeout, verify, cert, proxies)
+
+    return Rebased()
+
+
+def _said(error: Any) -> str:
+    messages = list(getattr(error, "api_messages", []) or [])
+    return "; ".join(messages) or str(error)

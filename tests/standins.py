@@ -1,0 +1,440 @@
+"""Local stand-ins for the networks, on 127.0.0.1, speaking each one's documented wire format:
+Mastodon's REST API, X API v2, the AT Protocol's XRPC, a Standard Webhooks receiver, and an
+SMTP server (aiosmtpd). Each records what it received and can be told to fail.
+
+They behave like the real services where it matters for never sending twice: Mastodon returns
+the first status again for a repeated Idempotency-Key, and a PDS refuses a record key it has.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import html
+import itertools
+import json
+import re
+import socket
+import ssl
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP as SMTPServer
+from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
+
+Reply = tuple[int, dict[str, str], bytes]
+
+
+@dataclass
+class Call:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class JsonServer:
+    """A threaded HTTP server whose ``handle`` answers each request; records every call.
+
+    ``failures`` is a queue of (status, headers, body) answered before normal handling.
+    """
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.failures: list[Reply] = []
+        self.lock = threading.Lock()
+        standin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                parts = urlsplit(self.path)
+                call = Call(
+                    self.command,
+                    parts.path,
+                    parse_qs(parts.query),
+                    {k.lower(): v for k, v in self.headers.items()},
+                    body,
+                )
+                with standin.lock:
+                    standin.calls.append(call)
+                    reply = standin.failures.pop(0) if standin.failures else None
+                status, headers, data = reply or standin.handle(call)
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = _serve
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def handle(self, call: Call) -> Reply:
+        return 404, {}, b""
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def reply(status: int, payload: Any, headers: dict[str, str] | None = None) -> Reply:
+    return (
+        status,
+        {"Content-Type": "application/json", **(headers or {})},
+        json.dumps(payload).encode(),
+    )
+
+
+class MastodonStandIn(JsonServer):
+    """Mastodon: /api/v2/instance, POST /api/v1/statuses (Idempotency-Key remembered),
+    verify_credentials and an account's statuses.
+    """
+
+    def __init__(self, token: str = "mastodon-token", max_characters: int = 500) -> None:
+        super().__init__()
+        self.token = token
+        self.max_characters = max_characters
+        self.statuses: list[dict[str, Any]] = []
+        self.by_key: dict[str, dict[str, Any]] = {}
+        self.ids = itertools.count(1000)
+
+    def handle(self, call: Call) -> Reply:
+        if call.path == "/api/v2/instance":
+            return reply(
+                200,
+                {
+                    "configuration": {
+                        "statuses": {
+                            "max_characters": self.max_characters,
+                            "characters_reserved_per_url": 23,
+                        }
+                    }
+                },
+            )
+        if call.headers.get("authorization") != f"Bearer {self.token}":
+            return reply(401, {"error": "The access token is invalid"})
+        if call.path == "/api/v1/statuses" and call.method == "POST":
+            key = call.headers.get("idempotency-key")
+            if key and key in self.by_key:
+                return reply(200, self.by_key[key])
+            payload = call.json()
+            text = payload["status"]
+            if len(re.sub(r"https?://\S+", "x" * 23, text)) > self.max_characters:
+                return reply(422, {"error": "Validation failed: Text character limit exceeded"})
+            linked = re.sub(r"(https?://\S+)", r'<a href="\1">\1</a>', html.escape(text))
+            status = {
+                "id": str(next(self.ids)),
+                "content": f"<p>{linked}</p>",
+                "visibility": payload.get("visibility"),
+                "language": payload.get("language"),
+                "spoiler_text": payload.get("spoiler_text", ""),
+                "text": text,
+            }
+            self.statuses.append(status)
+            if key:
+                self.by_key[key] = status
+            return reply(200, status)
+        if call.path == "/api/v1/accounts/verify_credentials":
+            return reply(200, {"id": "1", "username": "journal"})
+        if call.path == "/api/v1/accounts/1/statuses":
+            return reply(200, list(reversed(self.statuses))[:40])
+        return reply(404, {"error": "Record not found"})
+
+
+class XStandIn(JsonServer):
+    """X API v2: POST /2/tweets with OAuth 1.0a user context."""
+
+    def __init__(self, consumer_key: str = "x-consumer") -> None:
+        super().__init__()
+        self.consumer_key = consumer_key
+        self.tweets: list[dict[str, str]] = []
+        self.ids = itertools.count(1_800_000_000_000_000_000)
+
+    def handle(self, call: Call) -> Reply:
+        auth = call.headers.get("authorization", "")
+        if not auth.startswith("OAuth ") or f'oauth_consumer_key="{self.consumer_key}"' not in auth:
+            return reply(401, {"title": "Unauthorized", "detail": "Unauthorized", "status": 401})
+        if call.path == "/2/tweets" and call.method == "POST":
+            text = call.json()["text"]
+            if any(tweet["text"] == text for tweet in self.tweets):
+                return reply(
+                    403,
+                    {
+                        "detail": "You are not allowed to create a Tweet with duplicate content.",
+                        "type": "about:blank",
+                        "title": "Forbidden",
+                        "status": 403,
+                    },
+                )
+            tweet = {"id": str(next(self.ids)), "text": text}
+            self.tweets.append(tweet)
+            return reply(
+                201,
+                {
+                    "data": {
+                        "id": tweet["id"],
+                        "text": text,
+                        "edit_history_tweet_ids": [tweet["id"]],
+                    }
+                },
+            )
+        return reply(404, {"title": "Not Found Error", "status": 404})
+
+
+def _jwt(subject: str) -> str:
+    def part(value: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    claims = {
+        "scope": "com.atproto.appPass",
+        "sub": subject,
+        "iat": int(time.time()),
+        "exp": int(time.time()) + 7200,
+    }
+    return f"{part({'typ': 'at+jwt', 'alg': 'ES256K'})}.{part(claims)}.c2lnbmF0dXJl"
+
+
+class AtprotoStandIn(JsonServer):
+    """A PDS: createSession, uploadBlob, createRecord (an existing rkey is refused), getRecord."""
+
+    def __init__(self, handle: str = "journal.example.org", password: str = "app-pass") -> None:
+        super().__init__()
+        self.handle_name = handle
+        self.password = password
+        self.did = "did:plc:standin0000000000000000"
+        self.records: dict[str, dict[str, Any]] = {}
+        self.blobs: list[bytes] = []
+
+    def handle(self, call: Call) -> Reply:
+        path = call.path.removeprefix("/xrpc/")
+        if path == "com.atproto.server.createSession":
+            data = call.json()
+            if data.get("identifier") != self.handle_name or data.get("password") != self.password:
+                return reply(
+                    401,
+                    {
+                        "error": "AuthenticationRequired",
+                        "message": "Invalid identifier or password",
+                    },
+                )
+            return reply(
+                200,
+                {
+                    "did": self.did,
+                    "handle": self.handle_name,
+                    "accessJwt": _jwt(self.did),
+                    "refreshJwt": _jwt(self.did),
+                    "active": True,
+                },
+            )
+        if not call.headers.get("authorization", "").startswith("Bearer "):
+            return reply(401, {"error": "AuthenticationRequired", "message": "no token"})
+        if path == "com.atproto.repo.uploadBlob":
+            self.blobs.append(call.body)
+            digest = hashlib.sha256(call.body).hexdigest()[:40]
+            return reply(
+                200,
+                {
+                    "blob": {
+                        "$type": "blob",
+                        "ref": {"$link": f"bafkrei{digest}"},
+                        "mimeType": call.headers.get("content-type", "image/png"),
+                        "size": len(call.body),
+                    }
+                },
+            )
+        if path == "com.atproto.repo.createRecord":
+            data = call.json()
+            rkey = data["rkey"]
+            if rkey in self.records:
+                return reply(
+                    400, {"error": "InvalidRequest", "message": f"Record already exists: {rkey}"}
+                )
+            self.records[rkey] = data["record"]
+            return reply(200, {"uri": self._uri(rkey), "cid": f"bafyrei{rkey}"})
+        if path == "com.atproto.repo.getRecord":
+            rkey = call.query["rkey"][0]
+            if rkey not in self.records:
+                return reply(400, {"error": "RecordNotFound", "message": "Could not locate record"})
+            return reply(
+                200, {"uri": self._uri(rkey), "cid": f"bafyrei{rkey}", "value": self.records[rkey]}
+            )
+        return reply(501, {"error": "MethodNotImplemented", "message": path})
+
+    def _uri(self, rkey: str) -> str:
+        return f"at://{self.did}/app.bsky.feed.post/{rkey}"
+
+
+class WebhookReceiver(JsonServer):
+    """Verifies Standard Webhooks signatures; keeps each verified delivery by webhook-id."""
+
+    def __init__(self, secret: str) -> None:
+        super().__init__()
+        self.secret = secret
+        self.received: list[tuple[str, dict[str, Any]]] = []
+        self.rejected = 0
+
+    def handle(self, call: Call) -> Reply:
+        webhook_id = call.headers.get("webhook-id", "")
+        timestamp = call.headers.get("webhook-timestamp", "")
+        key = base64.b64decode(self.secret.removeprefix("whsec_"))
+        expected = base64.b64encode(
+            hmac.new(
+                key, f"{webhook_id}.{timestamp}.".encode() + call.body, hashlib.sha256
+            ).digest()
+        ).decode()
+        signatures = call.headers.get("webhook-signature", "").split()
+        if f"v1,{expected}" not in signatures or abs(time.time() - int(timestamp or 0)) > 300:
+            self.rejected += 1
+            return reply(401, {"error": "bad signature"})
+        self.received.append((webhook_id, call.json()))
+        return 204, {}, b""
+
+
+@dataclass
+class SmtpRecorder:
+    """An aiosmtpd handler: refuses some recipients, keeps every message, counts connections."""
+
+    refuse: set[str] = field(default_factory=set)
+    messages: list[tuple[str, list[str], bytes]] = field(default_factory=list)
+    peers: set[Any] = field(default_factory=set)
+
+    @property
+    def connections(self) -> int:
+        """Client connections that said EHLO (a STARTTLS upgrade is the same connection)."""
+        return len(self.peers)
+
+    async def handle_EHLO(
+        self, server: Any, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        self.peers.add(session.peer)
+        return responses
+
+    async def handle_RCPT(
+        self,
+        server: Any,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        if address in self.refuse:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
+        data = envelope.original_content or b""
+        self.messages.append((str(envelope.mail_from), list(envelope.rcpt_tos), data))
+        return f"250 2.0.0 Ok: queued as Q{len(self.messages):05d}"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 made with openssl, and its key."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+class SmtpStandIn:
+    """aiosmtpd on 127.0.0.1: STARTTLS (or implicit TLS) and AUTH with one user."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        implicit_tls: bool = False,
+        user: str = "mailer",
+        password: str = "mail-pass",
+    ) -> None:
+        self.cert, key = self_signed(directory)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.cert, key)
+        self.recorder = SmtpRecorder()
+
+        def authenticate(
+            server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+        ) -> AuthResult:
+            ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+                user.encode(),
+                password.encode(),
+            )
+            return AuthResult(success=ok, handled=False)  # aiosmtpd answers 235 or 535
+
+        class TlsController(Controller):
+            def factory(self) -> SMTPServer:
+                # With implicit TLS the connection is encrypted from the start.
+                return SMTPServer(
+                    self.handler,
+                    tls_context=None if implicit_tls else context,
+                    require_starttls=not implicit_tls,
+                    authenticator=authenticate,
+                    auth_require_tls=not implicit_tls,
+                    hostname="standin.local",
+                )
+
+        self.port = free_port()
+        self.controller = TlsController(
+            self.recorder,
+            hostname="127.0.0.1",
+            port=self.port,
+            ssl_context=context if implicit_tls else None,
+        )
+        self.controller.start()
+
+    def stop(self) -> None:
+        self.controller.stop()

@@ -1,0 +1,439 @@
+"""Real outputs against local stand-ins that speak each network's wire format: SMTP (aiosmtpd),
+X API v2, Mastodon, the AT Protocol, and a Standard Webhooks receiver.
+"""
+
+from __future__ import annotations
+
+import email
+import json
+import sqlite3
+from collections.abc import Iterator
+from email import policy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import FeedServer, article_items, rss, run_cli, write_config
+from standins import AtprotoStandIn, MastodonStandIn, SmtpStandIn, WebhookReceiver, XStandIn
+
+NOW = "2026-11-27T03:00:00+00:00"
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00"
+    b"\x00\x90wS\xde\x00\x00\x00\x0cIDATx\x9cc\xf8\xcf\xc0\x00\x00\x03\x01\x01\x00\xc9\xfe"
+    b"\x92\xef\x00\x00\x00\x00IEND\xaeB`\x82"
+)
+
+
+def setup(
+    tmp_path: Path,
+    server: FeedServer,
+    outputs: dict[str, Any],
+    *,
+    articles: int = 1,
+    digest: bool = False,
+    items: list[dict[str, str]] | None = None,
+) -> Path:
+    url = server.serve("/feed", rss(items or article_items(articles)))
+    data: dict[str, Any] = {
+        "state": "state.db",
+        "allow_private_networks": True,
+        "feeds": [{"name": "news", "url": url, "backfill": "all"}],
+        "outputs": outputs,
+    }
+    if digest:
+        data["digests"] = [{"name": "daily", "outputs": list(outputs), "title": "Tägliche Post"}]
+    else:
+        data["posts"] = [{"name": "social", "outputs": list(outputs)}]
+    return write_config(tmp_path, data)
+
+
+def deliveries(tmp_path: Path) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(tmp_path / "state.db") as db:
+        return db.execute(
+            "SELECT id, output, recipient, status, remote_id, last_error, idempotency_key,"
+            " record_key, next_attempt_at FROM deliveries ORDER BY id"
+        ).fetchall()
+
+
+@pytest.fixture
+def smtp(tmp_path: Path) -> Iterator[SmtpStandIn]:
+    (tmp_path / "tls").mkdir()
+    standin = SmtpStandIn(tmp_path / "tls")
+    yield standin
+    standin.stop()
+
+
+def smtp_output(standin: SmtpStandIn, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "smtp",
+        "host": "127.0.0.1",
+        "port": standin.port,
+        "starttls": True,
+        "ca_file": str(standin.cert),
+        "username": "mailer",
+        "password": "${SMTP_PASSWORD}",
+        "from": "Zoë’s Journal <digest@journal.example>",
+        "to": ["ana@example.org", "refuse@example.org", "bo@example.org"],
+        "unsubscribe": "https://journal.example/unsubscribe?u=1",
+        **extra,
+    }
+
+
+def test_smtp_digest_reaches_each_recipient_over_one_connection(
+    tmp_path: Path, server: FeedServer, smtp: SmtpStandIn
+) -> None:
+    smtp.recorder.refuse.add("refuse@example.org")
+    path = setup(tmp_path, server, {"mail": smtp_output(smtp)}, articles=2, digest=True)
+    env = {"SMTP_PASSWORD": "mail-pass"}
+    result = run_cli("send", "--now", NOW, config=path, env=env)
+    assert result.code == 1  # one recipient was refused
+    assert "refuse@example.org" in result.stderr and "550" in result.stderr
+    assert len(smtp.recorder.messages) == 2
+    assert smtp.recorder.connections == 1
+    rows = {row[2]: row for row in deliveries(tmp_path)}
+    assert rows["ana@example.org"][3] == "sent" and "queued as Q" in rows["ana@example.org"][4]
+    assert rows["refuse@example.org"][3] == "failed"
+    assert "550 5.1.1" in rows["refuse@example.org"][5]
+
+    sender, recipients, raw = smtp.recorder.messages[0]
+    assert sender == "digest@journal.example" and recipients == ["ana@example.org"]
+    message = email.message_from_bytes(raw, policy=policy.default)
+    assert message.get_content_type() == "multipart/alternative"
+    parts = [part.get_content_type() for part in message.iter_parts()]
+    assert parts == ["text/plain", "text/html"]
+    assert str(message["Subject"]).startswith("Tägliche Post — 26 November 2026")  # its period
+    assert b"=?utf-8?" in raw.split(b"\r\n\r\n")[0].lower()  # encoded, not raw UTF-8
+    assert message["From"].addresses[0].display_name == "Zoë’s Journal"
+    assert message["To"] == "ana@example.org"
+    assert message["Message-ID"] == f"<{rows['ana@example.org'][6]}@journal.example>"
+    assert message["Date"]
+    assert message["List-Unsubscribe"] == "<https://journal.example/unsubscribe?u=1>"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "Story a2" in message.get_body(("plain",)).get_content()
+    assert "Story a2" in message.get_body(("html",)).get_content()
+
+    again = run_cli("send", "--now", "2026-11-27T03:05:00+00:00", config=path, env=env)
+    assert again.code == 0 and len(smtp.recorder.messages) == 2
+
+
+def test_smtp_message_ids_are_the_same_for_the_same_digest(
+    tmp_path: Path, server: FeedServer, smtp: SmtpStandIn
+) -> None:
+    path = setup(tmp_path, server, {"mail": smtp_output(smtp, to=["ana@example.org"])}, digest=True)
+    dry = run_cli("send", "--dry-run", "--json", "--now", NOW, config=path)
+    (planned,) = dry.messages()
+    run_cli("send", "--now", NOW, config=path, env={"SMTP_PASSWORD": "mail-pass"})
+    sent = email.message_from_bytes(smtp.recorder.messages[0][2], policy=policy.default)
+    assert sent["Message-ID"] == f"<{planned['key']}@journal.example>"
+
+
+def test_smtp_wrong_password_fails_by_name_with_a_hint(
+    tmp_path: Path, server: FeedServer, smtp: SmtpStandIn
+) -> None:
+    path = setup(tmp_path, server, {"mail": smtp_output(smtp, to=["ana@example.org"])}, digest=True)
+    result = run_cli("send", "--now", NOW, config=path, env={"SMTP_PASSWORD": "wrong"})
+    assert result.code == 1
+    assert "'mail'" in result.stderr and "login refused: 535" in result.stderr
+    assert "hint: check username" in result.stderr
+
+
+def test_smtp_implicit_tls(tmp_path: Path, server: FeedServer) -> None:
+    (tmp_path / "tls").mkdir()
+    standin = SmtpStandIn(tmp_path / "tls", implicit_tls=True)
+    try:
+        output = smtp_output(standin, to=["ana@example.org"], starttls=False, tls=True)
+        path = setup(tmp_path, server, {"mail": output}, digest=True)
+        result = run_cli("send", "--now", NOW, config=path, env={"SMTP_PASSWORD": "mail-pass"})
+        assert result.code == 0, result.stderr
+        assert len(standin.recorder.messages) == 1
+    finally:
+        standin.stop()
+
+
+@pytest.fixture
+def mastodon() -> Iterator[MastodonStandIn]:
+    standin = MastodonStandIn(max_characters=140)
+    yield standin
+    standin.stop()
+
+
+def mastodon_output(standin: MastodonStandIn, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "mastodon",
+        "base_url": standin.url,
+        "access_token": "${MASTODON_TOKEN}",
+        "visibility": "unlisted",
+        "language": "en",
+        "spoiler_text": "news",
+        **extra,
+    }
+
+
+def test_mastodon_posts_with_an_idempotency_key_and_the_instance_limit(
+    tmp_path: Path, server: FeedServer, mastodon: MastodonStandIn
+) -> None:
+    long = [
+        {
+            "title": "A long one",
+            "guid": "l1",
+            "link": "https://example.org/long",
+            "content": "<p>" + "Many words here. " * 40 + "</p>",
+        }
+    ]
+    path = setup(tmp_path, server, {"toots": mastodon_output(mastodon)}, items=long)
+    result = run_cli("send", "--now", NOW, config=path, env={"MASTODON_TOKEN": "mastodon-token"})
+    assert result.code == 0, result.stderr
+    (status,) = mastodon.statuses
+    (row,) = deliveries(tmp_path)
+    post = next(c for c in mastodon.calls if c.path == "/api/v1/statuses")
+    assert post.headers["idempotency-key"] == row[6]
+    assert (status["visibility"], status["language"], status["spoiler_text"]) == (
+        "unlisted",
+        "en",
+        "news",
+    )
+    assert "https://example.org/long" in status["text"]
+    assert len(status["text"]) - len("https://example.org/long") + 23 <= 140
+    assert row[3] == "sent" and row[4] == status["id"]
+
+
+def test_mastodon_server_errors_are_retried_with_the_same_key(
+    tmp_path: Path, server: FeedServer, mastodon: MastodonStandIn
+) -> None:
+    path = setup(tmp_path, server, {"toots": mastodon_output(mastodon, max_characters=500)})
+    mastodon.failures.append((503, {"Retry-After": "120"}, b"busy"))
+    env = {"MASTODON_TOKEN": "mastodon-token"}
+    first = run_cli("send", "--now", NOW, config=path, env=env)
+    assert first.code == 1 and "HTTP 503" in first.stderr
+    ((_, _, _, status, _, _, key, _, next_try),) = deliveries(tmp_path)
+    assert status == "pending" and next_try >= "2026-11-27T03:02:00"
+    early = run_cli("send", "--now", "2026-11-27T03:01:00+00:00", config=path, env=env)
+    assert early.code == 0 and mastodon.statuses == []
+    later = run_cli("send", "--now", "2026-11-27T04:00:00+00:00", config=path, env=env)
+    assert later.code == 0, later.stderr
+    keys = [c.headers["idempotency-key"] for c in mastodon.calls if c.path == "/api/v1/statuses"]
+    assert keys == [key, key] and len(mastodon.statuses) == 1
+
+
+def test_mastodon_bad_token_is_an_auth_error(
+    tmp_path: Path, server: FeedServer, mastodon: MastodonStandIn
+) -> None:
+    path = setup(tmp_path, server, {"toots": mastodon_output(mastodon, max_characters=500)})
+    result = run_cli("send", "--now", NOW, config=path, env={"MASTODON_TOKEN": "nope-canary-1"})
+    assert result.code == 1 and "HTTP 401" in result.stderr
+    assert "nope-canary-1" not in result.stderr + result.stdout
+    assert deliveries(tmp_path)[0][3] == "failed"
+
+
+@pytest.fixture
+def x_api() -> Iterator[XStandIn]:
+    standin = XStandIn()
+    yield standin
+    standin.stop()
+
+
+def x_output(standin: XStandIn, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "x",
+        "api_url": standin.url,
+        "consumer_key": "x-consumer",
+        "consumer_secret": "${X_SECRET}",
+        "access_token": "x-token",
+        "access_token_secret": "${X_SECRET}",
+        **extra,
+    }
+
+
+X_ENV = {"X_SECRET": "x-secret"}
+
+
+def test_x_posts_through_tweepy_and_keeps_to_its_daily_limit(
+    tmp_path: Path, server: FeedServer, x_api: XStandIn
+) -> None:
+    path = setup(tmp_path, server, {"x": x_output(x_api, daily_limit=2)}, articles=3)
+    result = run_cli("send", "--now", NOW, config=path, env=X_ENV)
+    assert result.code == 0, result.stderr
+    assert len(x_api.tweets) == 2
+    rows = deliveries(tmp_path)
+    assert [r[3] for r in rows] == ["sent", "sent", "pending"]
+    assert rows[2][8] >= "2026-11-28T03:00:00"  # waits a day, is not dropped
+    auth = next(c for c in x_api.calls if c.path == "/2/tweets").headers["authorization"]
+    assert 'oauth_token="x-token"' in auth and "oauth_signature=" in auth
+    next_day = run_cli("send", "--now", "2026-11-28T03:01:00+00:00", config=path, env=X_ENV)
+    assert next_day.code == 0 and len(x_api.tweets) == 3
+
+
+def test_x_rate_limit_waits_for_the_reset(
+    tmp_path: Path, server: FeedServer, x_api: XStandIn
+) -> None:
+    path = setup(tmp_path, server, {"x": x_output(x_api)})
+    x_api.failures.append(
+        (
+            429,
+            {"x-rate-limit-reset": "4102444800", "Content-Type": "application/json"},
+            b'{"title":"Too Many Requests","status":429}',
+        )
+    )
+    result = run_cli("send", "--now", NOW, config=path, env=X_ENV)
+    assert result.code == 1 and "too many requests" in result.stderr
+    assert deliveries(tmp_path)[0][3] == "pending"
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (
+            {
+                "errors": [
+                    {
+                        "message": "You currently have access to a subset of X API V2 endpoints",
+                        "code": 453,
+                    }
+                ]
+            },
+            "access level does not allow posting",
+        ),
+        (
+            {
+                "detail": "You are not allowed to create a Tweet with duplicate content.",
+                "title": "Forbidden",
+                "status": 403,
+            },
+            "duplicate of a recent post",
+        ),
+    ],
+)
+def test_x_refusals_are_explained(
+    tmp_path: Path, server: FeedServer, x_api: XStandIn, answer: dict[str, Any], expected: str
+) -> None:
+    path = setup(tmp_path, server, {"x": x_output(x_api)})
+    x_api.failures.append((403, {"Content-Type": "application/json"}, json.dumps(answer).encode()))
+    result = run_cli("send", "--now", NOW, config=path, env=X_ENV)
+    assert result.code == 1 and expected in result.stderr
+    assert "hint:" in result.stderr
+    assert deliveries(tmp_path)[0][3] == "failed"
+
+
+@pytest.fixture
+def pds() -> Iterator[AtprotoStandIn]:
+    standin = AtprotoStandIn()
+    yield standin
+    standin.stop()
+
+
+def bluesky_output(standin: AtprotoStandIn) -> dict[str, Any]:
+    return {
+        "type": "bluesky",
+        "service": standin.url,
+        "handle": "journal.example.org",
+        "app_password": "${BSKY_APP_PASSWORD}",
+        "language": "en",
+    }
+
+
+def test_bluesky_posts_with_facets_a_card_and_its_own_record_key(
+    tmp_path: Path, server: FeedServer, pds: AtprotoStandIn
+) -> None:
+    server.serve("/thumb.png", PNG, content_type="image/png")
+    items = [
+        {
+            "title": "Über den Fluss",
+            "guid": "u1",
+            "link": "https://example.org/über",
+            "content": "<p>Ein Bericht. Zwei Sätze.</p>"
+            f'<p><img src="{server.url("/thumb.png")}" alt="x"></p>',
+        }
+    ]
+    path = setup(tmp_path, server, {"sky": bluesky_output(pds)}, items=items)
+    result = run_cli("send", "--now", NOW, config=path, env={"BSKY_APP_PASSWORD": "app-pass"})
+    assert result.code == 0, result.stderr
+    ((_, _, _, status, remote, _, _, rkey, _),) = deliveries(tmp_path)
+    assert status == "sent" and remote == f"at://{pds.did}/app.bsky.feed.post/{rkey}"
+    record = pds.records[rkey]
+    text = record["text"].encode()
+    (facet,) = record["facets"]
+    start, end = facet["index"]["byteStart"], facet["index"]["byteEnd"]
+    assert text[start:end].decode() == "https://example.org/über"
+    assert facet["features"][0]["uri"] == "https://example.org/über"
+    external = record["embed"]["external"]
+    assert record["embed"]["$type"] == "app.bsky.embed.external"
+    assert external["uri"] == "https://example.org/über" and external["title"] == "Über den Fluss"
+    assert external["thumb"]["ref"]["$link"].startswith("bafkrei") and pds.blobs == [PNG]
+    assert record["langs"] == ["en"]
+
+
+def test_bluesky_retry_after_a_crash_never_posts_twice(
+    tmp_path: Path, server: FeedServer, pds: AtprotoStandIn
+) -> None:
+    path = setup(tmp_path, server, {"sky": bluesky_output(pds)})
+    env = {"BSKY_APP_PASSWORD": "app-pass"}
+    assert run_cli("send", "--now", NOW, config=path, env=env).code == 0
+    with sqlite3.connect(tmp_path / "state.db") as db:  # as if killed after the PDS took it
+        db.execute("UPDATE deliveries SET status = 'sending'")
+    again = run_cli("send", "--now", "2026-11-27T03:10:00+00:00", config=path, env=env)
+    assert again.code == 0, again.stderr
+    assert len(pds.records) == 1
+    assert deliveries(tmp_path)[0][3] == "sent"
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    standin = WebhookReceiver("whsec_" + "c2VjcmV0LWtleS1mb3ItdGVzdHM=")
+    yield standin
+    standin.stop()
+
+
+def test_webhook_is_signed_and_keeps_its_id_across_retries(
+    tmp_path: Path, server: FeedServer, receiver: WebhookReceiver
+) -> None:
+    output = {"type": "webhook", "url": receiver.url + "/hook", "secret": "${WEBHOOK_SECRET}"}
+    path = setup(tmp_path, server, {"hook": output})
+    env = {"WEBHOOK_SECRET": receiver.secret}
+    receiver.failures.append((500, {}, b"oops"))
+    first = run_cli("send", "--now", NOW, config=path, env=env)
+    assert first.code == 1 and "HTTP 500" in first.stderr
+    later = run_cli("send", "--now", "2026-11-27T05:00:00+00:00", config=path, env=env)
+    assert later.code == 0, later.stderr
+    ids = [c.headers["webhook-id"] for c in receiver.calls]
+    assert len(ids) == 2 and ids[0] == ids[1]
+    ((webhook_id, payload),) = receiver.received
+    assert receiver.rejected == 0
+    assert payload["type"] == "dispatch.post" and payload["data"]["articles"][0]["title"]
+    assert webhook_id == f"msg_{deliveries(tmp_path)[0][6]}"
+
+
+def test_webhook_with_a_wrong_secret_is_refused(
+    tmp_path: Path, server: FeedServer, receiver: WebhookReceiver
+) -> None:
+    output = {"type": "webhook", "url": receiver.url, "secret": "whsec_" + "d3Jvbmc="}
+    path = setup(tmp_path, server, {"hook": output})
+    result = run_cli("send", "--now", NOW, config=path)
+    assert result.code == 1 and receiver.rejected == 1 and "HTTP 401" in result.stderr
+
+
+def test_webhook_to_a_private_address_needs_permission(
+    tmp_path: Path, server: FeedServer, receiver: WebhookReceiver
+) -> None:
+    output = {"type": "webhook", "url": receiver.url, "allow_private_networks": False}
+    path = setup(tmp_path, server, {"hook": output})
+    result = run_cli("send", "--now", NOW, config=path)
+    assert result.code == 1 and "private address" in result.stderr
+    assert receiver.calls == []
+
+
+def test_file_output_writes_eml_json_html_and_text(tmp_path: Path, server: FeedServer) -> None:
+    output = {
+        "type": "file",
+        "path": "archive",
+        "format": "eml",
+        "sender": "Archive <archive@journal.example>",
+    }
+    path = setup(tmp_path, server, {"archive": output}, digest=True)
+    assert run_cli("send", "--now", NOW, config=path).code == 0
+    suffixes = sorted(p.suffix for p in (tmp_path / "archive").iterdir())
+    assert suffixes == [".eml", ".html", ".json", ".txt"]
+    eml = next((tmp_path / "archive").glob("*.eml")).read_bytes()
+    message = email.message_from_bytes(eml, policy=policy.default)
+    assert message.get_content_type() == "multipart/alternative"
+    assert str(message["Subject"]).startswith("Tägliche Post")
