@@ -43,10 +43,11 @@ def describe_outputs(config: Config, outputs: dict[str, Output]) -> list[OutputI
     infos = []
     for name, output in outputs.items():
         shown = []
-        for field, value in output.settings:
-            if field in ("type",) or value is None:
-                continue
-            shown.append(f"{field}={value if isinstance(value, Secret) else _plain(value)}")
+        fields = type(output.settings).model_fields
+        for field in sorted(output.settings.model_fields_set - {"type"}):
+            value = getattr(output.settings, field)
+            key = fields[field].alias or field
+            shown.append(f"{key}={value if isinstance(value, Secret) else _plain(value)}")
         infos.append(
             OutputInfo(
                 name=name,

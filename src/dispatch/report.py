@@ -63,27 +63,22 @@ def print_report(report: RunReport, *, as_json: bool, dry_run: bool, out_dir: Pa
 
 def print_outputs(infos: list[OutputInfo], types: dict[str, str]) -> None:
     from rich.console import Console
-    from rich.table import Table
+    from rich.text import Text
 
     console = Console(highlight=False, soft_wrap=True)
-    table = Table(title="Outputs", title_justify="left")
-    for column in ("name", "type", "sends", "ready", "settings"):
-        table.add_column(column)
+    console.print(Text("Outputs", style="bold"))
     for info in infos:
-        table.add_row(
-            info.name,
-            info.type,
-            ", ".join(info.kinds),
-            "yes" if info.ready is None else f"no: {info.ready}",
-            info.settings,
-        )
-    console.print(table)
-    known = Table(title="Output types installed", title_justify="left")
-    known.add_column("type")
-    known.add_column("from")
+        ready = "ready" if info.ready is None else f"not ready: {info.ready}"
+        sends = " and ".join(f"{kind}s" for kind in info.kinds)
+        line = Text(f"  {info.name} ({info.type}, sends {sends}): ")
+        line.append(ready, style="green" if info.ready is None else "red")
+        console.print(line)
+        console.print(Text(f"    {info.settings}", style="dim"))
+    if not infos:
+        console.print("  none configured")
+    console.print(Text("Output types installed", style="bold"))
     for name, origin in types.items():
-        known.add_row(name, origin)
-    console.print(known)
+        console.print(Text(f"  {name}: {origin}"))
 
 
 def print_status(status: Status) -> None:

@@ -100,4 +100,4 @@ class Secret:
 
 def mask(value: str) -> str:
     """What is printed in place of a secret: nothing of it, not even its length."""
-    return "****" if value else ""
+    return "****" if value else "(empty)"
