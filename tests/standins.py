@@ -45,6 +45,11 @@ class Call:
         return json.loads(self.body)
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client killed mid-request is what the crash test does on purpose
+
+
 class JsonServer:
     """A threaded HTTP server whose ``handle`` answers each request; records every call.
 
@@ -59,6 +64,9 @@ class JsonServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body in one write: two small writes meet the client's delayed ACK
+            # (Nagle) and every answer waits 40 ms.
+            wbufsize = 1 << 16
 
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -74,7 +82,10 @@ class JsonServer:
                 with standin.lock:
                     standin.calls.append(call)
                     reply = standin.failures.pop(0) if standin.failures else None
-                status, headers, data = reply or standin.handle(call)
+                try:
+                    status, headers, data = reply or standin.handle(call)
+                except ValueError:  # a body cut short by a killed sender
+                    status, headers, data = 400, {}, b"bad request"
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
@@ -87,7 +98,7 @@ class JsonServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
@@ -170,9 +181,10 @@ class MastodonStandIn(JsonServer):
 class XStandIn(JsonServer):
     """X API v2: POST /2/tweets with OAuth 1.0a user context."""
 
-    def __init__(self, consumer_key: str = "x-consumer") -> None:
+    def __init__(self, consumer_key: str = "x-consumer", *, reject_duplicates: bool = True) -> None:
         super().__init__()
         self.consumer_key = consumer_key
+        self.reject_duplicates = reject_duplicates  # off to count double posts, not hide them
         self.tweets: list[dict[str, str]] = []
         self.ids = itertools.count(1_800_000_000_000_000_000)
 
@@ -182,7 +194,7 @@ class XStandIn(JsonServer):
             return reply(401, {"title": "Unauthorized", "detail": "Unauthorized", "status": 401})
         if call.path == "/2/tweets" and call.method == "POST":
             text = call.json()["text"]
-            if any(tweet["text"] == text for tweet in self.tweets):
+            if self.reject_duplicates and any(tweet["text"] == text for tweet in self.tweets):
                 return reply(
                     403,
                     {

@@ -42,7 +42,9 @@ def setup(
         "outputs": outputs,
     }
     if digest:
-        data["digests"] = [{"name": "daily", "outputs": list(outputs), "title": "Tägliche Post"}]
+        data["digests"] = [
+            {"name": "daily", "outputs": list(outputs), "title": "Tägliche Post", "max_items": 100}
+        ]
     else:
         data["posts"] = [{"name": "social", "outputs": list(outputs)}]
     return write_config(tmp_path, data)
@@ -437,3 +439,57 @@ def test_file_output_writes_eml_json_html_and_text(tmp_path: Path, server: FeedS
     message = email.message_from_bytes(eml, policy=policy.default)
     assert message.get_content_type() == "multipart/alternative"
     assert str(message["Subject"]).startswith("Tägliche Post")
+
+
+def test_bluesky_card_for_a_video_uses_the_video_thumbnail(
+    tmp_path: Path, server: FeedServer, pds: AtprotoStandIn
+) -> None:
+    video_thumb = PNG + b"video"
+    server.serve("/vi/dQw4w9WgXcQ/hqdefault.jpg", video_thumb, content_type="image/jpeg")
+    server.serve("/article.png", PNG, content_type="image/png")
+    channel = f"""<?xml version="1.0"?>
+<feed xmlns:yt="http://www.youtube.com/xml/schemas/2015" xmlns:media="http://search.yahoo.com/mrss/"
+      xmlns="http://www.w3.org/2005/Atom"><title>Chan</title>
+ <entry><id>yt:video:dQw4w9WgXcQ</id><yt:videoId>dQw4w9WgXcQ</yt:videoId>
+  <title>Budget explained</title>
+  <link rel="alternate" href="https://www.youtube.com/watch?v=dQw4w9WgXcQ"/>
+  <published>2026-11-26T10:00:00+00:00</published>
+  <media:group><media:title>Budget explained</media:title>
+   <media:thumbnail url="{server.url("/vi/dQw4w9WgXcQ/hqdefault.jpg")}" width="480" height="360"/>
+   <media:description>What it means for you. In four minutes.</media:description></media:group>
+ </entry></feed>"""
+    url = server.serve("/channel", channel, content_type="application/atom+xml")
+    path = write_config(
+        tmp_path,
+        {
+            "state": "state.db",
+            "allow_private_networks": True,
+            "feeds": [{"name": "tv", "url": url, "backfill": 1}],
+            "outputs": {"sky": bluesky_output(pds)},
+            "posts": [{"name": "social", "outputs": ["sky"]}],
+        },
+    )
+    result = run_cli("send", "--now", NOW, config=path, env={"BSKY_APP_PASSWORD": "app-pass"})
+    assert result.code == 0, result.stderr
+    (record,) = pds.records.values()
+    assert record["embed"]["external"]["uri"] == "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
+    assert pds.blobs == [video_thumb]
+
+
+def test_a_digest_past_gmails_clipping_size_is_warned_about(
+    tmp_path: Path, server: FeedServer, smtp: SmtpStandIn
+) -> None:
+    items = article_items(60)
+    for item in items:
+        item["title"] = item["title"] + " " + "with a rather long headline " * 8
+    path = setup(
+        tmp_path,
+        server,
+        {"mail": smtp_output(smtp, to=["ana@example.org"])},
+        digest=True,
+        items=items,
+    )
+    result = run_cli("send", "--dry-run", "--now", NOW, config=path)
+    assert result.code == 0
+    assert "Gmail clips messages past about 102 KB" in result.stderr
+    assert "OVER THE LIMIT" in result.stdout

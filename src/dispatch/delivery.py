@@ -21,12 +21,12 @@ from dispatch.errors import (
     TransientError,
 )
 from dispatch.limits import count, unit
-from dispatch.models import Article, DeliveryResult, Kind, Message
+from dispatch.models import Article, DeliveryResult, DeliveryStatus, Kind, Message
 from dispatch.outbox import BUDGET_WINDOW, MAX_ATTEMPTS, budget_frees_at, next_attempt, recovery
 from dispatch.outputs.base import Output
 from dispatch.outputs.file import write_message
 from dispatch.plan import digest_period
-from dispatch.render import Renderer
+from dispatch.render import RenderedDigest, Renderer
 from dispatch.store import Delivery, Store
 
 Progress = Callable[[str], None]
@@ -41,6 +41,8 @@ class Deliverer:
     renderer: Renderer
     outputs: dict[str, Output]
     rng: random.Random = field(default_factory=random.Random)
+    # A digest renders once per output, not once per recipient.
+    _digests: dict[tuple[int, str], RenderedDigest] = field(default_factory=dict)
 
     def plan_digests(self, now: datetime) -> None:
         """Create every digest that is due and has enough articles, one delivery per output
@@ -243,14 +245,17 @@ class Deliverer:
             rule = next(r for r in self.config.digests if r.name == delivery.rule)
             articles = self.store.digest_articles(delivery.digest_id)
             articles.sort(key=_newest_first)
-            rendered = self.renderer.digest(
-                name=rule.name,
-                title=rule.title or rule.name,
-                articles=articles,
-                period=self.store.digest_period(delivery.digest_id),
-                timezone=rule.timezone,
-                unsubscribe=getattr(output.settings, "unsubscribe", None),
-            )
+            cached = (delivery.digest_id, delivery.output)
+            if cached not in self._digests:
+                self._digests[cached] = self.renderer.digest(
+                    name=rule.name,
+                    title=rule.title or rule.name,
+                    articles=articles,
+                    period=self.store.digest_period(delivery.digest_id),
+                    timezone=rule.timezone,
+                    unsubscribe=getattr(output.settings, "unsubscribe", None),
+                )
+            rendered = self._digests[cached]
             subject: str | None = rendered.subject
             text, html = rendered.text, rendered.html
             length = len(html.encode("utf-8")) if capabilities.counting == "bytes" else len(text)
@@ -285,13 +290,13 @@ _RESOLVE_HINT = (
 )
 
 
-def _result(delivery: Delivery, status: str) -> DeliveryResult:
+def _result(delivery: Delivery, status: DeliveryStatus) -> DeliveryResult:
     return DeliveryResult(
         delivery.id,
         delivery.output,
         delivery.kind,
         delivery.rule,
-        status,  # type: ignore[arg-type]
+        status,
         recipient=delivery.recipient,
     )
 

@@ -28,6 +28,35 @@ def sender_domain(sender: str) -> str:
     return address.rpartition("@")[2] or "dispatch.invalid"
 
 
+_TO = "dispatch-recipient@placeholder.invalid"
+_ID = "<dispatch-message-id@placeholder.invalid>"
+
+
+class EmailTemplate:
+    """A digest's email serialised once; each recipient's copy differs only in To and
+    Message-ID, put in as bytes the email policy itself encoded.
+    """
+
+    def __init__(
+        self, message: Message, *, sender: str, date: datetime, unsubscribe: str | None = None
+    ) -> None:
+        email = build_email(
+            message, sender=sender, recipient=_TO, date=date, unsubscribe=unsubscribe
+        )
+        del email["Message-ID"]
+        email["Message-ID"] = _ID
+        self._bytes = email.as_bytes()
+        self._domain = sender_domain(sender)
+
+    def for_recipient(self, message: Message, recipient: str) -> bytes:
+        """The email for ``recipient``, with the Message-ID of ``message`` (its delivery)."""
+        to = SMTP.fold_binary("To", one_line(recipient))
+        message_id = SMTP.fold_binary("Message-ID", f"<{message.key}@{self._domain}>")
+        return self._bytes.replace(SMTP.fold_binary("To", _TO), to, 1).replace(
+            SMTP.fold_binary("Message-ID", _ID), message_id, 1
+        )
+
+
 def build_email(
     message: Message,
     *,

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 Kind = Literal["digest", "post"]
+DeliveryStatus = Literal["sent", "dry-run", "waiting", "pending", "failed", "ambiguous"]
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ class DeliveryResult:
     output: str
     kind: Kind
     name: str
-    status: Literal["sent", "dry-run", "waiting", "pending", "failed", "ambiguous"]
+    status: DeliveryStatus
     recipient: str | None = None
     message: Message | None = None
     remote_id: str | None = None

@@ -8,13 +8,13 @@ the others: each gets its own result in the report.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
 from dispatch.config import Config, FeedConfig
-from dispatch.delivery import Deliverer
+from dispatch.delivery import Deliverer, Progress
 from dispatch.errors import FeedError, FetchError
 from dispatch.extract import main_text, wants_full_text
 from dispatch.fetch import Fetcher, FetchRequest, FetchResponse
@@ -25,8 +25,6 @@ from dispatch.plan import classify, is_due, next_poll
 from dispatch.render import Renderer
 from dispatch.store import FeedState, FeedUpdate, Store
 from dispatch.summarise import ExtractiveSummariser, Summariser
-
-Progress = Callable[[str], None]
 
 
 @dataclass

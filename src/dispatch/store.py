@@ -194,13 +194,13 @@ def norm_title(title: str) -> str:
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 
 
-def record_key(key: str, created: datetime) -> str:
-    """An AT Protocol TID (13 characters, sortable by time) made when the row is made: the
-    creation time in microseconds and a clock id taken from the idempotency key. Derived, so a
-    retry of the same delivery always uses the same record key.
+def record_key(row: int, created: datetime) -> str:
+    """An AT Protocol TID (13 characters, sortable by time), made once with the row and stored:
+    the creation time in microseconds plus the row's id, so no two rows share one even when a
+    transaction makes thousands at the same instant. A retry reads it back: the same key.
     """
-    micros = int(created.timestamp() * 1_000_000) & ((1 << 53) - 1)
-    value = (micros << 10) | (int(key[:4], 16) % 1024)
+    micros = (int(created.timestamp() * 1_000_000) + row) & ((1 << 53) - 1)
+    value = (micros << 10) | (row % 1024)
     return "".join(_TID_ALPHABET[(value >> shift) & 31] for shift in range(60, -1, -5))
 
 
@@ -573,23 +573,17 @@ class Store:
         digest_id: int | None = None,
         recipient: str | None = None,
     ) -> None:
-        self._db.execute(
+        cursor = self._db.execute(
             """INSERT OR IGNORE INTO deliveries (kind, rule, output, article_id, digest_id,
-                 recipient, idempotency_key, record_key, created_at, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            (
-                kind,
-                rule,
-                output,
-                article_id,
-                digest_id,
-                recipient,
-                key,
-                record_key(key, now),
-                _iso(now),
-                _iso(now),
-            ),
+                 recipient, idempotency_key, created_at, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (kind, rule, output, article_id, digest_id, recipient, key, _iso(now), _iso(now)),
         )
+        if cursor.rowcount == 1 and cursor.lastrowid is not None:
+            self._db.execute(
+                "UPDATE deliveries SET record_key = ? WHERE id = ?",
+                (record_key(cursor.lastrowid, now), cursor.lastrowid),
+            )
 
     def deliveries(self, status: str = "pending", *, due: datetime | None = None) -> list[Delivery]:
         """Deliveries in one status, oldest first; with ``due``, only those due by then."""

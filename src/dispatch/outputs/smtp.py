@@ -11,13 +11,14 @@ import smtplib
 import ssl
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from email.utils import parseaddr
 from typing import ClassVar, Literal
 
 from pydantic import Field
 
 from dispatch.config import OutputSettings
 from dispatch.errors import Ambiguous, AuthError, Rejected, TransientError
-from dispatch.mail import build_email
+from dispatch.mail import EmailTemplate, sender_domain
 from dispatch.models import Kind, Message
 from dispatch.outputs.base import BaseOutput, Capabilities
 from dispatch.secrets import Secret
@@ -46,6 +47,7 @@ class SmtpOutput(BaseOutput):
     kinds: ClassVar[frozenset[Kind]] = frozenset({"digest"})
 
     _connection: smtplib.SMTP | None = None
+    _template: tuple[tuple[str | None, str, str | None], EmailTemplate] | None = None
 
     @property
     def smtp(self) -> SmtpSettings:
@@ -68,15 +70,18 @@ class SmtpOutput(BaseOutput):
 
     def send(self, message: Message) -> str:
         recipient = message.recipient or self.smtp.to[0]
-        email = build_email(
-            message,
-            sender=self.smtp.from_,
-            recipient=recipient,
-            date=datetime.now(UTC),
-            unsubscribe=self.smtp.unsubscribe,
-        )
+        content = (message.subject, message.text, message.html)
+        if self._template is None or self._template[0] != content:
+            template = EmailTemplate(
+                message,
+                sender=self.smtp.from_,
+                date=datetime.now(UTC),
+                unsubscribe=self.smtp.unsubscribe,
+            )
+            self._template = (content, template)
+        email = self._template[1].for_recipient(message, recipient)
         connection = self._connect()
-        envelope_from = str(email["From"].addresses[0].addr_spec)
+        envelope_from = parseaddr(self.smtp.from_)[1]
         try:
             code, answer = connection.mail(envelope_from)
             if code != 250:
@@ -88,7 +93,7 @@ class SmtpOutput(BaseOutput):
             self.close()
             raise TransientError(self.name, f"the connection dropped before sending: {e}") from None
         try:
-            code, answer = connection.data(email.as_bytes())
+            code, answer = connection.data(email)
         except (smtplib.SMTPServerDisconnected, OSError) as e:
             self.close()
             raise Ambiguous(self.name, f"the connection dropped while sending: {e}") from None
@@ -96,8 +101,8 @@ class SmtpOutput(BaseOutput):
             raise self._refused(e.smtp_code, e.smtp_error, "message") from None
         if code != 250:
             raise self._refused(code, answer, "message")
-        queued = answer.decode(errors="replace")
-        return f"{email['Message-ID']} {queued}".strip()
+        message_id = f"<{message.key}@{sender_domain(self.smtp.from_)}>"
+        return f"{message_id} {answer.decode(errors='replace')}".strip()
 
     def _refused(self, code: int, answer: bytes | str, what: str) -> Rejected | TransientError:
         reason = f"{what} refused: {code} {_text(answer)}"

@@ -1,0 +1,36 @@
+"""The crash test, small: the sender is killed with SIGKILL at random moments and restarted
+until done. The full run (1,000 deliveries per output) is `python tests/crash_harness.py`;
+its figures are in docs/reliability.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crash_harness import run
+
+IDEMPOTENT = ("Mastodon", "Bluesky", "webhook", "file")
+
+
+@pytest.mark.parametrize("policy", ["flag", "resend"])
+def test_killed_sender_loses_nothing_and_never_sends_twice(tmp_path: Path, policy: str) -> None:
+    rows = {
+        row.output: row
+        for row in run(
+            tmp_path, articles=40, recipients=40, policy=policy, seed=3, kill_after=(0.5, 3.0)
+        )
+    }
+    assert rows["SMTP"].kills >= 1
+    for row in rows.values():
+        assert row.deliveries == 40, row
+        assert row.lost == 0, row
+    for name in IDEMPOTENT:
+        assert rows[name].duplicates == 0 and rows[name].ambiguous == 0, rows[name]
+    for name in ("SMTP", "X"):
+        if policy == "flag":
+            assert rows[name].duplicates == 0, rows[name]
+        else:
+            assert rows[name].ambiguous == 0, rows[name]
+            assert rows[name].duplicates <= rows[name].kills, rows[name]
