@@ -493,3 +493,25 @@ def test_a_digest_past_gmails_clipping_size_is_warned_about(
     assert result.code == 0
     assert "Gmail clips messages past about 102 KB" in result.stderr
     assert "OVER THE LIMIT" in result.stdout
+
+
+@pytest.mark.parametrize("posted", [True, False])
+def test_mastodon_row_interrupted_over_an_hour_ago_is_looked_up(
+    tmp_path: Path, server: FeedServer, mastodon: MastodonStandIn, posted: bool
+) -> None:
+    path = setup(tmp_path, server, {"toots": mastodon_output(mastodon, max_characters=500)})
+    env = {"MASTODON_TOKEN": "mastodon-token"}
+    assert run_cli("send", "--now", NOW, config=path, env=env).code == 0
+    if not posted:  # the crash came before the request reached the instance
+        mastodon.statuses.clear()
+        mastodon.by_key.clear()
+    with sqlite3.connect(tmp_path / "state.db") as db:  # cut off two hours ago
+        db.execute(
+            "UPDATE deliveries SET status = 'sending', sending_since = '2026-11-27T01:00:00+00:00'"
+        )
+    result = run_cli("send", "--now", NOW, config=path, env=env)
+    assert result.code == 0, result.stderr
+    assert len(mastodon.statuses) == 1
+    looked_up = [c.path for c in mastodon.calls if c.method == "GET"]
+    assert "/api/v1/accounts/1/statuses" in looked_up
+    assert deliveries(tmp_path)[0][3] == "sent"

@@ -76,7 +76,10 @@ def build_email(
     email["Date"] = format_datetime(date)
     email["Message-ID"] = f"<{message.key}@{sender_domain(sender)}>"
     if unsubscribe:
-        email["List-Unsubscribe"] = f"<{one_line(unsubscribe)}>"
+        target = one_line(unsubscribe)
+        if ":" not in target and "@" in target:
+            target = f"mailto:{target}"
+        email["List-Unsubscribe"] = f"<{target}>"
         if unsubscribe.startswith("https://"):
             email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     email.set_content(message.text, subtype="plain", charset="utf-8")
