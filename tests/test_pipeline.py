@@ -319,3 +319,29 @@ def test_articles_carry_the_feeds_title_or_its_override(server: FeedServer, tmp_
     named = config(tmp_path, [{"name": "bugle", "url": url, "backfill": 1, "title": "Bugle"}])
     (message,) = run_cli("send", "--dry-run", "--json", "--now", NOW, config=named).messages()
     assert message["articles"][0]["source"] == "Bugle"
+
+
+def test_a_feed_answering_410_is_no_longer_polled(server: FeedServer, tmp_path: Path) -> None:
+    url = server.serve("/gone", "gone", status=410, content_type="text/plain")
+    path = config(tmp_path, [{"name": "old", "url": url, "every": "1m"}])
+    result = run_cli("poll", "--now", NOW, config=path)
+    assert result.code == 1 and "HTTP 410" in result.stderr and "no longer polled" in result.stderr
+    later = run_cli("poll", "--now", "2026-11-28T03:00:00+00:00", config=path)
+    assert later.code == 0 and "disabled" in later.stdout
+    assert len(server.hits("/gone")) == 1
+    server.serve("/new", rss(article_items(1)))
+    moved = config(tmp_path, [{"name": "old", "url": server.url("/new"), "every": "1m"}])
+    assert run_cli("poll", "--now", "2026-11-28T03:00:00+00:00", config=moved).code == 0
+    assert len(server.hits("/new")) == 1
+
+
+def test_retry_after_on_a_feed_is_honoured(server: FeedServer, tmp_path: Path) -> None:
+    url = server.serve("/busy", "slow down", status=503, content_type="text/plain",
+                       headers={"Retry-After": "7200"})
+    path = config(tmp_path, [{"name": "busy", "url": url, "every": "1m"}])
+    result = run_cli("poll", "--now", NOW, config=path)
+    assert result.code == 1 and "asking us to wait 7200 s" in result.stderr
+    (next_poll,) = rows(tmp_path / "state.db", "SELECT next_poll_at FROM feeds")[0]
+    assert next_poll >= "2026-11-27T05:00:00"
+    run_cli("poll", "--now", "2026-11-27T04:00:00+00:00", config=path)
+    assert len(server.hits("/busy")) == 1

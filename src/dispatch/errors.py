@@ -71,13 +71,25 @@ class StoreError(DispatchError):
 
 
 class FeedError(DispatchError):
-    """One feed failed; ``feed`` names it, ``reason`` says why."""
+    """One feed failed; ``feed`` names it, ``reason`` says why. ``retry_after`` is the
+    server's ``Retry-After`` in seconds; ``gone`` is a 410: the feed will not come back.
+    """
 
-    def __init__(self, feed: str, reason: str, *, hint: str = "") -> None:
+    def __init__(
+        self,
+        feed: str,
+        reason: str,
+        *,
+        hint: str = "",
+        retry_after: float | None = None,
+        gone: bool = False,
+    ) -> None:
         super().__init__(feed, reason)
         self.feed = feed
         self.reason = reason
         self.hint = hint
+        self.retry_after = retry_after
+        self.gone = gone
 
     def describe(self) -> str:
         return f"feed {self.feed!r}: {self.reason}"

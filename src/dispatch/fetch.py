@@ -200,7 +200,12 @@ class Fetcher:
                             last_modified=request.last_modified,
                         )
                     if response.status != 200:
-                        raise _status_error(request.name, response.status, url)
+                        raise _status_error(
+                            request.name,
+                            response.status,
+                            url,
+                            response.headers.get("Retry-After"),
+                        )
                     body = await self._read_capped(request.name, response)
                     return FetchResponse(
                         request.name,
@@ -277,17 +282,20 @@ _STATUS_HINTS: dict[int, str] = {
     401: "the feed needs a login; dispatch does not send credentials to feeds",
     403: "the server refuses us; it may block unknown user agents",
     404: "check the feed URL; the site may have moved its feed",
-    410: "the feed is gone for good; remove it from feeds.yaml",
+    410: "the feed is gone for good and is no longer polled; change its URL or remove it",
     429: "the server asks us to slow down; raise this feed's `every`",
 }
 
 
-def _status_error(name: str, status: int, url: str) -> FetchError:
+def _status_error(name: str, status: int, url: str, retry_after: str | None) -> FetchError:
     reason = f"HTTP {status} from {url}"
     hint = _STATUS_HINTS.get(status, "")
     if status >= 500:
         hint = "the server failed; it is tried again at the next poll"
-    return FetchError(name, reason, hint=hint)
+    wait = retry_after_seconds(retry_after, datetime.now(UTC)) if status in (429, 503) else None
+    if wait is not None:
+        reason += f", asking us to wait {wait:.0f} s"
+    return FetchError(name, reason, hint=hint, retry_after=wait, gone=status == 410)
 
 
 @dataclass(frozen=True)

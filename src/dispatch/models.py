@@ -106,7 +106,7 @@ class FeedResult:
     """What one poll of one feed did."""
 
     feed: str
-    status: Literal["ok", "not-modified", "not-due", "failed"]
+    status: Literal["ok", "not-modified", "not-due", "disabled", "failed"]
     new: int = 0
     seen: int = 0
     error: str | None = None
@@ -131,6 +131,7 @@ class DeliveryResult:
     error: str | None = None
     hint: str = ""
     files: tuple[str, ...] = ()
+    seconds: float | None = None  # how long the output took, for sends
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,9 @@ the others: each gets its own result in the report.
 from __future__ import annotations
 
 import hashlib
+import random
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -37,6 +38,7 @@ class Dispatcher:
     renderer: Renderer
     outputs: dict[str, Output]
     summariser: Summariser
+    rng: random.Random = field(default_factory=random.Random)
 
     @classmethod
     def build(cls, config: Config, store: Store, outputs: dict[str, Output]) -> Dispatcher:
@@ -55,13 +57,29 @@ class Dispatcher:
 
     # Polling
 
-    def poll(self, now: datetime, *, force: bool = False) -> list[FeedResult]:
-        """Fetch every due feed (every feed with ``force``) and record what is new."""
+    def poll(
+        self, now: datetime, *, force: bool = False, only: str | None = None
+    ) -> list[FeedResult]:
+        """Fetch every due feed (every feed with ``force``; just ``only`` if named) and record
+        what is new. A feed whose URL changed in feeds.yaml is due at once.
+        """
         states = self.store.feed_states()
-        due = [f for f in self.config.feeds if force or is_due(states.get(f.name), now)]
-        results = {f.name: FeedResult(f.name, "not-due") for f in self.config.feeds}
+        feeds = [f for f in self.config.feeds if only is None or f.name == only]
+
+        def due(feed: FeedConfig) -> bool:
+            state = states.get(feed.name)
+            moved = state is not None and state.url != feed.url
+            return force or moved or is_due(state, now)
+
+        results = {
+            f.name: FeedResult(
+                f.name, "disabled" if _disabled(states.get(f.name), f) else "not-due"
+            )
+            for f in feeds
+        }
+        due_feeds = [f for f in feeds if due(f)]
         requests = []
-        for feed in due:
+        for feed in due_feeds:
             state = states.get(feed.name)
             same_url = state is not None and state.url == feed.url
             requests.append(
@@ -74,16 +92,17 @@ class Dispatcher:
                 )
             )
         fetched: list[tuple[FeedConfig, FetchResponse, list[Article], FeedUpdate]] = []
-        for feed, response in zip(due, self.fetcher.fetch_all(requests), strict=True):
+        for feed, response in zip(due_feeds, self.fetcher.fetch_all(requests), strict=True):
             errors = states[feed.name].error_count if feed.name in states else 0
             try:
                 if isinstance(response, FetchError):
                     raise response
                 outcome = self._examine(feed, states.get(feed.name), response)
             except FeedError as e:
-                self.store.record_failure(
-                    feed.name, feed.url, e.reason, now, next_poll(now, feed.every, errors + 1)
+                retry = next_poll(
+                    now, feed.every, errors + 1, jitter=self.rng.random(), retry_after=e.retry_after
                 )
+                self.store.record_failure(feed.name, feed.url, e.reason, now, retry, disable=e.gone)
                 results[feed.name] = FeedResult(feed.name, "failed", error=e.reason, hint=e.hint)
                 continue
             if outcome is None:
@@ -101,7 +120,7 @@ class Dispatcher:
             self.store.record_poll(
                 replace(update, new=articles), now, next_poll(now, feed.every, 0)
             )
-        return [results[f.name] for f in self.config.feeds]
+        return [results[f.name] for f in feeds]
 
     def _examine(
         self, feed: FeedConfig, state: FeedState | None, response: FetchResponse
@@ -175,6 +194,10 @@ class Dispatcher:
             summary = self.summariser.summarise(article, full_text or article.text)
             enriched[id(article)] = replace(article, full_text=full_text, summary=summary)
         return enriched
+
+
+def _disabled(state: FeedState | None, feed: FeedConfig) -> bool:
+    return state is not None and state.disabled is not None and state.url == feed.url
 
 
 def send(

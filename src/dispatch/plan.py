@@ -16,6 +16,7 @@ from dispatch.store import FeedState, Known, norm_title
 from dispatch.urls import normalise_url
 
 MAX_BACKOFF = timedelta(days=1)
+MAX_RETRY_AFTER = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -75,21 +76,55 @@ def _newest_first(articles: Sequence[Article]) -> list[Article]:
 
 
 def is_due(state: FeedState | None, now: datetime) -> bool:
+    if state is not None and state.disabled:
+        return False
     return state is None or state.next_poll_at is None or state.next_poll_at <= now
 
 
-def next_poll(now: datetime, every: timedelta, errors: int) -> datetime:
-    """The next poll: ``every`` after a success, doubling with each consecutive error, capped."""
+def next_poll(
+    now: datetime,
+    every: timedelta,
+    errors: int,
+    *,
+    jitter: float = 0.0,
+    retry_after: float | None = None,
+) -> datetime:
+    """The next poll: ``every`` after a success; after errors, doubling with each one, capped at
+    a day, spread by ``jitter`` (0 to 1, drawn by the caller) so failing feeds do not come back
+    together, and never sooner than the server's ``Retry-After`` (capped at a week).
+    """
     if errors <= 0:
         return now + every
-    return now + min(every * (1 << min(errors, 16)), max(every, MAX_BACKOFF))
+    delay = min(every * (1 << min(errors, 16)), max(every, MAX_BACKOFF))
+    delay = delay * (0.75 + 0.5 * jitter)
+    if retry_after is not None:
+        delay = max(delay, min(timedelta(seconds=retry_after), MAX_RETRY_AFTER))
+    return now + delay
 
 
 @cache
-def _trigger(schedule: str, timezone: str) -> Any:
+def cron_trigger(schedule: str, timezone: str = "UTC") -> Any:
+    """APScheduler's CronTrigger for a crontab line: five fields, or six with seconds first.
+
+    Raises:
+        ValueError: not a cron expression.
+    """
     from apscheduler.triggers.cron import CronTrigger
 
-    return CronTrigger.from_crontab(schedule, timezone=ZoneInfo(timezone))
+    fields = schedule.split()
+    zone = ZoneInfo(timezone)
+    if len(fields) == 6:
+        second, minute, hour, day, month, day_of_week = fields
+        return CronTrigger(
+            second=second,
+            minute=minute,
+            hour=hour,
+            day=day,
+            month=month,
+            day_of_week=day_of_week,
+            timezone=zone,
+        )
+    return CronTrigger.from_crontab(schedule, timezone=zone)
 
 
 _WINDOWS = (
@@ -104,14 +139,15 @@ _WINDOWS = (
 
 def latest_tick(schedule: str, timezone: str, now: datetime) -> datetime | None:
     """The latest time at or before ``now`` that the cron schedule fires, in its time zone."""
-    trigger = _trigger(schedule, timezone)
+    trigger = cron_trigger(schedule, timezone)
     for window in _WINDOWS:
         tick = trigger.get_next_fire_time(None, now - window)
         if tick is None or tick > now:
             continue
         while True:
             following = trigger.get_next_fire_time(tick, tick + timedelta(seconds=1))
-            if following is None or following > now:
+            # Around a DST fold the trigger can answer a time that is not later: stop there.
+            if following is None or following > now or following <= tick:
                 return tick if isinstance(tick, datetime) else None
             tick = following
     return None
@@ -126,4 +162,10 @@ def digest_period(
     tick = latest_tick(schedule, timezone, now)
     if tick is None or (last_period is not None and tick <= last_period):
         return None
+    if last_period is not None and _wall(tick, timezone) == _wall(last_period, timezone):
+        return None  # the same local time twice, in the hour a DST change repeats
     return tick
+
+
+def _wall(moment: datetime, timezone: str) -> datetime:
+    return moment.astimezone(ZoneInfo(timezone)).replace(tzinfo=None)

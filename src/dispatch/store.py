@@ -114,6 +114,10 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE deliveries ADD COLUMN sent_at TEXT;
     CREATE INDEX deliveries_sent_by_output ON deliveries (output, sent_at);
     """,
+    # 3: a feed the server says is gone (410) stops being polled until its URL changes.
+    """
+    ALTER TABLE feeds ADD COLUMN disabled TEXT;
+    """,
 )
 
 
@@ -129,6 +133,7 @@ class FeedState:
     error_count: int
     last_error: str | None
     failing_since: datetime | None
+    disabled: str | None = None
 
 
 @dataclass(frozen=True)
@@ -253,6 +258,19 @@ class Store:
     def close(self) -> None:
         self._db.close()
 
+    @staticmethod
+    def reachable(path: Path) -> bool:
+        """Whether the state file opens and answers, without writing to it."""
+        try:
+            connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                connection.execute("PRAGMA user_version").fetchone()
+            finally:
+                connection.close()
+        except sqlite3.Error:
+            return False
+        return True
+
     @contextmanager
     def exclusive(self) -> Iterator[None]:
         """Hold the store's lock: one sender at a time, or a row another process is sending
@@ -334,9 +352,14 @@ class Store:
                 error_count=row["error_count"],
                 last_error=row["last_error"],
                 failing_since=_moment(row["failing_since"]),
+                disabled=row["disabled"],
             )
             for row in rows
         }
+
+    def article_counts(self) -> dict[str, int]:
+        rows = self._db.execute("SELECT feed, COUNT(*) FROM articles GROUP BY feed").fetchall()
+        return {feed: count for feed, count in rows}
 
     def _ensure_feed(self, name: str, url: str) -> None:
         # A feed whose URL changed in feeds.yaml loses its HTTP validators, not its articles.
@@ -345,20 +368,32 @@ class Store:
                ON CONFLICT (name) DO UPDATE SET url = excluded.url,
                  etag = CASE WHEN feeds.url = excluded.url THEN feeds.etag END,
                  last_modified = CASE WHEN feeds.url = excluded.url THEN feeds.last_modified END,
-                 body_hash = CASE WHEN feeds.url = excluded.url THEN feeds.body_hash END""",
+                 body_hash = CASE WHEN feeds.url = excluded.url THEN feeds.body_hash END,
+                 disabled = CASE WHEN feeds.url = excluded.url THEN feeds.disabled END""",
             (name, url),
         )
 
     def record_failure(
-        self, name: str, url: str, error: str, now: datetime, next_poll: datetime
+        self,
+        name: str,
+        url: str,
+        error: str,
+        now: datetime,
+        next_poll: datetime,
+        *,
+        disable: bool = False,
     ) -> None:
+        """A failed poll: the error and when, the next try, and, for a feed that is gone for
+        good, ``disable`` (polled again only once its URL changes in feeds.yaml).
+        """
         with self._transaction():
             self._ensure_feed(name, url)
             self._db.execute(
                 """UPDATE feeds SET last_polled_at = ?, next_poll_at = ?, last_error = ?,
-                     error_count = error_count + 1, failing_since = COALESCE(failing_since, ?)
+                     error_count = error_count + 1, failing_since = COALESCE(failing_since, ?),
+                     disabled = CASE WHEN ? THEN ? ELSE disabled END
                    WHERE name = ?""",
-                (_iso(now), _iso(next_poll), error, _iso(now), name),
+                (_iso(now), _iso(next_poll), error, _iso(now), disable, error, name),
             )
 
     def record_unchanged(self, name: str, url: str, now: datetime, next_poll: datetime) -> None:
