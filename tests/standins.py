@@ -60,6 +60,7 @@ class JsonServer:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.failures: list[Reply] = []
+        self.delay = 0.0  # seconds before each answer, for a send caught in flight
         self.lock = threading.Lock()
         standin = self
 
@@ -83,6 +84,7 @@ class JsonServer:
                 with standin.lock:
                     standin.calls.append(call)
                     reply = standin.failures.pop(0) if standin.failures else None
+                time.sleep(standin.delay)
                 try:
                     status, headers, data = reply or standin.handle(call)
                 except ValueError:  # a body cut short by a killed sender

@@ -73,6 +73,20 @@ def _parser() -> argparse.ArgumentParser:
     poll.add_argument("--all", action="store_true", help="poll every feed, due or not")
     poll.add_argument("--now", metavar="ISO-TIME", type=_moment, help="pretend it is this time")
 
+    run = commands.add_parser(
+        "run",
+        help="run as a service: poll on schedule, send as articles come, digests on time",
+        description="Poll each feed on its interval, send posts as articles are found, send "
+        "digests on their cron schedules, and retry what waits. Stops on SIGTERM after the "
+        "send in flight; reloads feeds.yaml on SIGHUP or when it changes.",
+    )
+    run.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="log lines as plain text (default) or JSON objects",
+    )
+
     commands.add_parser(
         "outputs",
         help="list the output types installed and the configured outputs",
@@ -119,6 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "status": _status,
             "retry": _operate,
             "resolve": _operate,
+            "run": _run,
         }[arguments.command]
         return command(config, arguments)
     except ConfigError as e:
@@ -180,6 +195,15 @@ def _poll(config: Config, arguments: argparse.Namespace) -> int:
     report = RunReport(feeds=tuple(feeds))
     print_report(report, as_json=False, dry_run=False, out_dir=None)
     return _exit(report)
+
+
+def _run(config: Config, arguments: argparse.Namespace) -> int:
+    from dispatch.config import config_path
+    from dispatch.daemon import Daemon
+    from dispatch.logs import setup
+
+    log = setup(arguments.log_format)
+    return Daemon(config_path(arguments.config), config, log).run()
 
 
 def _outputs(config: Config, arguments: argparse.Namespace) -> int:

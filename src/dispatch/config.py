@@ -71,6 +71,23 @@ class FetchSettings(StrictModel):
     user_agent: str = "dispatch/0.1 (+https://github.com/dispatch-feeds/dispatch)"
 
 
+class DaemonSettings(StrictModel):
+    """`dispatch run`: where /healthz and /metrics listen, how long a stop may take."""
+
+    listen: str | None = "127.0.0.1:9477"  # host:port, or null for no health server
+    shutdown_timeout: Duration = timedelta(seconds=30)
+    retry_every: Duration = timedelta(seconds=30)  # how often waiting deliveries are tried
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is not None:
+            host, _, port = value.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"{value!r} is not host:port, like 127.0.0.1:9477")
+        return value
+
+
 class SummarySettings(StrictModel):
     max_chars: int = Field(default=280, ge=40, le=5000)
 
@@ -126,12 +143,14 @@ class DigestConfig(RuleConfig):
     @field_validator("schedule")
     @classmethod
     def _cron(cls, value: str) -> str:
-        from apscheduler.triggers.cron import CronTrigger
+        from dispatch.plan import cron_trigger
 
         try:
-            CronTrigger.from_crontab(value)
+            cron_trigger(value)
         except ValueError as e:
-            raise ValueError(f"{value!r} is not a cron expression ({e})") from None
+            raise ValueError(
+                f"{value!r} is not a cron expression ({e}); five fields, or six with seconds"
+            ) from None
         return value
 
     @model_validator(mode="after")
@@ -166,6 +185,7 @@ class Config(StrictModel):
     allow_private_networks: bool = False
     fetch: FetchSettings = FetchSettings()
     summary: SummarySettings = SummarySettings()
+    daemon: DaemonSettings = DaemonSettings()
     feeds: list[FeedConfig] = Field(min_length=1)
     outputs: dict[str, OutputSettings] = {}
     digests: list[DigestConfig] = []

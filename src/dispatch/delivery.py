@@ -7,9 +7,11 @@ One output failing never stops the others; every delivery gets its own result.
 from __future__ import annotations
 
 import random
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from dispatch.config import Config
@@ -41,6 +43,10 @@ class Deliverer:
     renderer: Renderer
     outputs: dict[str, Output]
     rng: random.Random = field(default_factory=random.Random)
+    # The daemon paces each output by its declared rate and stops between deliveries when
+    # asked; a one-off `dispatch send` does neither.
+    pace: bool = False
+    stop: threading.Event = field(default_factory=threading.Event)
     # A digest renders once per output, not once per recipient.
     _digests: dict[tuple[int, str], RenderedDigest] = field(default_factory=dict)
 
@@ -124,6 +130,8 @@ class Deliverer:
                     unready[name] = reason
         try:
             for delivery in self.store.deliveries("pending", due=now):
+                if self.stop.is_set():
+                    break
                 if progress:
                     progress(f"{delivery.kind} {delivery.rule} → {delivery.output}")
                 results.append(
@@ -176,6 +184,14 @@ class Deliverer:
         if frees_at is not None:
             self.store.mark(delivery.id, "pending", now, next_attempt=frees_at)
             return replace(shown, status="waiting", error=f"daily limit reached until {frees_at}")
+        rate = output.capabilities.rate_per_minute
+        if self.pace and rate:
+            spacing = timedelta(minutes=1) / rate
+            recent = self.store.sent_since(delivery.output, now - spacing)
+            spaced = budget_frees_at(recent, 1, now, window=spacing)
+            if spaced is not None:
+                self.store.mark(delivery.id, "pending", now, next_attempt=spaced)
+                return replace(shown, status="waiting", error=f"spaced until {spaced}")
         return self._send(delivery, output, message, shown, now)
 
     def _send(
@@ -187,6 +203,7 @@ class Deliverer:
         now: datetime,
     ) -> DeliveryResult:
         self.store.mark(delivery.id, "sending", now)
+        started = time.monotonic()
         try:
             remote_id = output.send(message)
         except OutputUnavailable as e:
@@ -220,7 +237,9 @@ class Deliverer:
                 f"output {output.name!r} crashed: {type(e).__name__}: {e}",
             )
         self.store.mark(delivery.id, "sent", now, remote_id=remote_id)
-        return replace(shown, status="sent", remote_id=remote_id)
+        return replace(
+            shown, status="sent", remote_id=remote_id, seconds=time.monotonic() - started
+        )
 
     def _ambiguous(
         self, delivery: Delivery, output: Output, shown: DeliveryResult, now: datetime, reason: str

@@ -33,7 +33,8 @@ class Status:
     counts: dict[str, dict[str, int]]  # output -> status -> count
     attention: list[Delivery]  # failed and ambiguous, oldest first
     waiting: list[Delivery]  # pending, oldest first
-    failing_feeds: list[FeedState]
+    feeds: list[FeedState]
+    articles: dict[str, int]  # feed -> articles known
 
 
 def describe_outputs(config: Config, outputs: dict[str, Output]) -> list[OutputInfo]:
@@ -79,8 +80,10 @@ def status(store: Store) -> Status:
                 attention.append(delivery)
             elif state == "pending":
                 waiting.append(delivery)
-    failing = [s for s in store.feed_states().values() if s.failing_since is not None]
-    return Status(counts, sorted(attention, key=lambda d: d.id), waiting, failing)
+    feeds = sorted(store.feed_states().values(), key=lambda s: s.name)
+    return Status(
+        counts, sorted(attention, key=lambda d: d.id), waiting, feeds, store.article_counts()
+    )
 
 
 def retry(store: Store, delivery_id: int, now: datetime) -> Delivery:

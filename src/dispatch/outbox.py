@@ -60,14 +60,18 @@ def next_attempt(
     return now + delay
 
 
-def budget_frees_at(sent: Sequence[datetime], limit: int | None, now: datetime) -> datetime | None:
-    """None when the output may send now; else when its daily budget frees a place.
-
-    ``sent`` lists when the output sent within the last day, oldest first.
+def budget_frees_at(
+    sent: Sequence[datetime],
+    limit: int | None,
+    now: datetime,
+    window: timedelta = BUDGET_WINDOW,
+) -> datetime | None:
+    """None when the output may send now; else when its budget (``limit`` sends within any
+    ``window``) frees a place. ``sent`` lists when the output sent, oldest first.
     """
     if limit is None:
         return None
-    recent = [moment for moment in sent if moment > now - BUDGET_WINDOW]
+    recent = [moment for moment in sent if moment > now - window]
     if len(recent) < limit:
         return None
-    return recent[len(recent) - limit] + BUDGET_WINDOW
+    return recent[len(recent) - limit] + window

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,11 +21,10 @@ if TYPE_CHECKING:
 
 
 def print_report(report: RunReport, *, as_json: bool, dry_run: bool, out_dir: Path | None) -> None:
-    from rich.console import Console
     from rich.text import Text
 
-    out = Console(highlight=False, soft_wrap=True)
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    out = _console()
+    err = _console(stderr=True)
     shown = [d for d in report.deliveries if d.message is not None]
     if as_json:
         for delivery in shown:
@@ -62,10 +62,9 @@ def print_report(report: RunReport, *, as_json: bool, dry_run: bool, out_dir: Pa
 
 
 def print_outputs(infos: list[OutputInfo], types: dict[str, str]) -> None:
-    from rich.console import Console
     from rich.text import Text
 
-    console = Console(highlight=False, soft_wrap=True)
+    console = _console()
     console.print(Text("Outputs", style="bold"))
     for info in infos:
         ready = "ready" if info.ready is None else f"not ready: {info.ready}"
@@ -82,11 +81,10 @@ def print_outputs(infos: list[OutputInfo], types: dict[str, str]) -> None:
 
 
 def print_status(status: Status) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(highlight=False, soft_wrap=True)
-    if not status.counts and not status.failing_feeds:
+    console = _console()
+    if not status.counts and not status.feeds:
         console.print("The outbox is empty.")
     if status.counts:
         table = Table(title="Deliveries by output", title_justify="left")
@@ -127,19 +125,42 @@ def print_status(status: Status) -> None:
                 d.last_error or "",
             )
         console.print(table)
-    if status.failing_feeds:
-        table = Table(title="Failing feeds", title_justify="left")
-        for column in ("feed", "failing since", "errors", "last error", "next poll"):
+    if status.feeds:
+        table = Table(title="Feeds", title_justify="left")
+        for column in (
+            "feed",
+            "articles",
+            "last success",
+            "failing since",
+            "next poll",
+            "last error",
+        ):
             table.add_column(column)
-        for feed in status.failing_feeds:
+        for feed in status.feeds:
             table.add_row(
                 feed.name,
-                str(feed.failing_since),
-                str(feed.error_count),
+                str(status.articles.get(feed.name, 0)),
+                _when(feed.last_success_at),
+                _when(feed.failing_since),
+                "disabled (gone)" if feed.disabled else _when(feed.next_poll_at),
                 feed.last_error or "",
-                str(feed.next_poll_at),
             )
         console.print(table)
+
+
+def _console(*, stderr: bool = False) -> Console:
+    """A console for reports: the terminal's width, or 160 columns when piped, so tables
+    written to a file or read by a script are not squeezed to 80.
+    """
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else 160
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S %Z") if moment else "-"
 
 
 def _print_message(console: Console, delivery: DeliveryResult) -> None:

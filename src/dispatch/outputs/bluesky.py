@@ -47,7 +47,12 @@ class BlueskyOutput(BaseOutput):
     @property
     def capabilities(self) -> Capabilities:
         return Capabilities(
-            limit=300, counting="graphemes", media=True, idempotent=True, template="bluesky"
+            limit=300,
+            counting="graphemes",
+            media=True,
+            idempotent=True,
+            template="bluesky",
+            rate_per_minute=20,  # 1,666 records an hour at 3 points each of 5,000
         )
 
     def ready(self) -> str | None:

@@ -59,6 +59,7 @@ class MastodonOutput(BaseOutput):
             media=True,
             idempotent=True,
             idempotency_window=KEY_LIFETIME,
+            rate_per_minute=1.6,  # Mastodon allows an account 300 statuses in 3 hours
             template="mastodon",
         )
 

@@ -48,7 +48,14 @@ class XOutput(BaseOutput):
 
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities(limit=280, counting="weighted", url_length=23, media=True, template="x")
+        return Capabilities(
+            limit=280,
+            counting="weighted",
+            url_length=23,
+            media=True,
+            template="x",
+            rate_per_minute=1,  # spaced by the daemon; the daily_limit is the real cap
+        )
 
     def ready(self) -> str | None:
         if importlib.util.find_spec("tweepy") is None:

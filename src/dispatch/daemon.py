@@ -1,0 +1,272 @@
+"""`dispatch run`: the long-running service. APScheduler is the clock, the store the memory.
+
+Jobs are built from feeds.yaml: one per feed (its interval, with jitter), one per digest (its
+cron schedule, in its time zone), and one that retries waiting deliveries. Each job runs the
+same library functions as `dispatch send`, on one worker thread, and the store decides what is
+due, so a daemon that was down catches up once, not once per missed tick.
+
+One daemon per store (the store's lock). SIGTERM or SIGINT: no new job starts, the running one
+stops after its current send, and the process exits within `daemon.shutdown_timeout`.
+SIGHUP, or a change to feeds.yaml: the configuration is reloaded; a new one that is invalid is
+logged and the old one kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from dispatch.config import Config, load_config
+from dispatch.delivery import Deliverer
+from dispatch.errors import ConfigError
+from dispatch.health import HealthServer
+from dispatch.metrics import Metrics
+from dispatch.models import DeliveryResult, FeedResult, RunReport
+from dispatch.operations import status
+from dispatch.outputs.registry import open_outputs
+from dispatch.pipeline import Dispatcher
+from dispatch.plan import cron_trigger
+from dispatch.store import Store
+
+POLL_JITTER = 0.1  # a feed's polls wander by up to a tenth of its interval
+MAX_JITTER = timedelta(minutes=5)
+
+
+class Daemon:
+    """Runs until stopped; see the module docstring."""
+
+    def __init__(self, config_path: Path, config: Config, log: logging.Logger) -> None:
+        self.config_path = config_path
+        self.config = config
+        self.log = log
+        self.metrics = Metrics()
+        self.stopping = threading.Event()
+        self.reload_asked = threading.Event()
+        self.last_job: datetime | None = None
+        self._config_stamp = _stamp(config_path)
+        self._scheduler: Any = None
+
+    def run(self) -> int:
+        """Serve until stopped; 0 on a clean stop.
+
+        Raises:
+            StoreError: the store is locked by another dispatch, or unusable.
+        """
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        holder = Store.open(self._state())
+        try:
+            with holder.exclusive():
+                self._scheduler = BackgroundScheduler(
+                    executors={"default": ThreadPoolExecutor(1)},
+                    job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+                    timezone=UTC,
+                )
+                self._schedule()
+                self._scheduler.add_job(self._job, args=("catch-up",), id="catch-up")
+                health = self._start_health()
+                self._handle_signals()
+                self._scheduler.start()
+                self.log.info(
+                    "dispatch is running: %d feeds, %d digests, %d post rules",
+                    len(self.config.feeds),
+                    len(self.config.digests),
+                    len(self.config.posts),
+                )
+                try:
+                    self._serve()
+                finally:
+                    self._shutdown(health)
+        finally:
+            holder.close()
+        return 0
+
+    def _serve(self) -> None:
+        while not self.stopping.wait(1.0):
+            stamp = _stamp(self.config_path)
+            if self.reload_asked.is_set() or stamp != self._config_stamp:
+                self.reload_asked.clear()
+                self._config_stamp = stamp
+                self._reload()
+
+    def _shutdown(self, health: HealthServer | None) -> None:
+        self.log.info("stopping: finishing the send in flight")
+        finisher = threading.Thread(target=self._scheduler.shutdown, kwargs={"wait": True})
+        finisher.start()
+        finisher.join(self.config.daemon.shutdown_timeout.total_seconds())
+        if finisher.is_alive():
+            self.log.error(
+                "a send did not finish within %s; it will be settled at the next start",
+                self.config.daemon.shutdown_timeout,
+            )
+        if health is not None:
+            health.stop()
+        self.log.info("stopped")
+
+    def _handle_signals(self) -> None:
+        def stop(signum: int, frame: FrameType | None) -> None:
+            self.stopping.set()
+
+        def reload(signum: int, frame: FrameType | None) -> None:
+            self.reload_asked.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGHUP, reload)
+
+    def _reload(self) -> None:
+        try:
+            config = load_config(self.config_path)
+        except ConfigError as e:
+            self.log.error("the new configuration is invalid; keeping the old one\n%s", e)
+            return
+        if config.resolve(config.state) != self._state():
+            self.log.error("`state` cannot change while running; keeping the old configuration")
+            return
+        self.config = config
+        self._schedule()
+        self.log.info(
+            "configuration reloaded: %d feeds, %d digests, %d post rules",
+            len(config.feeds),
+            len(config.digests),
+            len(config.posts),
+        )
+
+    def _schedule(self) -> None:
+        """(Re)build the jobs from the configuration."""
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        for job in self._scheduler.get_jobs():
+            if job.id != "catch-up":
+                job.remove()
+        for feed in self.config.feeds:
+            jitter = min(feed.every * POLL_JITTER, MAX_JITTER).total_seconds()
+            self._scheduler.add_job(
+                self._job,
+                IntervalTrigger(seconds=feed.every.total_seconds(), jitter=jitter),
+                args=("poll", feed.name),
+                id=f"poll:{feed.name}",
+            )
+        for digest in self.config.digests:
+            self._scheduler.add_job(
+                self._job,
+                cron_trigger(digest.schedule, digest.timezone),
+                args=("digest", digest.name),
+                id=f"digest:{digest.name}",
+            )
+        retry = self.config.daemon.retry_every.total_seconds()
+        self._scheduler.add_job(
+            self._job, IntervalTrigger(seconds=retry), args=("deliver",), id="deliver"
+        )
+
+    def _job(self, what: str, name: str | None = None) -> None:
+        """One job: the same library calls as `dispatch send`, then metrics and logs."""
+        if self.stopping.is_set():
+            return
+        config = self.config
+        store = Store.open(self._state())
+        try:
+            dispatcher = Dispatcher.build(config, store, open_outputs(config))
+            deliverer = Deliverer(
+                config,
+                store,
+                dispatcher.renderer,
+                dispatcher.outputs,
+                pace=True,
+                stop=self.stopping,
+            )
+            now = datetime.now(UTC)
+            recovered = deliverer.recover(now) if what == "catch-up" else []
+            feeds: list[FeedResult] = []
+            if what in ("catch-up", "poll"):
+                feeds = dispatcher.poll(now, only=name)
+            if what in ("catch-up", "digest"):
+                deliverer.plan_digests(now)
+            deliveries = deliverer.deliver(now, dry_run=False, out_dir=None)
+            report = RunReport(feeds=tuple(feeds), deliveries=(*recovered, *deliveries))
+            self._log(report)
+            self.metrics.record(report, time.time())
+            self.metrics.set_outbox(status(store).counts)
+            self.last_job = datetime.now(UTC)
+        except Exception:  # one bad job must not take the daemon down
+            self.log.exception("the %s job failed", what)
+        finally:
+            store.close()
+
+    def _log(self, report: RunReport) -> None:
+        for feed in report.feeds:
+            fields = {"feed": feed.feed, "status": feed.status, "new": feed.new}
+            if feed.status == "failed":
+                self.log.warning("feed %r: %s", feed.feed, feed.error, extra={"fields": fields})
+            elif feed.new:
+                self.log.info("feed %r: %d new", feed.feed, feed.new, extra={"fields": fields})
+        waiting: dict[tuple[str, str], int] = {}
+        for delivery in report.deliveries:
+            if delivery.status == "pending" and delivery.error and "not ready" in delivery.error:
+                key = (delivery.output, delivery.error)
+                waiting[key] = waiting.get(key, 0) + 1
+            else:
+                self._log_delivery(delivery)
+        for (output, error), count in waiting.items():  # one line per output, not per message
+            self.log.warning(
+                "%s; %d message(s) wait for it",
+                error,
+                count,
+                extra={"fields": {"output": output, "waiting": count}},
+            )
+
+    def _log_delivery(self, delivery: DeliveryResult) -> None:
+        fields = {
+            "delivery": delivery.delivery_id,
+            "output": delivery.output,
+            "kind": delivery.kind,
+            "rule": delivery.name,
+            "status": delivery.status,
+        }
+        what = f"{delivery.kind} {delivery.name!r} → {delivery.output!r}"
+        if delivery.recipient:
+            what += f" ({delivery.recipient})"
+        if delivery.status == "sent":
+            self.log.info("sent %s: %s", what, delivery.remote_id, extra={"fields": fields})
+        elif delivery.status == "ambiguous":
+            self.log.error("ambiguous %s: %s", what, delivery.error, extra={"fields": fields})
+        elif delivery.status in ("failed", "pending"):
+            self.log.warning("not sent %s: %s", what, delivery.error, extra={"fields": fields})
+
+    def _start_health(self) -> HealthServer | None:
+        listen = self.config.daemon.listen
+        if listen is None:
+            return None
+        health = HealthServer(listen, self.health, self.metrics.render)
+        health.start()
+        self.log.info("health and metrics on http://%s/healthz and /metrics", listen)
+        return health
+
+    def health(self) -> dict[str, Any]:
+        """Alive when the scheduler runs and the store answers."""
+        scheduler = self._scheduler is not None and self._scheduler.running
+        reachable = Store.reachable(self._state())
+        return {
+            "ok": scheduler and reachable and not self.stopping.is_set(),
+            "scheduler": "running" if scheduler else "stopped",
+            "store": "reachable" if reachable else "unreachable",
+            "last_job": self.last_job.isoformat() if self.last_job else None,
+        }
+
+    def _state(self) -> Path:
+        return self.config.resolve(self.config.state)
+
+
+def _stamp(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0

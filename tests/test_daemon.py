@@ -1,0 +1,210 @@
+"""`dispatch run` as a real subprocess against local feed, webhook and file outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import FeedServer, article_items, rss, write_config
+from standins import WebhookReceiver, free_port
+
+SECRET = "whsec_" + "ZGFlbW9uLXRlc3Qtc2VjcmV0"
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 15.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"not within {timeout}s")
+
+
+class Daemon:
+    def __init__(self, config: Path, port: int, *args: str, env: dict[str, str] | None = None):
+        self.port = port
+        self.log = config.parent / f"daemon-{time.monotonic_ns()}.log"
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("DISPATCH_")}
+        environ.update(env or {})
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "dispatch", "--config", str(config), "run", *args],
+                stdout=log, stderr=log, env=environ,
+            )
+
+    def get(self, path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=2) as r:
+                return r.status, r.read().decode()
+        except OSError:
+            return 0, ""
+
+    def healthy(self) -> bool:
+        status, body = self.get("/healthz")
+        return status == 200 and json.loads(body)["ok"] is True
+
+    def logs(self) -> str:
+        return self.log.read_text()
+
+    def stop(self, timeout: float = 20.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=timeout)
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    standin = WebhookReceiver(SECRET)
+    yield standin
+    standin.stop()
+
+
+def daemon_config(tmp_path: Path, server: FeedServer, receiver: WebhookReceiver, port: int,
+                  **extra: Any) -> Path:
+    data: dict[str, Any] = {
+        "state": "state.db",
+        "allow_private_networks": True,
+        "daemon": {"listen": f"127.0.0.1:{port}", "retry_every": "1s"},
+        "feeds": [{"name": "news", "url": server.url("/feed"), "every": "1s"}],
+        "outputs": {"hook": {"type": "webhook", "url": receiver.url, "secret": "${HOOK_SECRET}"},
+                    "archive": {"type": "file", "path": "archive"}},
+        "posts": [{"name": "social", "outputs": ["hook"]}],
+    }
+    data.update(extra)
+    return write_config(tmp_path, data)
+
+
+@pytest.fixture
+def running(tmp_path: Path, server: FeedServer, receiver: WebhookReceiver) -> Iterator[Daemon]:
+    server.serve("/feed", rss(article_items(2)))
+    port = free_port()
+    daemon = Daemon(daemon_config(tmp_path, server, receiver, port), port,
+                    env={"HOOK_SECRET": SECRET})
+    wait_for(daemon.healthy)
+    yield daemon
+    daemon.stop()
+
+
+def test_a_new_article_is_posted_within_its_interval(
+    running: Daemon, server: FeedServer, receiver: WebhookReceiver
+) -> None:
+    wait_for(lambda: "feed 'news'" in running.logs() or len(server.hits("/feed")) >= 2)
+    assert receiver.received == []  # the first poll was a baseline
+    server.serve("/feed", rss(article_items(2) + article_items(1, prefix="fresh")))
+    wait_for(lambda: receiver.received, timeout=10)
+    ((_, payload),) = receiver.received
+    assert payload["data"]["articles"][0]["title"] == "Story fresh1"
+    status, metrics = running.get("/metrics")
+    assert status == 200
+    assert 'dispatch_deliveries_total{output="hook",status="sent"} 1.0' in metrics
+    assert 'dispatch_articles_found_total{feed="news"} 1.0' in metrics
+    assert "dispatch_send_seconds_count" in metrics
+    assert 'dispatch_polls_total{feed="news",result="not-modified"}' in metrics
+    assert running.stop() == 0
+    assert "stopped" in running.logs()
+
+
+def test_a_digest_fires_on_its_schedule(
+    tmp_path: Path, server: FeedServer, receiver: WebhookReceiver
+) -> None:
+    server.serve("/feed", rss(article_items(2)))
+    port = free_port()
+    config = daemon_config(
+        tmp_path, server, receiver, port, posts=[],
+        feeds=[{"name": "news", "url": server.url("/feed"), "every": "1s", "backfill": "all"}],
+        digests=[{"name": "flash", "outputs": ["archive"], "schedule": "*/2 * * * * *"}],
+    )
+    daemon = Daemon(config, port, env={"HOOK_SECRET": SECRET})
+    try:
+        archive = tmp_path / "archive"
+        wait_for(lambda: len(list(archive.glob("digest-*.json"))) == 1)
+        server.serve("/feed", rss(article_items(2) + article_items(1, prefix="late")))
+        wait_for(lambda: len(list(archive.glob("digest-*.json"))) == 2, timeout=10)
+        titles = sorted(
+            [a["title"] for a in json.loads(p.read_text())["articles"]]
+            for p in archive.glob("digest-*.json")
+        )
+        assert titles == [["Story a2", "Story a1"], ["Story late1"]]
+    finally:
+        assert daemon.stop() == 0
+
+
+def test_sigterm_during_a_send_leaves_no_half_done_delivery(
+    tmp_path: Path, server: FeedServer, receiver: WebhookReceiver
+) -> None:
+    server.serve("/feed", rss(article_items(3)))
+    receiver.delay = 2.0
+    port = free_port()
+    config = daemon_config(
+        tmp_path, server, receiver, port,
+        feeds=[{"name": "news", "url": server.url("/feed"), "every": "1h", "backfill": "all"}],
+    )
+    daemon = Daemon(config, port, env={"HOOK_SECRET": SECRET})
+    wait_for(lambda: receiver.calls)  # the first send is in flight
+    daemon.process.send_signal(signal.SIGTERM)
+    assert daemon.process.wait(timeout=15) == 0
+    with sqlite3.connect(tmp_path / "state.db") as db:
+        statuses = sorted(row[0] for row in db.execute("SELECT status FROM deliveries"))
+    assert statuses == ["pending", "pending", "sent"]
+    assert len(receiver.received) == 1
+
+
+def test_a_second_daemon_refuses_to_start(
+    running: Daemon, tmp_path: Path
+) -> None:
+    second = subprocess.run(
+        [sys.executable, "-m", "dispatch", "--config", str(tmp_path / "feeds.yaml"), "run"],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert second.returncode == 3
+    assert f"another dispatch (pid {running.process.pid})" in second.stderr
+    assert running.healthy()
+
+
+def test_a_bad_config_on_reload_keeps_the_old_one(
+    running: Daemon, tmp_path: Path, server: FeedServer, receiver: WebhookReceiver
+) -> None:
+    config = tmp_path / "feeds.yaml"
+    good = config.read_text()
+    config.write_text(good.replace("every: 1s", "every: sometimes"))
+    running.process.send_signal(signal.SIGHUP)
+    wait_for(lambda: "keeping the old one" in running.logs())
+    assert "feeds[0].every" in running.logs()
+    server.serve("/feed", rss(article_items(2) + article_items(1, prefix="after")))
+    wait_for(lambda: receiver.received, timeout=10)
+    assert running.healthy()
+    config.write_text(good.replace("every: 1s", "every: 2s"))
+    wait_for(lambda: "configuration reloaded" in running.logs())
+
+
+def test_json_logs_never_carry_secrets(
+    tmp_path: Path, server: FeedServer, receiver: WebhookReceiver
+) -> None:
+    server.serve("/feed", rss(article_items(1)))
+    port = free_port()
+    canary = "whsec_" + "Y2FuYXJ5LXNlY3JldC03NzE="
+    config = daemon_config(
+        tmp_path, server, receiver, port,
+        feeds=[{"name": "news", "url": server.url("/feed"), "every": "1s", "backfill": 1}],
+    )
+    daemon = Daemon(config, port, "--log-format", "json", env={"HOOK_SECRET": canary})
+    try:
+        wait_for(lambda: "not sent" in daemon.logs())  # the receiver refuses the signature
+    finally:
+        daemon.stop()
+    lines = [json.loads(line) for line in daemon.logs().splitlines() if line.strip()]
+    assert any(line.get("output") == "hook" and line["level"] == "warning" for line in lines)
+    assert all({"time", "level", "message"} <= line.keys() for line in lines)
+    assert canary not in daemon.logs()
