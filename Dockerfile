@@ -1,15 +1,26 @@
-# The dispatch image: state and feeds.yaml on the /data volume, run as a non-root user.
+# The dispatch daemon: feeds.yaml and the state file on the /data volume, run as a non-root
+# user, healthy while the scheduler runs and the store answers.
 FROM python:3.12-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
 
 RUN useradd --create-home --uid 10001 dispatch
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY src ./src
-RUN pip install --no-cache-dir .
+# The same install as the README's, with the X and Bluesky extras. What is installed is this
+# project, whose dependency ranges live in pyproject.toml: there is no version to pin here.
+# hadolint ignore=DL3013
+RUN pip install --no-cache-dir ".[x,bluesky]"
 
-USER dispatch
+USER 10001
 WORKDIR /data
 VOLUME ["/data"]
 ENV DISPATCH_CONFIG=/data/feeds.yaml
+EXPOSE 9477
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:9477/healthz', timeout=4).status != 200)"]
+STOPSIGNAL SIGTERM
 ENTRYPOINT ["dispatch"]
-CMD ["send"]
+CMD ["run", "--log-format", "json"]
