@@ -329,6 +329,7 @@ def test_a_feed_answering_410_is_no_longer_polled(server: FeedServer, tmp_path: 
     later = run_cli("poll", "--now", "2026-11-28T03:00:00+00:00", config=path)
     assert later.code == 0 and "disabled" in later.stdout
     assert len(server.hits("/gone")) == 1
+    assert "disabled (gone)" in run_cli("status", config=path).stdout
     server.serve("/new", rss(article_items(1)))
     moved = config(tmp_path, [{"name": "old", "url": server.url("/new"), "every": "1m"}])
     assert run_cli("poll", "--now", "2026-11-28T03:00:00+00:00", config=moved).code == 0
