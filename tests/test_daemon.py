@@ -41,7 +41,9 @@ class Daemon:
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "dispatch", "--config", str(config), "run", *args],
-                stdout=log, stderr=log, env=environ,
+                stdout=log,
+                stderr=log,
+                env=environ,
             )
 
     def get(self, path: str) -> tuple[int, str]:
@@ -71,15 +73,18 @@ def receiver() -> Iterator[WebhookReceiver]:
     standin.stop()
 
 
-def daemon_config(tmp_path: Path, server: FeedServer, receiver: WebhookReceiver, port: int,
-                  **extra: Any) -> Path:
+def daemon_config(
+    tmp_path: Path, server: FeedServer, receiver: WebhookReceiver, port: int, **extra: Any
+) -> Path:
     data: dict[str, Any] = {
         "state": "state.db",
         "allow_private_networks": True,
         "daemon": {"listen": f"127.0.0.1:{port}", "retry_every": "1s"},
         "feeds": [{"name": "news", "url": server.url("/feed"), "every": "1s"}],
-        "outputs": {"hook": {"type": "webhook", "url": receiver.url, "secret": "${HOOK_SECRET}"},
-                    "archive": {"type": "file", "path": "archive"}},
+        "outputs": {
+            "hook": {"type": "webhook", "url": receiver.url, "secret": "${HOOK_SECRET}"},
+            "archive": {"type": "file", "path": "archive"},
+        },
         "posts": [{"name": "social", "outputs": ["hook"]}],
     }
     data.update(extra)
@@ -90,8 +95,9 @@ def daemon_config(tmp_path: Path, server: FeedServer, receiver: WebhookReceiver,
 def running(tmp_path: Path, server: FeedServer, receiver: WebhookReceiver) -> Iterator[Daemon]:
     server.serve("/feed", rss(article_items(2)))
     port = free_port()
-    daemon = Daemon(daemon_config(tmp_path, server, receiver, port), port,
-                    env={"HOOK_SECRET": SECRET})
+    daemon = Daemon(
+        daemon_config(tmp_path, server, receiver, port), port, env={"HOOK_SECRET": SECRET}
+    )
     wait_for(daemon.healthy)
     yield daemon
     daemon.stop()
@@ -122,7 +128,11 @@ def test_a_digest_fires_on_its_schedule(
     server.serve("/feed", rss(article_items(2)))
     port = free_port()
     config = daemon_config(
-        tmp_path, server, receiver, port, posts=[],
+        tmp_path,
+        server,
+        receiver,
+        port,
+        posts=[],
         feeds=[{"name": "news", "url": server.url("/feed"), "every": "1s", "backfill": "all"}],
         digests=[{"name": "flash", "outputs": ["archive"], "schedule": "*/2 * * * * *"}],
     )
@@ -148,7 +158,10 @@ def test_sigterm_during_a_send_leaves_no_half_done_delivery(
     receiver.delay = 2.0
     port = free_port()
     config = daemon_config(
-        tmp_path, server, receiver, port,
+        tmp_path,
+        server,
+        receiver,
+        port,
         feeds=[{"name": "news", "url": server.url("/feed"), "every": "1h", "backfill": "all"}],
     )
     daemon = Daemon(config, port, env={"HOOK_SECRET": SECRET})
@@ -161,12 +174,12 @@ def test_sigterm_during_a_send_leaves_no_half_done_delivery(
     assert len(receiver.received) == 1
 
 
-def test_a_second_daemon_refuses_to_start(
-    running: Daemon, tmp_path: Path
-) -> None:
+def test_a_second_daemon_refuses_to_start(running: Daemon, tmp_path: Path) -> None:
     second = subprocess.run(
         [sys.executable, "-m", "dispatch", "--config", str(tmp_path / "feeds.yaml"), "run"],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert second.returncode == 3
     assert f"another dispatch (pid {running.process.pid})" in second.stderr
@@ -196,7 +209,10 @@ def test_json_logs_never_carry_secrets(
     port = free_port()
     canary = "whsec_" + "Y2FuYXJ5LXNlY3JldC03NzE="
     config = daemon_config(
-        tmp_path, server, receiver, port,
+        tmp_path,
+        server,
+        receiver,
+        port,
         feeds=[{"name": "news", "url": server.url("/feed"), "every": "1s", "backfill": 1}],
     )
     daemon = Daemon(config, port, "--log-format", "json", env={"HOOK_SECRET": canary})

@@ -43,7 +43,13 @@ def setup(
     }
     if digest:
         data["digests"] = [
-            {"name": "daily", "outputs": list(outputs), "title": "Tägliche Post", "max_items": 100}
+            {
+                "name": "daily",
+                "outputs": list(outputs),
+                "title": "Tägliche Post",
+                "max_items": 100,
+                "locale": "en_GB",
+            }
         ]
     else:
         data["posts"] = [{"name": "social", "outputs": list(outputs)}]

@@ -337,8 +337,9 @@ def test_a_feed_answering_410_is_no_longer_polled(server: FeedServer, tmp_path: 
 
 
 def test_retry_after_on_a_feed_is_honoured(server: FeedServer, tmp_path: Path) -> None:
-    url = server.serve("/busy", "slow down", status=503, content_type="text/plain",
-                       headers={"Retry-After": "7200"})
+    url = server.serve(
+        "/busy", "slow down", status=503, content_type="text/plain", headers={"Retry-After": "7200"}
+    )
     path = config(tmp_path, [{"name": "busy", "url": url, "every": "1m"}])
     result = run_cli("poll", "--now", NOW, config=path)
     assert result.code == 1 and "asking us to wait 7200 s" in result.stderr

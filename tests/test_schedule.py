@@ -12,8 +12,9 @@ import pytest
 from dispatch.plan import digest_period, latest_tick, next_poll
 
 
-def simulate(schedule: str, zone: str, start: datetime, end: datetime,
-             step: timedelta) -> list[datetime]:
+def simulate(
+    schedule: str, zone: str, start: datetime, end: datetime, step: timedelta
+) -> list[datetime]:
     """Run the planner like a daemon would, every ``step``; return the periods it sends."""
     sent: list[datetime] = []
     now = start
@@ -25,14 +26,16 @@ def simulate(schedule: str, zone: str, start: datetime, end: datetime,
     return sent
 
 
-@pytest.mark.parametrize(("zone", "spring", "autumn"), [
-    ("Europe/Berlin", date(2026, 3, 29), date(2026, 10, 25)),
-    ("America/New_York", date(2026, 3, 8), date(2026, 11, 1)),
-    ("Asia/Karachi", date(2026, 3, 29), date(2026, 10, 25)),  # no DST at all
-])
+@pytest.mark.parametrize(
+    ("zone", "spring", "autumn"),
+    [
+        ("Europe/Berlin", date(2026, 3, 29), date(2026, 10, 25)),
+        ("America/New_York", date(2026, 3, 8), date(2026, 11, 1)),
+        ("Asia/Karachi", date(2026, 3, 29), date(2026, 10, 25)),  # no DST at all
+    ],
+)
 @pytest.mark.parametrize("schedule", ["30 2 * * *", "0 7 * * *", "59 1 * * *", "0 3 * * *"])
-def test_one_digest_a_day_across_dst(zone: str, spring: date, autumn: date,
-                                     schedule: str) -> None:
+def test_one_digest_a_day_across_dst(zone: str, spring: date, autumn: date, schedule: str) -> None:
     for day in (spring, autumn):
         start = datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(days=3)
         sent = simulate(schedule, zone, start, start + timedelta(days=6), timedelta(minutes=7))

@@ -139,6 +139,18 @@ class DigestConfig(RuleConfig):
     min_items: int = Field(default=1, ge=1)
     max_items: int = Field(default=20, ge=1)
     title: str | None = None
+    locale: str = "en"  # for dates and month names, as babel knows them: en, de, ur_PK ...
+
+    @field_validator("locale")
+    @classmethod
+    def _locale(cls, value: str) -> str:
+        from babel import Locale, UnknownLocaleError
+
+        try:
+            Locale.parse(value)
+        except (ValueError, UnknownLocaleError):
+            raise ValueError(f"{value!r} is not a locale babel knows, like en or de_AT") from None
+        return value
 
     @field_validator("schedule")
     @classmethod
@@ -164,6 +176,15 @@ class PostConfig(RuleConfig):
     pass
 
 
+class UtmSettings(StrictModel):
+    """UTM tags added to article links sent through an output."""
+
+    source: str | None = None  # default: the output's name
+    medium: str | None = None  # default: "email" for digests, "social" for posts
+    campaign: str | None = None  # default: the digest or post rule's name
+    other_sites: bool = False  # also tag links to other sites (videos, say)
+
+
 class OutputSettings(StrictModel):
     """Base of every output's settings model; ``type`` picks the output in the registry.
 
@@ -176,6 +197,7 @@ class OutputSettings(StrictModel):
     allow_private_networks: bool | None = None
     daily_limit: int | None = Field(default=None, gt=0)
     on_ambiguous: Literal["flag", "resend"] = "flag"
+    utm: UtmSettings | None = None
     timeout: Duration = timedelta(seconds=30)
 
 

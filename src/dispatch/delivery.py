@@ -28,7 +28,7 @@ from dispatch.outbox import BUDGET_WINDOW, MAX_ATTEMPTS, budget_frees_at, next_a
 from dispatch.outputs.base import Output
 from dispatch.outputs.file import write_message
 from dispatch.plan import digest_period
-from dispatch.render import RenderedDigest, Renderer
+from dispatch.render import LinkTags, RenderedDigest, Renderer
 from dispatch.store import Delivery, Store
 
 Progress = Callable[[str], None]
@@ -273,6 +273,8 @@ class Deliverer:
                     period=self.store.digest_period(delivery.digest_id),
                     timezone=rule.timezone,
                     unsubscribe=getattr(output.settings, "unsubscribe", None),
+                    locale=rule.locale,
+                    links=link_tags(output, kind, rule.name),
                 )
             rendered = self._digests[cached]
             subject: str | None = rendered.subject
@@ -282,7 +284,11 @@ class Deliverer:
             assert delivery.article_id is not None
             articles = self.store.articles([delivery.article_id])
             subject, html = None, None
-            text = self.renderer.post(articles[0], capabilities=capabilities)
+            text = self.renderer.post(
+                articles[0],
+                capabilities=capabilities,
+                links=link_tags(output, kind, delivery.rule),
+            )
             length = count(text, capabilities)
         return Message(
             delivery_id=delivery.id,
@@ -307,6 +313,21 @@ class Deliverer:
 _RESOLVE_HINT = (
     "check the network, then `dispatch resolve ID --sent` or `dispatch resolve ID --unsent`"
 )
+
+
+def link_tags(output: Output, kind: Kind, rule: str) -> LinkTags | None:
+    """The UTM tags an output asks for, with their defaults: source the output's name,
+    medium email or social, campaign the rule's name.
+    """
+    utm = output.settings.utm
+    if utm is None:
+        return None
+    tags = {
+        "utm_source": utm.source or output.name,
+        "utm_medium": utm.medium or ("email" if kind == "digest" else "social"),
+        "utm_campaign": utm.campaign or rule,
+    }
+    return LinkTags(tags, utm.other_sites)
 
 
 def _result(delivery: Delivery, status: DeliveryStatus) -> DeliveryResult:

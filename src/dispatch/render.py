@@ -13,19 +13,38 @@ from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import jinja2
+from babel.dates import format_date
+from jinja2 import pass_context
 from jinja2.sandbox import SandboxedEnvironment
 
 from dispatch.errors import TemplateError
 from dispatch.limits import PostTooLong, fit_post, truncate_words
 from dispatch.models import Article, VideoCard
 from dispatch.outputs.base import Capabilities
+from dispatch.urls import same_site, tag_url
 
 DIGEST_MJML = "email/digest.mjml.j2"
 DIGEST_TEXT = "email/digest.txt.j2"
 DIGEST_SUBJECT = "email/subject.txt.j2"
+
+
+@dataclass(frozen=True)
+class LinkTags:
+    """UTM tags for the links a message carries: the articles' own links always, links to
+    other sites (videos, say) only with ``other_sites``.
+    """
+
+    tags: dict[str, str]
+    other_sites: bool = False
+
+    def apply(self, url: str | None, site_hosts: set[str]) -> str | None:
+        if url is None or not (self.other_sites or same_site(url, site_hosts)):
+            return url
+        return tag_url(url, self.tags)
 
 
 @dataclass(frozen=True)
@@ -57,6 +76,8 @@ class Renderer:
             keep_trailing_newline=True,
         )
         self.env.filters["truncate_words"] = lambda text, limit: truncate_words(str(text), limit)
+        self.env.filters["date"] = _date_filter
+        self.env.filters["utm"] = _utm_filter
 
     def _render(self, name: str, context: dict[str, Any]) -> str:
         try:
@@ -80,6 +101,8 @@ class Renderer:
         period: datetime,
         timezone: str,
         unsubscribe: str | None = None,
+        locale: str = "en",
+        links: LinkTags | None = None,
     ) -> RenderedDigest:
         """Render a digest: subject, compiled MJML HTML, and the plain-text twin.
 
@@ -87,20 +110,26 @@ class Renderer:
             TemplateError: a template or the MJML failed.
         """
         local = period.astimezone(ZoneInfo(timezone))
-        items = [article_context(article, timezone) for article in articles]
+        hosts = _site_hosts(articles)
+        items = [article_context(a, timezone, locale, links, hosts) for a in articles]
         preheader = truncate_words(" · ".join(a.title for a in articles), 140)
         context: dict[str, Any] = {
             "digest": {
                 "name": name,
                 "title": title,
                 "period": local,
-                "date": f"{local.day} {local:%B %Y}",
+                "date": format_date(local, "long", locale=locale),
                 "timezone": timezone,
+                "locale": locale,
                 "preheader": preheader,
                 "count": len(items),
             },
             "articles": items,
             "unsubscribe": unsubscribe,
+            "timezone": timezone,
+            "locale": locale,
+            "link_tags": links,
+            "site_hosts": hosts,
         }
         subject = " ".join(self._render(DIGEST_SUBJECT, context).split())
         context["digest"]["subject"] = subject
@@ -108,7 +137,15 @@ class Renderer:
         text = self._render(DIGEST_TEXT, context)
         return RenderedDigest(subject, compile_mjml(mjml), text, preheader)
 
-    def post(self, article: Article, *, capabilities: Capabilities, timezone: str = "UTC") -> str:
+    def post(
+        self,
+        article: Article,
+        *,
+        capabilities: Capabilities,
+        timezone: str = "UTC",
+        locale: str = "en",
+        links: LinkTags | None = None,
+    ) -> str:
         """Render one post and fit it to the output's limit; the link always survives.
 
         Raises:
@@ -119,11 +156,21 @@ class Renderer:
             self.env.get_template(name)
         except jinja2.TemplateNotFound:
             name = "social/default.txt.j2"
-        base = {"article": article_context(article, timezone), "limit": capabilities.limit}
+        hosts = _site_hosts([article])
+        context = article_context(article, timezone, locale, links, hosts)
+        url = context["url"]
+        base = {
+            "article": context,
+            "limit": capabilities.limit,
+            "timezone": timezone,
+            "locale": locale,
+            "link_tags": links,
+            "site_hosts": hosts,
+        }
 
         def render(title: str, summary: str) -> str:
             return self._render(
-                name, {**base, "title": title, "summary": summary, "url": article.link or ""}
+                name, {**base, "title": title, "summary": summary, "url": url or ""}
             )
 
         try:
@@ -131,7 +178,7 @@ class Renderer:
                 render,
                 title=article.title,
                 summary=article.summary,
-                url=article.link,
+                url=url,
                 capabilities=capabilities,
             )
         except PostTooLong as e:
@@ -152,23 +199,62 @@ def compile_mjml(source: str) -> str:
         raise TemplateError(DIGEST_MJML, f"MJML: {e}") from None
 
 
-def article_context(article: Article, timezone: str) -> dict[str, Any]:
-    """What templates see of an article."""
+def article_context(
+    article: Article,
+    timezone: str,
+    locale: str = "en",
+    links: LinkTags | None = None,
+    site_hosts: set[str] | None = None,
+) -> dict[str, Any]:
+    """What templates see of an article; its links tagged when the output asks."""
     published = article.published.astimezone(ZoneInfo(timezone)) if article.published else None
+    hosts = site_hosts or set()
+
+    def tagged(url: str | None) -> str | None:
+        return links.apply(url, hosts) if links is not None else url
+
     return {
         "id": article.id,
         "feed": article.feed,
         "source": article.source or article.feed,
         "title": article.title,
-        "url": article.link,
+        "url": tagged(article.link),
         "summary": article.summary,
         "author": article.author,
         "published": published,
-        "published_text": f"{published.day} {published:%B %Y}" if published else "",
+        "published_text": format_date(published, "long", locale=locale) if published else "",
         "categories": list(article.categories),
         "image": article.image,
-        "cards": [card_context(card) for card in article.cards],
+        "cards": [{**card_context(card), "url": tagged(card.url)} for card in article.cards],
     }
+
+
+def _site_hosts(articles: Sequence[Article]) -> set[str]:
+    """The publisher's own hosts: those of the articles' links."""
+    return {
+        (urlsplit(a.link).hostname or "").lower().removeprefix("www.") for a in articles if a.link
+    }
+
+
+@pass_context
+def _date_filter(context: Any, value: datetime | None, format: str = "long") -> str:
+    """A date in the message's locale and time zone: ``{{ article.published | date }}``,
+    ``| date("short")``, or a babel pattern such as ``| date("EEEE d MMMM")``.
+    """
+    if value is None:
+        return ""
+    zone = ZoneInfo(context.get("timezone") or "UTC")
+    return str(format_date(value.astimezone(zone), format, locale=context.get("locale") or "en"))
+
+
+@pass_context
+def _utm_filter(context: Any, url: str | None) -> str | None:
+    """Tag a link the editor wrote into a template, by the output's UTM settings."""
+    links = context.get("link_tags")
+    if links is None:
+        return url
+    result: str | None = links.apply(url, context.get("site_hosts") or set())
+    return result
 
 
 def card_context(card: VideoCard) -> dict[str, str]:

@@ -46,3 +46,25 @@ def normalise_url(url: str) -> str:
     netloc = f"{host}:{port}" if port else host
     path = parts.path or "/"
     return f"//{netloc}{path}" + (f"?{query}" if query else "")
+
+
+def tag_url(url: str, tags: dict[str, str]) -> str:
+    """``url`` with the UTM ``tags`` added: parameters the URL already has are left alone (so
+    tagging twice changes nothing), and the scheme, host, path and fragment stay as they were.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not tags:
+        return url
+    existing = parse_qsl(parts.query, keep_blank_values=True)
+    present = {name for name, _ in existing}
+    added = [(name, value) for name, value in tags.items() if name not in present and value]
+    if not added:
+        return url
+    query = parts.query + ("&" if parts.query else "") + urlencode(added)
+    return parts._replace(query=query).geturl()
+
+
+def same_site(url: str, hosts: set[str]) -> bool:
+    """Whether ``url`` is on one of ``hosts`` (``www.`` ignored)."""
+    host = (urlsplit(url).hostname or "").lower().removeprefix("www.")
+    return host in hosts
