@@ -68,6 +68,13 @@ def _parser() -> argparse.ArgumentParser:
         type=_moment,
         help="pretend it is this time (for example 2026-11-28T07:00+05:00)",
     )
+    send.add_argument(
+        "--test-to",
+        metavar="ADDRESS",
+        help="send the digest that would go out next to this one address, marked [TEST]; "
+        "nothing is recorded and nobody else receives it",
+    )
+    send.add_argument("--digest", metavar="NAME", help="with --test-to: which digest")
 
     poll = commands.add_parser("poll", help="fetch due feeds and record new articles; send nothing")
     poll.add_argument("--all", action="store_true", help="poll every feed, due or not")
@@ -92,6 +99,13 @@ def _parser() -> argparse.ArgumentParser:
         help="list the output types installed and the configured outputs",
         description="Each configured output, whether it can send now, and its settings "
         "(secrets masked); then every output type installed.",
+    )
+    commands.add_parser(
+        "check",
+        help="validate feeds.yaml and compile every template against sample articles",
+        description="Exits 1 on errors (template syntax with file and line, MJML, posts that "
+        "cannot fit, a missing unsubscribe link), 0 when only warnings (Gmail clipping, "
+        "images without alt text) or nothing is found; 2 when feeds.yaml is invalid.",
     )
     commands.add_parser(
         "status",
@@ -134,6 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "retry": _operate,
             "resolve": _operate,
             "run": _run,
+            "check": _check,
         }[arguments.command]
         return command(config, arguments)
     except ConfigError as e:
@@ -169,6 +184,8 @@ def _send(config: Config, arguments: argparse.Namespace) -> int:
     if out_dir is None and arguments.dry_run:
         digest = hashlib.sha256(str(config.base_dir).encode()).hexdigest()[:8]
         out_dir = Path(tempfile.gettempdir()) / f"dispatch-dry-run-{digest}"
+    if arguments.test_to:
+        return _send_test(config, arguments, now)
     dispatcher = _dispatcher(config, dry_run=arguments.dry_run)
     try:
         if arguments.dry_run:
@@ -180,6 +197,29 @@ def _send(config: Config, arguments: argparse.Namespace) -> int:
         dispatcher.store.close()
     print_report(report, as_json=arguments.json, dry_run=arguments.dry_run, out_dir=out_dir)
     return _exit(report)
+
+
+def _send_test(config: Config, arguments: argparse.Namespace, now: datetime) -> int:
+    from dispatch.operations import OperationError
+
+    dispatcher = _dispatcher(config, dry_run=True)  # a snapshot: nothing is recorded
+    try:
+        dispatcher.poll(now)
+        result = dispatcher.deliverer().send_test(arguments.test_to, now, arguments.digest)
+    except OperationError as e:
+        print(f"dispatch: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        dispatcher.store.close()
+    if result.status != "sent":
+        print(f"dispatch: test not sent: {result.error}\n  hint: {result.hint}", file=sys.stderr)
+        return EXIT_FAILED
+    assert result.message is not None
+    print(
+        f"sent a test of digest {result.name!r} through {result.output!r} to "
+        f"{arguments.test_to}: {result.message.subject} ({result.remote_id})"
+    )
+    return EXIT_OK
 
 
 def _poll(config: Config, arguments: argparse.Namespace) -> int:
@@ -204,6 +244,18 @@ def _run(config: Config, arguments: argparse.Namespace) -> int:
 
     log = setup(arguments.log_format)
     return Daemon(config_path(arguments.config), config, log).run()
+
+
+def _check(config: Config, arguments: argparse.Namespace) -> int:
+    from dispatch.check import check
+    from dispatch.outputs.registry import open_outputs
+
+    findings = check(config, open_outputs(config))
+    for finding in findings:
+        print(finding, file=sys.stderr if finding.level == "error" else sys.stdout)
+    errors = sum(finding.level == "error" for finding in findings)
+    print(f"{errors} error(s), {len(findings) - errors} warning(s)")
+    return EXIT_FAILED if errors else EXIT_OK
 
 
 def _outputs(config: Config, arguments: argparse.Namespace) -> int:

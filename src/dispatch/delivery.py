@@ -29,7 +29,7 @@ from dispatch.outputs.base import Output
 from dispatch.outputs.file import write_message
 from dispatch.plan import digest_period
 from dispatch.render import LinkTags, RenderedDigest, Renderer
-from dispatch.store import Delivery, Store
+from dispatch.store import Delivery, Store, idempotency_key
 
 Progress = Callable[[str], None]
 
@@ -106,6 +106,65 @@ class Deliverer:
             self.store.mark(delivery.id, "ambiguous", now, error=reason)
             results.append(replace(base, error=reason, hint=_RESOLVE_HINT))
         return results
+
+    def send_test(self, address: str, now: datetime, digest: str | None = None) -> DeliveryResult:
+        """Send the digest that would go out next to one address, marked as a test. Nothing is
+        recorded: run it on a snapshot store.
+
+        Raises:
+            OperationError: no digest, or no SMTP output, to test.
+        """
+        from dispatch.operations import OperationError
+
+        rules = [r for r in self.config.digests if digest is None or r.name == digest]
+        if not rules:
+            raise OperationError(f"no digest named {digest!r}" if digest else "no digest is set up")
+        rule = rules[0]
+        name = next((o for o in rule.outputs if self.outputs[o].settings.type == "smtp"), None)
+        if name is None:
+            raise OperationError(f"digest {rule.name!r} goes to no SMTP output")
+        output = self.outputs[name]
+        ids = self.store.queued(rule.name)[: rule.max_items]
+        ids = ids or self.store.newest(rule.max_items, rule.feeds)
+        articles = sorted(self.store.articles(ids), key=_newest_first)
+        rendered = self.renderer.digest(
+            name=rule.name,
+            title=rule.title or rule.name,
+            articles=articles,
+            period=now,
+            timezone=rule.timezone,
+            unsubscribe=getattr(output.settings, "unsubscribe", None),
+            locale=rule.locale,
+            links=link_tags(output, "digest", rule.name),
+        )
+        key = idempotency_key("test", name, address, now.isoformat())
+        message = Message(
+            delivery_id=0,
+            output=name,
+            type="smtp",
+            kind="digest",
+            name=rule.name,
+            subject=f"[TEST] {rendered.subject}",
+            text=rendered.text,
+            html=rendered.html,
+            length=len(rendered.html.encode()),
+            limit=output.capabilities.limit,
+            articles=tuple(articles),
+            cards=tuple(c for a in articles for c in a.cards),
+            key=key,
+            unit=unit(output.capabilities),
+            recipient=address,
+        )
+        result = DeliveryResult(
+            0, name, "digest", rule.name, "failed", recipient=address, message=message
+        )
+        try:
+            remote_id = output.send(message)
+        except DispatchError as e:
+            return replace(result, error=e.describe(), hint=e.hint)
+        finally:
+            output.close()
+        return replace(result, status="sent", remote_id=remote_id)
 
     def deliver(
         self,

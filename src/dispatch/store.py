@@ -541,6 +541,12 @@ class Store:
         )
         return [row["article_id"] for row in rows]
 
+    def newest(self, limit: int, feeds: Sequence[str] | None = None) -> list[int]:
+        """The ids of the newest articles (of these feeds), newest first."""
+        rows = self._db.execute("SELECT id, feed FROM articles ORDER BY id DESC").fetchall()
+        ids = [row["id"] for row in rows if feeds is None or row["feed"] in feeds]
+        return ids[:limit]
+
     def last_digest_period(self, digest: str) -> datetime | None:
         row = self._db.execute(
             "SELECT MAX(period) AS period FROM digests WHERE name = ?", (digest,)
