@@ -685,17 +685,6 @@ class Store:
         )
         return [moment for row in rows if (moment := _moment(row["sent_at"]))]
 
-    def counts(self) -> dict[str, Any]:
-        """Row counts by table and delivery status, for reports and tests."""
-        result: dict[str, Any] = {
-            table: self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
-            for table in ("feeds", "articles", "aliases", "digest_queue", "digests", "deliveries")
-        }
-        result["by_status"] = dict(
-            self._db.execute("SELECT status, COUNT(*) FROM deliveries GROUP BY status").fetchall()
-        )
-        return result
-
 
 def _delivery(row: sqlite3.Row) -> Delivery:
     return Delivery(

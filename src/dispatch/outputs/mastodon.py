@@ -13,11 +13,11 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from dispatch.config import OutputSettings
-from dispatch.errors import OutputError, RateLimited, Rejected, TransientError
-from dispatch.fetch import BlockedAddress, HttpFailure, HttpResponse, http_request
+from dispatch.errors import RateLimited, Rejected
+from dispatch.fetch import HttpResponse
 from dispatch.models import Kind, Message
 from dispatch.outputs.base import BaseOutput, Capabilities
-from dispatch.outputs.webhook import check_status
+from dispatch.outputs.http import check_status, request
 from dispatch.secrets import Secret
 
 DEFAULT_LIMIT = 500
@@ -123,22 +123,14 @@ class MastodonOutput(BaseOutput):
         if body is not None:
             request_headers["Content-Type"] = "application/json"
             data = json.dumps(body, ensure_ascii=False).encode()
-        try:
-            response = http_request(
-                method,
-                self.mastodon.base_url.rstrip("/") + path,
-                headers=request_headers,
-                body=data,
-                allow_private=self.allow_private,
-                timeout=self.mastodon.timeout.total_seconds(),
-            )
-        except BlockedAddress as e:
-            raise Rejected(
-                self.name, f"refused: {e}", hint="set allow_private_networks: true on this output"
-            ) from None
-        except HttpFailure as e:
-            # Safe to retry either way: the same Idempotency-Key cannot post twice.
-            raise TransientError(self.name, str(e)) from None
+        # No answer is safe to retry: the same Idempotency-Key cannot post twice.
+        response = request(
+            self,
+            method,
+            self.mastodon.base_url.rstrip("/") + path,
+            headers=request_headers,
+            body=data,
+        )
         if response.status == 429:
             reset = response.headers.get("x-ratelimit-reset")
             wait = None
@@ -159,6 +151,3 @@ def _error(response: HttpResponse) -> str:
     if isinstance(payload, dict) and "error" in payload:
         return str(payload["error"])
     return response.body[:200].decode(errors="replace")
-
-
-__all__ = ["MastodonOutput", "OutputError"]

@@ -12,19 +12,12 @@ import hmac
 import json
 import time
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from dispatch.config import OutputSettings
-from dispatch.errors import AuthError, OutputError, RateLimited, Rejected, TransientError
-from dispatch.fetch import (
-    BlockedAddress,
-    HttpFailure,
-    HttpResponse,
-    http_request,
-    retry_after_seconds,
-)
 from dispatch.models import Kind, Message
 from dispatch.outputs.base import BaseOutput, Capabilities
+from dispatch.outputs.http import check_status, request
 from dispatch.secrets import Secret
 
 
@@ -60,21 +53,7 @@ class WebhookOutput(BaseOutput):
             "content-type": "application/json",
             **webhook_headers(webhook_id, int(time.time()), body, self.settings.secret),
         }
-        try:
-            response = http_request(
-                "POST",
-                self.settings.url,
-                headers=headers,
-                body=body,
-                allow_private=self.allow_private,
-                timeout=self.settings.timeout.total_seconds(),
-            )
-        except BlockedAddress as e:
-            raise Rejected(
-                self.name, f"refused: {e}", hint="set allow_private_networks: true on this output"
-            ) from None
-        except HttpFailure as e:
-            raise TransientError(self.name, str(e)) from None
+        response = request(self, "POST", self.settings.url, headers=headers, body=body)
         check_status(self.name, response)
         return webhook_id
 
@@ -98,27 +77,3 @@ def webhook_headers(
         digest = hmac.new(key, signed, hashlib.sha256).digest()
         headers["webhook-signature"] = "v1," + base64.b64encode(digest).decode()
     return headers
-
-
-def check_status(output: str, response: HttpResponse, *, detail: Any = None) -> None:
-    """Sort a non-2xx answer into the error it means.
-
-    Raises:
-        AuthError, RateLimited, TransientError, Rejected: by status.
-    """
-    status = response.status
-    if 200 <= status < 300:
-        return
-    said = detail if detail is not None else response.body[:300].decode(errors="replace")
-    reason = f"HTTP {status}: {said}".strip()
-    if status in (401, 403):
-        raise AuthError(output, reason, hint="check the credentials in the environment")
-    if status in (429, 503):
-        wait = retry_after_seconds(response.headers.get("retry-after"), datetime.now(UTC))
-        raise RateLimited(output, reason, retry_after=wait)
-    if status == 408 or status >= 500:
-        raise TransientError(output, reason)
-    raise Rejected(output, reason)
-
-
-__all__ = ["OutputError", "WebhookOutput", "check_status", "webhook_headers"]
