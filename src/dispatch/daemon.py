@@ -51,6 +51,8 @@ class Daemon:
         self.last_job: datetime | None = None
         self._config_stamp = _stamp(config_path)
         self._scheduler: Any = None
+        # Kept across jobs, so what an output learned (Mastodon's limits) is asked once.
+        self.outputs = open_outputs(config)
 
     def run(self) -> int:
         """Serve until stopped; 0 on a clean stop.
@@ -132,6 +134,7 @@ class Daemon:
             self.log.error("`state` cannot change while running; keeping the old configuration")
             return
         self.config = config
+        self.outputs = open_outputs(config)
         self._schedule()
         self.log.info(
             "configuration reloaded: %d feeds, %d digests, %d post rules",
@@ -171,10 +174,10 @@ class Daemon:
         """One job: the same library calls as `dispatch send`, then metrics and logs."""
         if self.stopping.is_set():
             return
-        config = self.config
+        config, outputs = self.config, self.outputs
         store = Store.open(self._state())
         try:
-            dispatcher = Dispatcher.build(config, store, open_outputs(config))
+            dispatcher = Dispatcher.build(config, store, outputs)
             deliverer = Deliverer(
                 config,
                 store,

@@ -176,26 +176,21 @@ class Deliverer:
     ) -> list[DeliveryResult]:
         """Render every due delivery and send it (in a dry run, only show it)."""
         results: list[DeliveryResult] = []
-        unready: dict[str, str] = {}
-        if not dry_run:
-            for name, output in self.outputs.items():
-                reason = output.ready()
-                if reason is None:
-                    try:
-                        output.prepare()
-                    except OutputError as e:
-                        reason = e.reason
-                if reason is not None:
-                    unready[name] = reason
+        # Asked once per run, and only of outputs with something to send: preparing can
+        # reach the network (Mastodon's limits).
+        readiness: dict[str, str | None] = {}
         try:
             for delivery in self.store.deliveries("pending", due=now):
                 if self.stop.is_set():
                     break
                 if progress:
                     progress(f"{delivery.kind} {delivery.rule} → {delivery.output}")
-                results.append(
-                    self._deliver_one(delivery, now, dry_run, out_dir, unready.get(delivery.output))
-                )
+                unready = None
+                if not dry_run and delivery.output in self.outputs:
+                    if delivery.output not in readiness:
+                        readiness[delivery.output] = _readiness(self.outputs[delivery.output])
+                    unready = readiness[delivery.output]
+                results.append(self._deliver_one(delivery, now, dry_run, out_dir, unready))
         finally:
             for output in self.outputs.values():
                 output.close()
@@ -372,6 +367,17 @@ class Deliverer:
 _RESOLVE_HINT = (
     "check the network, then `dispatch resolve ID --sent` or `dispatch resolve ID --unsent`"
 )
+
+
+def _readiness(output: Output) -> str | None:
+    """None when the output can send now, else why not."""
+    reason = output.ready()
+    if reason is None:
+        try:
+            output.prepare()
+        except OutputError as e:
+            reason = e.reason
+    return reason
 
 
 def link_tags(output: Output, kind: Kind, rule: str) -> LinkTags | None:

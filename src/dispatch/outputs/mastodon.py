@@ -64,8 +64,10 @@ class MastodonOutput(BaseOutput):
         )
 
     def prepare(self) -> None:
-        """Read the instance's status limits (``/api/v2/instance``), unless configured."""
-        if self.mastodon.max_characters is not None:
+        """Read the instance's status limits (``/api/v2/instance``), unless configured or
+        already read by this output.
+        """
+        if self.mastodon.max_characters is not None or self._instance_limit is not None:
             return
         response = self._call("GET", "/api/v2/instance")
         if response.status == 404:
