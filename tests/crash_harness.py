@@ -80,41 +80,14 @@ def run(
                     {"name": "letter", "url": letter, "backfill": "all", "every": "1d"},
                 ],
                 "outputs": {
-                    "toots": {
-                        "type": "mastodon",
-                        "base_url": mastodon.url,
-                        "access_token": "mastodon-token",
-                        "max_characters": 500,
-                    },
-                    "x": {
-                        "type": "x",
-                        "api_url": x_api.url,
-                        "consumer_key": "x-consumer",
-                        "consumer_secret": "s",
-                        "access_token": "t",
-                        "access_token_secret": "s",
-                        "daily_limit": None,
-                        "on_ambiguous": policy,
-                    },
-                    "sky": {
-                        "type": "bluesky",
-                        "service": pds.url,
-                        "handle": "journal.example.org",
-                        "app_password": "app-pass",
-                    },
+                    "toots": mastodon.output(max_characters=500),
+                    "x": x_api.output(daily_limit=None, on_ambiguous=policy),
+                    "sky": pds.output(),
                     "hook": {"type": "webhook", "url": hook.url, "secret": SECRET},
                     "archive": {"type": "file", "path": "archive"},
-                    "mail": {
-                        "type": "smtp",
-                        "host": "127.0.0.1",
-                        "port": smtp.port,
-                        "ca_file": str(smtp.cert),
-                        "username": "mailer",
-                        "password": "mail-pass",
-                        "from": "Journal <d@journal.example>",
-                        "to": to,
-                        "on_ambiguous": policy,
-                    },
+                    "mail": smtp.output(
+                        **{"from": "Journal <d@journal.example>", "to": to, "on_ambiguous": policy}
+                    ),
                 },
                 "posts": [
                     {

@@ -138,6 +138,10 @@ class MastodonStandIn(JsonServer):
         self.by_key: dict[str, dict[str, Any]] = {}
         self.ids = itertools.count(1000)
 
+    def output(self, **settings: Any) -> dict[str, Any]:
+        """Output settings that reach this stand-in, with ``settings`` added or replaced."""
+        return {"type": "mastodon", "base_url": self.url, "access_token": self.token, **settings}
+
     def handle(self, call: Call) -> Reply:
         if call.path == "/api/v2/instance":
             return reply(
@@ -190,6 +194,18 @@ class XStandIn(JsonServer):
         self.reject_duplicates = reject_duplicates  # off to count double posts, not hide them
         self.tweets: list[dict[str, str]] = []
         self.ids = itertools.count(1_800_000_000_000_000_000)
+
+    def output(self, **settings: Any) -> dict[str, Any]:
+        """Output settings that reach this stand-in, with ``settings`` added or replaced."""
+        return {
+            "type": "x",
+            "api_url": self.url,
+            "consumer_key": self.consumer_key,
+            "consumer_secret": "s",
+            "access_token": "t",
+            "access_token_secret": "s",
+            **settings,
+        }
 
     def handle(self, call: Call) -> Reply:
         auth = call.headers.get("authorization", "")
@@ -245,6 +261,16 @@ class AtprotoStandIn(JsonServer):
         self.did = "did:plc:standin0000000000000000"
         self.records: dict[str, dict[str, Any]] = {}
         self.blobs: list[bytes] = []
+
+    def output(self, **settings: Any) -> dict[str, Any]:
+        """Output settings that reach this stand-in, with ``settings`` added or replaced."""
+        return {
+            "type": "bluesky",
+            "service": self.url,
+            "handle": self.handle_name,
+            "app_password": self.password,
+            **settings,
+        }
 
     def handle(self, call: Call) -> Reply:
         path = call.path.removeprefix("/xrpc/")
@@ -424,6 +450,7 @@ class SmtpStandIn:
         user: str = "mailer",
         password: str = "mail-pass",
     ) -> None:
+        self.user, self.password = user, password
         self.cert, key = self_signed(directory)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(self.cert, key)
@@ -458,6 +485,20 @@ class SmtpStandIn:
             ssl_context=context if implicit_tls else None,
         )
         self.controller.start()
+
+    def output(self, **settings: Any) -> dict[str, Any]:
+        """Output settings that reach this stand-in over STARTTLS with its login, with
+        ``settings`` added or replaced.
+        """
+        return {
+            "type": "smtp",
+            "host": "127.0.0.1",
+            "port": self.port,
+            "ca_file": str(self.cert),
+            "username": self.user,
+            "password": self.password,
+            **settings,
+        }
 
     def stop(self) -> None:
         self.controller.stop()

@@ -110,16 +110,9 @@ def test_a_test_send_reaches_one_address_and_records_nothing(
                 "allow_private_networks": True,
                 "feeds": [{"name": "news", "url": url, "backfill": 1}],
                 "outputs": {
-                    "mail": {
-                        "type": "smtp",
-                        "host": "127.0.0.1",
-                        "port": smtp.port,
-                        "ca_file": str(smtp.cert),
-                        "username": "mailer",
-                        "password": "mail-pass",
-                        "from": "J <d@journal.example>",
-                        "to": ["everyone@example.org"],
-                    }
+                    "mail": smtp.output(
+                        **{"from": "J <d@journal.example>", "to": ["everyone@example.org"]}
+                    )
                 },
                 "digests": [{"name": "daily", "outputs": ["mail"]}],
             },

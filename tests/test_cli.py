@@ -84,13 +84,7 @@ def test_an_output_whose_secret_is_unset_keeps_its_messages_pending(
                 "allow_private_networks": True,
                 "state": "s.db",
                 "feeds": [{"name": "news", "url": url, "backfill": 1}],
-                "outputs": {
-                    "toots": {
-                        "type": "mastodon",
-                        "base_url": mastodon.url,
-                        "access_token": "${CANARY_TOKEN}",
-                    }
-                },
+                "outputs": {"toots": mastodon.output(access_token="${CANARY_TOKEN}")},
                 "posts": [{"name": "social", "outputs": ["toots"]}],
             },
         )

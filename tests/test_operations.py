@@ -25,17 +25,7 @@ def x_setup(tmp_path: Path, server: FeedServer, x_api: XStandIn, **extra: Any) -
             "state": "state.db",
             "allow_private_networks": True,
             "feeds": [{"name": "news", "url": url, "backfill": "all"}],
-            "outputs": {
-                "x": {
-                    "type": "x",
-                    "api_url": x_api.url,
-                    "consumer_key": "x-consumer",
-                    "consumer_secret": "s",
-                    "access_token": "t",
-                    "access_token_secret": "s",
-                    **extra,
-                }
-            },
+            "outputs": {"x": x_api.output(**extra)},
             "posts": [{"name": "social", "outputs": ["x"]}],
         },
     )

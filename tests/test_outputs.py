@@ -73,19 +73,15 @@ def smtp(tmp_path: Path) -> Iterator[SmtpStandIn]:
 
 
 def smtp_output(standin: SmtpStandIn, **extra: Any) -> dict[str, Any]:
-    return {
-        "type": "smtp",
-        "host": "127.0.0.1",
-        "port": standin.port,
-        "starttls": True,
-        "ca_file": str(standin.cert),
-        "username": "mailer",
-        "password": "${SMTP_PASSWORD}",
-        "from": "Zoë’s Journal <digest@journal.example>",
-        "to": ["ana@example.org", "refuse@example.org", "bo@example.org"],
-        "unsubscribe": "https://journal.example/unsubscribe?u=1",
-        **extra,
-    }
+    return standin.output(
+        **{
+            "password": "${SMTP_PASSWORD}",
+            "from": "Zoë’s Journal <digest@journal.example>",
+            "to": ["ana@example.org", "refuse@example.org", "bo@example.org"],
+            "unsubscribe": "https://journal.example/unsubscribe?u=1",
+            **extra,
+        }
+    )
 
 
 def test_smtp_digest_reaches_each_recipient_over_one_connection(
@@ -167,15 +163,13 @@ def mastodon() -> Iterator[MastodonStandIn]:
 
 
 def mastodon_output(standin: MastodonStandIn, **extra: Any) -> dict[str, Any]:
-    return {
-        "type": "mastodon",
-        "base_url": standin.url,
+    settings = {
         "access_token": "${MASTODON_TOKEN}",
         "visibility": "unlisted",
         "language": "en",
         "spoiler_text": "news",
-        **extra,
     }
+    return standin.output(**{**settings, **extra})
 
 
 def test_mastodon_posts_with_an_idempotency_key_and_the_instance_limit(
@@ -242,15 +236,12 @@ def x_api() -> Iterator[XStandIn]:
 
 
 def x_output(standin: XStandIn, **extra: Any) -> dict[str, Any]:
-    return {
-        "type": "x",
-        "api_url": standin.url,
-        "consumer_key": "x-consumer",
+    settings = {
         "consumer_secret": "${X_SECRET}",
         "access_token": "x-token",
         "access_token_secret": "${X_SECRET}",
-        **extra,
     }
+    return standin.output(**{**settings, **extra})
 
 
 X_ENV = {"X_SECRET": "x-secret"}
@@ -331,13 +322,7 @@ def pds() -> Iterator[AtprotoStandIn]:
 
 
 def bluesky_output(standin: AtprotoStandIn) -> dict[str, Any]:
-    return {
-        "type": "bluesky",
-        "service": standin.url,
-        "handle": "journal.example.org",
-        "app_password": "${BSKY_APP_PASSWORD}",
-        "language": "en",
-    }
+    return standin.output(app_password="${BSKY_APP_PASSWORD}", language="en")
 
 
 def test_bluesky_posts_with_facets_a_card_and_its_own_record_key(
