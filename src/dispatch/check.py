@@ -15,7 +15,7 @@ from typing import Literal
 import jinja2
 
 from dispatch.config import Config
-from dispatch.delivery import link_tags
+from dispatch.delivery import render_digest, render_post
 from dispatch.errors import TemplateError
 from dispatch.models import Article, VideoCard
 from dispatch.outputs.base import Output
@@ -100,15 +100,8 @@ def check(config: Config, outputs: dict[str, Output]) -> list[Finding]:
             output = outputs[name]
             where = f"digest {rule.name!r} → {name!r}"
             try:
-                rendered = renderer.digest(
-                    name=rule.name,
-                    title=rule.title or rule.name,
-                    articles=samples,
-                    period=datetime(2026, 11, 27, 2, tzinfo=UTC),
-                    timezone=rule.timezone,
-                    unsubscribe=getattr(output.settings, "unsubscribe", None),
-                    locale=rule.locale,
-                    links=link_tags(output, "digest", rule.name),
+                rendered = render_digest(
+                    renderer, rule, output, samples, datetime(2026, 11, 27, 2, tzinfo=UTC)
                 )
             except TemplateError as e:
                 findings.append(Finding("error", where, e.describe()))
@@ -120,11 +113,7 @@ def check(config: Config, outputs: dict[str, Output]) -> list[Finding]:
             for article in samples:
                 where = f"post {post_rule.name!r} → {name!r} (sample {article.key})"
                 try:
-                    text = renderer.post(
-                        article,
-                        capabilities=output.capabilities,
-                        links=link_tags(output, "post", post_rule.name),
-                    )
+                    text = render_post(renderer, post_rule.name, output, article)
                 except TemplateError as e:
                     findings.append(Finding("error", where, e.describe()))
                     continue

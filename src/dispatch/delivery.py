@@ -9,12 +9,12 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from dispatch.config import Config
+from dispatch.config import Config, DigestConfig
 from dispatch.errors import (
     Ambiguous,
     DispatchError,
@@ -126,17 +126,8 @@ class Deliverer:
         output = self.outputs[name]
         ids = self.store.queued(rule.name)[: rule.max_items]
         ids = ids or self.store.newest(rule.max_items, rule.feeds)
-        articles = sorted(self.store.articles(ids), key=_newest_first)
-        rendered = self.renderer.digest(
-            name=rule.name,
-            title=rule.title or rule.name,
-            articles=articles,
-            period=now,
-            timezone=rule.timezone,
-            unsubscribe=getattr(output.settings, "unsubscribe", None),
-            locale=rule.locale,
-            links=link_tags(output, "digest", rule.name),
-        )
+        articles = sorted(self.store.articles(ids), key=newest_first)
+        rendered = render_digest(self.renderer, rule, output, articles, now)
         key = idempotency_key("test", name, address, now.isoformat())
         message = Message(
             delivery_id=0,
@@ -317,18 +308,15 @@ class Deliverer:
             assert delivery.digest_id is not None
             rule = next(r for r in self.config.digests if r.name == delivery.rule)
             articles = self.store.digest_articles(delivery.digest_id)
-            articles.sort(key=_newest_first)
+            articles.sort(key=newest_first)
             cached = (delivery.digest_id, delivery.output)
             if cached not in self._digests:
-                self._digests[cached] = self.renderer.digest(
-                    name=rule.name,
-                    title=rule.title or rule.name,
-                    articles=articles,
-                    period=self.store.digest_period(delivery.digest_id),
-                    timezone=rule.timezone,
-                    unsubscribe=getattr(output.settings, "unsubscribe", None),
-                    locale=rule.locale,
-                    links=link_tags(output, kind, rule.name),
+                self._digests[cached] = render_digest(
+                    self.renderer,
+                    rule,
+                    output,
+                    articles,
+                    self.store.digest_period(delivery.digest_id),
                 )
             rendered = self._digests[cached]
             subject: str | None = rendered.subject
@@ -338,11 +326,7 @@ class Deliverer:
             assert delivery.article_id is not None
             articles = self.store.articles([delivery.article_id])
             subject, html = None, None
-            text = self.renderer.post(
-                articles[0],
-                capabilities=capabilities,
-                links=link_tags(output, kind, delivery.rule),
-            )
+            text = render_post(self.renderer, delivery.rule, output, articles[0])
             length = count(text, capabilities)
         return Message(
             delivery_id=delivery.id,
@@ -380,6 +364,41 @@ def _readiness(output: Output) -> str | None:
     return reason
 
 
+def render_digest(
+    renderer: Renderer,
+    rule: DigestConfig,
+    output: Output,
+    articles: Sequence[Article],
+    period: datetime,
+) -> RenderedDigest:
+    """A digest rule's email for one output: its unsubscribe link and UTM tags.
+
+    Raises:
+        TemplateError: a template or the MJML failed.
+    """
+    return renderer.digest(
+        name=rule.name,
+        title=rule.title or rule.name,
+        articles=articles,
+        period=period,
+        timezone=rule.timezone,
+        unsubscribe=getattr(output.settings, "unsubscribe", None),
+        locale=rule.locale,
+        links=link_tags(output, "digest", rule.name),
+    )
+
+
+def render_post(renderer: Renderer, rule: str, output: Output, article: Article) -> str:
+    """A post rule's text for one output, fitted to its limit.
+
+    Raises:
+        TemplateError: the template failed, or the post cannot fit.
+    """
+    return renderer.post(
+        article, capabilities=output.capabilities, links=link_tags(output, "post", rule)
+    )
+
+
 def link_tags(output: Output, kind: Kind, rule: str) -> LinkTags | None:
     """The UTM tags an output asks for, with their defaults: source the output's name,
     medium email or social, campaign the rule's name.
@@ -406,5 +425,6 @@ def _result(delivery: Delivery, status: DeliveryStatus) -> DeliveryResult:
     )
 
 
-def _newest_first(article: Article) -> tuple[float, int]:
+def newest_first(article: Article) -> tuple[float, int]:
+    """Sort key: the newest published first; articles without a date by when they were found."""
     return (-(article.published.timestamp() if article.published else 0.0), -article.id)
