@@ -94,6 +94,20 @@ def _parser() -> argparse.ArgumentParser:
         help="log lines as plain text (default) or JSON objects",
     )
 
+    preview = commands.add_parser(
+        "preview",
+        help="the editors' live preview: every digest and post, in the browser",
+        description="Serve a page that shows each digest as the email will look (desktop and "
+        "phone), each post as each network gets it, and why every recent article is in or "
+        "out; it updates on every save of feeds.yaml or a template. Sends and records nothing.",
+    )
+    preview.add_argument("--port", type=int, default=8025, help="the port (default: 8025)")
+    preview.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="the address to listen on (default: 127.0.0.1, this machine only)",
+    )
+
     commands.add_parser(
         "outputs",
         help="list the output types installed and the configured outputs",
@@ -149,6 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "resolve": _operate,
             "run": _run,
             "check": _check,
+            "preview": _preview,
         }[arguments.command]
         return command(config, arguments)
     except ConfigError as e:
@@ -256,6 +271,14 @@ def _check(config: Config, arguments: argparse.Namespace) -> int:
     errors = sum(finding.level == "error" for finding in findings)
     print(f"{errors} error(s), {len(findings) - errors} warning(s)")
     return EXIT_FAILED if errors else EXIT_OK
+
+
+def _preview(config: Config, arguments: argparse.Namespace) -> int:
+    from dispatch.config import config_path
+    from dispatch.workbench import serve
+
+    serve(config_path(arguments.config), config, arguments.host, arguments.port)
+    return EXIT_OK
 
 
 def _outputs(config: Config, arguments: argparse.Namespace) -> int:

@@ -153,6 +153,12 @@ def latest_tick(schedule: str, timezone: str, now: datetime) -> datetime | None:
     return None
 
 
+def next_tick(schedule: str, timezone: str, now: datetime) -> datetime | None:
+    """The next time after ``now`` that the cron schedule fires."""
+    tick = cron_trigger(schedule, timezone).get_next_fire_time(None, now + timedelta(seconds=1))
+    return tick if isinstance(tick, datetime) else None
+
+
 def digest_period(
     schedule: str, timezone: str, last_period: datetime | None, now: datetime
 ) -> datetime | None:

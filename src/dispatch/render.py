@@ -59,6 +59,7 @@ class Renderer:
     """Renders digests and posts from templates; every failure is a ``TemplateError``."""
 
     def __init__(self, templates: Path | None = None) -> None:
+        self.templates = templates
         loaders: list[jinja2.BaseLoader] = []
         if templates is not None:
             loaders.append(jinja2.FileSystemLoader(templates))
@@ -79,12 +80,35 @@ class Renderer:
         self.env.filters["date"] = _date_filter
         self.env.filters["utm"] = _utm_filter
 
+    def source_line(self, template: str, line: int | None) -> str | None:
+        """The text of one line of a template (by name or by path), to show with its error."""
+        if line is None:
+            return None
+        try:
+            source = self.env.loader.get_source(self.env, template)[0]  # type: ignore[union-attr]
+        except jinja2.TemplateNotFound:
+            path = self.templates.parent / template if self.templates else Path(template)
+            if not path.is_file():
+                return None
+            source = path.read_text(encoding="utf-8", errors="replace")
+        lines = source.splitlines()
+        return lines[line - 1] if 0 < line <= len(lines) else None
+
+    def _shown(self, filename: str | None) -> str | None:
+        """A file in the templates folder as the editor knows it: ``templates/email/x.j2``."""
+        if filename is None or self.templates is None:
+            return filename
+        path = Path(filename)
+        if not path.is_relative_to(self.templates):
+            return filename
+        return str(path.relative_to(self.templates.parent))
+
     def _render(self, name: str, context: dict[str, Any]) -> str:
         try:
             return self.env.get_template(name).render(context)
         except jinja2.TemplateSyntaxError as e:
             raise TemplateError(
-                e.filename or e.name or name, e.message or str(e), line=e.lineno
+                self._shown(e.filename) or e.name or name, e.message or str(e), line=e.lineno
             ) from None
         except jinja2.TemplateNotFound as e:
             raise TemplateError(name, f"template {e.name!r} not found") from None

@@ -168,6 +168,21 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class Trail:
+    """Where one article has got to, for telling editors why it is in or out of each message.
+
+    ``queued``: the digests it waits for. ``digests``: each digest that carried it, with its
+    period and its deliveries' states. ``posts``: each post made of it, as (rule, output,
+    state, last error).
+    """
+
+    baseline: bool
+    queued: frozenset[str]
+    digests: tuple[tuple[str, datetime, frozenset[str]], ...]
+    posts: tuple[tuple[str, str, str, str | None], ...]
+
+
+@dataclass(frozen=True)
 class FeedUpdate:
     """Everything one successful poll of one feed writes, in one transaction."""
 
@@ -546,6 +561,49 @@ class Store:
         rows = self._db.execute("SELECT id, feed FROM articles ORDER BY id DESC").fetchall()
         ids = [row["id"] for row in rows if feeds is None or row["feed"] in feeds]
         return ids[:limit]
+
+    def trails(self, ids: Sequence[int]) -> dict[int, Trail]:
+        """Each article's way through the queues and the outbox."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        args = tuple(ids)
+        queued: dict[int, set[str]] = {i: set() for i in ids}
+        for row in self._db.execute(
+            f"SELECT digest, article_id FROM digest_queue WHERE article_id IN ({marks})", args
+        ):
+            queued[row["article_id"]].add(row["digest"])
+        digests: dict[int, list[tuple[str, datetime, frozenset[str]]]] = {i: [] for i in ids}
+        for row in self._db.execute(
+            f"""SELECT i.article_id, d.name, d.period, GROUP_CONCAT(o.status) AS states
+                FROM digest_items i JOIN digests d ON d.id = i.digest_id
+                LEFT JOIN deliveries o ON o.digest_id = d.id
+                WHERE i.article_id IN ({marks}) GROUP BY i.article_id, d.id ORDER BY d.period""",
+            args,
+        ):
+            states = frozenset((row["states"] or "").split(",")) - {""}
+            period = datetime.fromisoformat(row["period"])
+            digests[row["article_id"]].append((row["name"], period, states))
+        posts: dict[int, list[tuple[str, str, str, str | None]]] = {i: [] for i in ids}
+        for row in self._db.execute(
+            f"""SELECT article_id, rule, output, status, last_error FROM deliveries
+                WHERE kind = 'post' AND article_id IN ({marks}) ORDER BY id""",
+            args,
+        ):
+            posts[row["article_id"]].append(
+                (row["rule"], row["output"], row["status"], row["last_error"])
+            )
+        return {
+            row["id"]: Trail(
+                baseline=bool(row["baseline"]),
+                queued=frozenset(queued[row["id"]]),
+                digests=tuple(digests[row["id"]]),
+                posts=tuple(posts[row["id"]]),
+            )
+            for row in self._db.execute(
+                f"SELECT id, baseline FROM articles WHERE id IN ({marks})", args
+            )
+        }
 
     def last_digest_period(self, digest: str) -> datetime | None:
         row = self._db.execute(

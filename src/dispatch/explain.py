@@ -1,0 +1,93 @@
+"""Why each article is in or out of each digest and post: the reasons the preview shows.
+
+Pure: it reads what the store records of an article (its ``Trail``) and what the schedule
+says, and answers one ``Reason`` per article and rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from dispatch.config import DigestConfig, PostConfig
+from dispatch.models import Article
+from dispatch.store import Trail
+
+Verdict = Literal["in", "waiting", "sent", "out"]
+
+
+@dataclass(frozen=True)
+class Reason:
+    """``in``: goes out at the next send; ``waiting``: will, later; ``sent``: already went;
+    ``out``: never will, and why.
+    """
+
+    verdict: Verdict
+    text: str
+
+
+@dataclass(frozen=True)
+class DigestPlan:
+    """What decides a digest's next issue: the queue (oldest first) and the schedule."""
+
+    rule: DigestConfig
+    queued: tuple[int, ...]
+    due: bool
+    next_at: datetime | None
+
+
+def digest_reason(article: Article, trail: Trail, plan: DigestPlan) -> Reason:
+    rule = plan.rule
+    if rule.feeds is not None and article.feed not in rule.feeds:
+        return Reason("out", f"filtered: feed {article.feed!r} is not among this digest's feeds")
+    for name, period, states in trail.digests:
+        if name == rule.name:
+            when = _local(period, rule.timezone)
+            if states <= {"sent"}:
+                return Reason("sent", f"already sent, in the digest of {when}")
+            return Reason("waiting", f"in the digest of {when}: {', '.join(sorted(states))}")
+    if trail.baseline:
+        return Reason("out", "baseline: it was in the feed when dispatch first read it")
+    if rule.name not in trail.queued:
+        return Reason("out", "not queued: found before this digest covered its feed")
+    position = plan.queued.index(article.id) if article.id in plan.queued else 0
+    if position >= rule.max_items:
+        return Reason(
+            "waiting",
+            f"over max_items ({rule.max_items}): number {position + 1} in the queue, "
+            "so it waits for a later digest",
+        )
+    if len(plan.queued) < rule.min_items:
+        return Reason(
+            "waiting",
+            f"new: waiting for min_items ({len(plan.queued)} of {rule.min_items} queued)",
+        )
+    if plan.due:
+        return Reason("in", "new: in the digest that is due now")
+    when = _local(plan.next_at, rule.timezone) if plan.next_at else "never (check the schedule)"
+    return Reason("waiting", f"new: waiting for its schedule, next at {when}")
+
+
+def post_reason(article: Article, trail: Trail, rule: PostConfig, output: str) -> Reason:
+    if rule.feeds is not None and article.feed not in rule.feeds:
+        return Reason("out", f"filtered: feed {article.feed!r} is not among this rule's feeds")
+    for name, to, state, error in trail.posts:
+        if to != output:
+            continue
+        through = "" if name == rule.name else f" (through rule {name!r})"
+        if state == "sent":
+            return Reason("sent", f"already sent{through}")
+        if state == "pending":
+            return Reason("in", f"new: goes out at the next send{through}")
+        if state == "failed":
+            return Reason("out", f"failed{through}: {error or 'no reason recorded'}")
+        return Reason("waiting", f"{state}{through}: {error or 'being sent'}")
+    if trail.baseline:
+        return Reason("out", "baseline: it was in the feed when dispatch first read it")
+    return Reason("out", "not queued: found before this rule covered its feed")
+
+
+def _local(moment: datetime, timezone: str) -> str:
+    return moment.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M %Z")
