@@ -29,10 +29,22 @@ _BLOCKS = frozenset(
     """.split()
 )
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
-_PIXEL = re.compile(
-    r"<img\b(?=[^>]*\bwidth\s*=\s*[\"']?1[\"'\s/>])(?=[^>]*\bheight\s*=\s*[\"']?1[\"'\s/>])[^>]*>",
-    re.IGNORECASE,
+_ABSOLUTE = ("http://", "https://", "mailto:")
+_IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
+# A tracking pixel: an image 0 or 1 pixel wide or high, by attribute or by style, or hidden.
+_PIXEL_SIGNS = (
+    re.compile(r"""\b(?:width|height)\s*=\s*["']?\s*[01](?:px)?\s*["'\s/>]""", re.IGNORECASE),
+    re.compile(r"(?:^|[;\s\"'])(?:width|height)\s*:\s*[01](?:px)?\s*(?:[;\"'!]|$)", re.IGNORECASE),
+    re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE),
 )
+
+
+def _drop_pixels(raw: str) -> str:
+    if "<img" not in raw and "<IMG" not in raw:
+        return raw
+    return _IMG.sub(
+        lambda m: "" if any(p.search(m.group(0)) for p in _PIXEL_SIGNS) else m.group(0), raw
+    )
 
 
 def clean_html(raw: str) -> str:
@@ -40,13 +52,23 @@ def clean_html(raw: str) -> str:
     URL schemes and 1x1 tracking pixels. Links get ``rel="noopener noreferrer nofollow"``.
     """
     return nh3.clean(
-        _PIXEL.sub("", raw),
+        _drop_pixels(raw),
         tags=_TAGS,
         attributes=_ATTRIBUTES,
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
+        attribute_filter=_absolute_links_only,
     )
+
+
+def _absolute_links_only(tag: str, attribute: str, value: str) -> str | None:
+    """A link or image a reader can follow from an email: absolute http(s) or mailto. (The
+    parser has made relative links absolute already; what is left relative is junk.)
+    """
+    if attribute in ("href", "src") and not value.lower().startswith(_ABSOLUTE):
+        return None
+    return value
 
 
 def clean_text(raw: str) -> str:

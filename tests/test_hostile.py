@@ -1,0 +1,126 @@
+"""Hostile and broken feeds: feedparser's own fixtures through our ingest, its sanitiser
+fixtures and a list of XSS vectors through our nh3 policy, and tracking pixels.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import lxml.html
+import pytest
+
+from corpus import Report, fixtures, run
+from dispatch.sanitize import clean_html
+
+ALLOWED_SCHEMES = ("http://", "https://", "mailto:")
+
+
+@cache
+def corpus() -> Report:
+    return run(fixtures())
+
+
+def test_feedparsers_fixtures_never_crash_the_ingest() -> None:
+    report = corpus()
+    crashed = [f"{o.path}: {o.detail}" for o in report.outcomes if o.status == "crashed"]
+    assert crashed == []
+    assert len(report.outcomes) > 2000
+    assert report.count("accepted") > 1500  # most of them are good feeds
+    rejected = [o for o in report.outcomes if o.status == "rejected"]
+    # Every rejection says why, by the feed's name.
+    assert rejected and all(o.detail.startswith(f"feed {o.path!r}: ") for o in rejected)
+
+
+def dangers(fragment: str) -> list[str]:
+    """What in sanitised HTML could run, style, track or leave the allowed schemes."""
+    if not fragment.strip():
+        return []
+    found = []
+    root = lxml.html.fragment_fromstring(fragment, create_parent="div")
+    for element in root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        if element.tag in {"script", "style", "iframe", "object", "embed", "form", "svg", "math"}:
+            found.append(f"<{element.tag}>")
+        for name, value in element.attrib.items():
+            if name.lower().startswith("on") or name.lower() == "style":
+                found.append(f"{element.tag} {name}={value!r}")
+            if name in {"href", "src"} and not value.strip().lower().startswith(ALLOWED_SCHEMES):
+                found.append(f"{element.tag} {name}={value!r}")
+        if element.tag == "a" and element.get("rel") != "noopener noreferrer nofollow":
+            found.append(f"a rel={element.get('rel')!r}")
+    return found
+
+
+def test_feedparsers_sanitiser_fixtures_leave_nothing_that_runs() -> None:
+    outcomes = [o for o in corpus().outcomes if o.path.startswith("wellformed/sanitize/")]
+    assert len(outcomes) > 700
+    problems = []
+    for outcome in outcomes:
+        for article in outcome.articles:
+            for danger in dangers(article.html):
+                problems.append(f"{outcome.path}: {danger}")
+            if "<" in article.title and "<script" in article.title.lower():
+                problems.append(f"{outcome.path}: title {article.title!r}")
+    assert problems == []
+
+
+XSS = [
+    "<script>alert(1)</script>",
+    "<SCRIPT SRC=https://xss.example/xss.js></SCRIPT>",
+    '<IMG SRC="javascript:alert(1);">',
+    "<IMG SRC=JaVaScRiPt:alert(1)>",
+    "<IMG SRC=`javascript:alert(1)`>",
+    '<IMG """><SCRIPT>alert(1)</SCRIPT>">',
+    '<IMG SRC=/ onerror="alert(String.fromCharCode(88,83,83))"></img>',
+    "<img src=x onerror=&#0000106&#0000097&#0000118&#0000097&#0000115&#0000099&#0000114>",
+    '<IMG SRC="jav&#x09;ascript:alert(1);">',
+    '<IMG SRC=" &#14;  javascript:alert(1);">',
+    '<a href="&#x6A;&#x61;&#x76;&#x61;&#x73;&#x63;&#x72;&#x69;&#x70;&#x74;:alert(1)">x</a>',
+    '<a href="data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==">x</a>',
+    '<img src="data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+">',
+    "<svg/onload=alert(1)>",
+    "<BODY ONLOAD=alert(1)>",
+    '<iframe src="https://evil.example/"></iframe>',
+    '<object data="https://evil.example/x.swf"></object>',
+    '<embed src="https://evil.example/x.swf">',
+    '<form action="https://evil.example/"><input name="password"></form>',
+    '<div style="background:url(javascript:alert(1))">x</div>',
+    '<p style="behavior: url(xss.htc);">x</p>',
+    "<STYLE>@import'https://evil.example/xss.css';</STYLE>",
+    '<LINK REL="stylesheet" HREF="https://evil.example/xss.css">',
+    '<META HTTP-EQUIV="refresh" CONTENT="0;url=javascript:alert(1);">',
+    '<TABLE BACKGROUND="javascript:alert(1)"><tr><td>x</td></tr></TABLE>',
+    '<a href="vbscript:msgbox(1)">x</a>',
+    '<a href="https://ok.example/" onmouseover="alert(1)" target="_top">ok</a>',
+    "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)></style></mglyph></table>",
+    '<noscript><p title="</noscript><img src=x onerror=alert(1)>">',
+    "<!--<img src=x onerror=alert(1)>-->",
+    '<base href="https://evil.example/">',
+    "<xss onafterscriptexecute=alert(1)><script>1</script>",
+]
+
+
+@pytest.mark.parametrize("vector", XSS)
+def test_xss_vectors_come_out_inert(vector: str) -> None:
+    cleaned = clean_html(f"<p>before</p>{vector}<p>after</p>")
+    assert dangers(cleaned) == [], cleaned
+    assert cleaned.startswith("<p>before</p>")  # what came before the vector survives
+
+
+@pytest.mark.parametrize(
+    "pixel",
+    [
+        '<img src="https://t.example/p.gif" width="1" height="1">',
+        "<img src=https://t.example/p.gif width=1 height=1>",
+        '<img src="https://t.example/p.gif" width="0" height="0" alt="">',
+        '<img src="https://t.example/p.gif" style="width:1px;height:1px">',
+        '<img src="https://t.example/p.gif" style="display:none">',
+        '<IMG SRC="https://t.example/p.gif" HEIGHT="1" WIDTH="1" BORDER="0">',
+    ],
+)
+def test_tracking_pixels_are_dropped_in_every_spelling(pixel: str) -> None:
+    cleaned = clean_html(
+        f'<p>text {pixel}<img src="https://news.example/photo.jpg" width="10"></p>'
+    )
+    assert "t.example" not in cleaned and "photo.jpg" in cleaned
