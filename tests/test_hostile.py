@@ -1,15 +1,19 @@
 """Hostile and broken feeds: feedparser's own fixtures through our ingest, its sanitiser
-fixtures and a list of XSS vectors through our nh3 policy, and tracking pixels.
+fixtures and a list of XSS vectors through our nh3 policy, tracking pixels, and XML attacks.
 """
 
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 
 import lxml.html
 import pytest
 
+import attacks
+from conftest import FeedServer
 from corpus import Report, fixtures, run
+from dispatch.parse import ParsedFeed
 from dispatch.sanitize import clean_html
 
 ALLOWED_SCHEMES = ("http://", "https://", "mailto:")
@@ -124,3 +128,30 @@ def test_tracking_pixels_are_dropped_in_every_spelling(pixel: str) -> None:
         f'<p>text {pixel}<img src="https://news.example/photo.jpg" width="10"></p>'
     )
     assert "t.example" not in cleaned and "photo.jpg" in cleaned
+
+
+MB = 1_048_576
+
+
+def test_billion_laughs_and_the_quadratic_blow_up_are_not_expanded() -> None:
+    for body in (attacks.billion_laughs(), attacks.quadratic_blowup()):
+        result, _, peak = attacks.measure(body)
+        assert isinstance(result, ParsedFeed)
+        (article,) = result.articles
+        assert "lollol" not in article.title and "AAAA" not in article.title
+        assert peak < 16 * MB, f"{peak / MB:.1f} MB"
+
+
+def test_xxe_never_reads_a_local_file(tmp_path: Path) -> None:
+    canary = tmp_path / "canary.txt"
+    canary.write_text("CANARY-7f3a", encoding="utf-8")
+    result, _, _ = attacks.measure(attacks.xxe(canary))
+    assert isinstance(result, ParsedFeed)
+    assert "CANARY" not in repr(result)
+
+
+def test_external_dtds_and_parameter_entities_make_no_connection(server: FeedServer) -> None:
+    for body in (attacks.external_dtd(server.base), attacks.parameter_entity(server.base)):
+        result, _, _ = attacks.measure(body)
+        assert isinstance(result, ParsedFeed) and len(result.articles) == 1
+    assert server.requests == []
