@@ -30,13 +30,16 @@ MAX_REDIRECTS = 5
 
 @dataclass(frozen=True)
 class FetchRequest:
-    """One URL (or local path) to fetch, with the validators of the last good fetch."""
+    """One URL to fetch, with the validators of the last good fetch. ``local``: the URL comes
+    from feeds.yaml, so a path (or file:// URL) is read from disk; never for URLs from feeds.
+    """
 
     name: str
     url: str
     etag: str | None = None
     last_modified: str | None = None
     allow_private: bool = False
+    local: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,12 +100,28 @@ def _check_target(url: str, allow_private: bool) -> None:
         raise BlockedAddress("the URL has no host")
     if allow_private:
         return
+    literal: ipaddress.IPv4Address | ipaddress.IPv6Address | None
     try:
         literal = ipaddress.ip_address(host)
     except ValueError:
+        literal = _legacy_ipv4(host)
+    if literal is None:
         return  # a name: the guarded resolver checks what it resolves to
     if not is_public(str(literal)):
-        raise BlockedAddress(f"{host} is a private address")
+        shown = host if str(literal) == host else f"{host} ({literal})"
+        raise BlockedAddress(f"{shown} is a private address")
+
+
+def _legacy_ipv4(host: str) -> ipaddress.IPv4Address | None:
+    """The address of an old-style IPv4 spelling (``127.1``, ``2130706433``, ``0x7f.0.0.1``,
+    ``0177.0.0.1``) as the C library reads it, or None for a name.
+    """
+    if not host or not (host[0].isdigit()):
+        return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return None
 
 
 class Fetcher:
@@ -143,7 +162,7 @@ class Fetcher:
         async def one(request: FetchRequest) -> FetchResponse | FetchError:
             async with limit:
                 try:
-                    if _is_local(request.url):
+                    if request.local and _is_local(request.url):
                         return self._read_local(request)
                     async with asyncio.timeout(self.settings.timeout.total_seconds()):
                         return await self._get(session_for(request.allow_private), request)

@@ -89,6 +89,7 @@ class Dispatcher:
                     etag=state.etag if same_url and state else None,
                     last_modified=state.last_modified if same_url and state else None,
                     allow_private=self.config.private_allowed(feed.allow_private_networks),
+                    local=True,
                 )
             )
         fetched: list[tuple[FeedConfig, FetchResponse, list[Article], FeedUpdate]] = []
