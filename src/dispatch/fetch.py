@@ -59,6 +59,16 @@ class FetchResponse:
     def not_modified(self) -> bool:
         return self.status == 304
 
+    @property
+    def moved_to(self) -> str | None:
+        """Where the leading permanent redirects (301, 308) led, if the first hop was one."""
+        target = None
+        for status, url in self.redirects:
+            if status not in (301, 308):
+                break
+            target = url
+        return target
+
 
 class BlockedAddress(OSError):
     """The host resolves to an address dispatch may not reach."""

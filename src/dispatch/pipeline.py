@@ -27,6 +27,10 @@ from dispatch.render import Renderer
 from dispatch.store import FeedState, FeedUpdate, Store
 from dispatch.summarise import ExtractiveSummariser, Summariser
 
+# A permanent redirect is followed for good once consecutive polls have seen it this often:
+# one answer from a misconfigured server should not move a feed.
+MOVE_AFTER = 2
+
 
 @dataclass
 class Dispatcher:
@@ -85,7 +89,7 @@ class Dispatcher:
             requests.append(
                 FetchRequest(
                     feed.name,
-                    feed.url,
+                    _poll_url(feed, state),
                     etag=state.etag if same_url and state else None,
                     last_modified=state.last_modified if same_url and state else None,
                     allow_private=self.config.private_allowed(feed.allow_private_networks),
@@ -93,11 +97,13 @@ class Dispatcher:
                 )
             )
         fetched: list[tuple[FeedConfig, FetchResponse, list[Article], FeedUpdate]] = []
-        for feed, response in zip(due_feeds, self.fetcher.fetch_all(requests), strict=True):
+        responses = self.fetcher.fetch_all(requests)
+        for feed, request, response in zip(due_feeds, requests, responses, strict=True):
             errors = states[feed.name].error_count if feed.name in states else 0
             try:
                 if isinstance(response, FetchError):
                     raise response
+                moved = self._note_move(feed, states.get(feed.name), request.url, response)
                 outcome = self._examine(feed, states.get(feed.name), response)
             except FeedError as e:
                 retry = next_poll(
@@ -108,12 +114,16 @@ class Dispatcher:
                 continue
             if outcome is None:
                 self.store.record_unchanged(feed.name, feed.url, now, next_poll(now, feed.every, 0))
-                results[feed.name] = FeedResult(feed.name, "not-modified")
+                results[feed.name] = FeedResult(feed.name, "not-modified", warnings=moved)
                 continue
             new, update, warnings = outcome
             fetched.append((feed, response, new, update))
             results[feed.name] = FeedResult(
-                feed.name, "ok", new=len(update.new), seen=len(update.baseline), warnings=warnings
+                feed.name,
+                "ok",
+                new=len(update.new),
+                seen=len(update.baseline),
+                warnings=(*moved, *warnings),
             )
         enriched = self._enrich([(feed, a) for feed, _, new, _ in fetched for a in new])
         for feed, _, new, update in fetched:
@@ -122,6 +132,23 @@ class Dispatcher:
                 replace(update, new=articles), now, next_poll(now, feed.every, 0)
             )
         return [results[f.name] for f in feeds]
+
+    def _note_move(
+        self, feed: FeedConfig, state: FeedState | None, polled: str, response: FetchResponse
+    ) -> tuple[str, ...]:
+        """Count consecutive permanent redirects to one place; a warning says what it means."""
+        target = response.moved_to
+        if target is None and (polled != feed.url or state is None or state.moved_to is None):
+            return ()  # nothing moved, or already polling the new place and it stays put
+        count = self.store.record_move(feed.name, feed.url, target)
+        if target is None:
+            return ()
+        if count >= MOVE_AFTER:
+            return (f"moved permanently to {target}; polled there now (update feeds.yaml)",)
+        return (
+            f"redirected permanently to {target}; polled there from the next poll on if it "
+            "is redirected there again",
+        )
 
     def _examine(
         self, feed: FeedConfig, state: FeedState | None, response: FetchResponse
@@ -195,6 +222,15 @@ class Dispatcher:
             summary = self.summariser.summarise(article, full_text or article.text)
             enriched[id(article)] = replace(article, full_text=full_text, summary=summary)
         return enriched
+
+
+def _poll_url(feed: FeedConfig, state: FeedState | None) -> str:
+    """Where to poll: the feed's URL, or where it has moved permanently on consecutive polls
+    (until feeds.yaml names another URL).
+    """
+    if state is None or state.url != feed.url or state.moved_to is None:
+        return feed.url
+    return state.moved_to if state.moved_count >= MOVE_AFTER else feed.url
 
 
 def _disabled(state: FeedState | None, feed: FeedConfig) -> bool:

@@ -16,7 +16,7 @@ from dispatch.store import FeedState, Known, norm_title
 from dispatch.urls import normalise_url
 
 MAX_BACKOFF = timedelta(days=1)
-MAX_RETRY_AFTER = timedelta(days=7)
+MAX_RETRY_AFTER = timedelta(days=1)  # a server asking for longer is probably wrong
 
 
 @dataclass(frozen=True)

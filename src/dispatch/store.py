@@ -118,6 +118,12 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE feeds ADD COLUMN disabled TEXT;
     """,
+    # 4: a feed that redirects permanently (301, 308) to the same place on consecutive polls
+    # is polled at the new place from then on.
+    """
+    ALTER TABLE feeds ADD COLUMN moved_to TEXT;
+    ALTER TABLE feeds ADD COLUMN moved_count INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 
@@ -134,6 +140,8 @@ class FeedState:
     last_error: str | None
     failing_since: datetime | None
     disabled: str | None = None
+    moved_to: str | None = None
+    moved_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -368,6 +376,8 @@ class Store:
                 last_error=row["last_error"],
                 failing_since=_moment(row["failing_since"]),
                 disabled=row["disabled"],
+                moved_to=row["moved_to"],
+                moved_count=row["moved_count"],
             )
             for row in rows
         }
@@ -384,7 +394,10 @@ class Store:
                  etag = CASE WHEN feeds.url = excluded.url THEN feeds.etag END,
                  last_modified = CASE WHEN feeds.url = excluded.url THEN feeds.last_modified END,
                  body_hash = CASE WHEN feeds.url = excluded.url THEN feeds.body_hash END,
-                 disabled = CASE WHEN feeds.url = excluded.url THEN feeds.disabled END""",
+                 disabled = CASE WHEN feeds.url = excluded.url THEN feeds.disabled END,
+                 moved_to = CASE WHEN feeds.url = excluded.url THEN feeds.moved_to END,
+                 moved_count = CASE WHEN feeds.url = excluded.url THEN feeds.moved_count ELSE 0 END
+            """,
             (name, url),
         )
 
@@ -410,6 +423,24 @@ class Store:
                    WHERE name = ?""",
                 (_iso(now), _iso(next_poll), error, _iso(now), disable, error, name),
             )
+
+    def record_move(self, name: str, url: str, target: str | None) -> int:
+        """A permanent redirect to ``target`` seen on this poll (None: none was). Returns how
+        many consecutive polls have now seen it.
+        """
+        with self._transaction():
+            self._ensure_feed(name, url)
+            self._db.execute(
+                """UPDATE feeds SET
+                     moved_count = CASE WHEN ? IS NULL THEN 0
+                                        WHEN moved_to = ? THEN moved_count + 1 ELSE 1 END,
+                     moved_to = ? WHERE name = ?""",
+                (target, target, target, name),
+            )
+            row = self._db.execute(
+                "SELECT moved_count FROM feeds WHERE name = ?", (name,)
+            ).fetchone()
+        return int(row["moved_count"])
 
     def record_unchanged(self, name: str, url: str, now: datetime, next_poll: datetime) -> None:
         with self._transaction():
