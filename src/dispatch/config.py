@@ -189,6 +189,8 @@ class OutputSettings(StrictModel):
     """Base of every output's settings model; ``type`` picks the output in the registry.
 
     ``daily_limit``: at most this many sends in any 24 hours; the rest wait, never dropped.
+    ``max_posts_per_run``: at most this many posts in one run (a feed that suddenly offers
+    thousands of new articles does not flood the network); the rest wait for later runs.
     ``on_ambiguous``: for an output without idempotency, what to do with a message that may or
     may not have gone out (a crash mid-send): ``flag`` it for the operator, or ``resend`` it.
     """
@@ -196,6 +198,7 @@ class OutputSettings(StrictModel):
     type: str
     allow_private_networks: bool | None = None
     daily_limit: int | None = Field(default=None, gt=0)
+    max_posts_per_run: int = Field(default=50, gt=0)
     on_ambiguous: Literal["flag", "resend"] = "flag"
     utm: UtmSettings | None = None
     timeout: Duration = timedelta(seconds=30)

@@ -194,7 +194,11 @@ class Daemon:
             if what in ("catch-up", "digest"):
                 deliverer.plan_digests(now)
             deliveries = deliverer.deliver(now, dry_run=False, out_dir=None)
-            report = RunReport(feeds=tuple(feeds), deliveries=(*recovered, *deliveries))
+            report = RunReport(
+                feeds=tuple(feeds),
+                deliveries=(*recovered, *deliveries),
+                notes=deliverer.notes(),
+            )
             self._log(report)
             self.metrics.record(report, time.time())
             self.metrics.set_outbox(status(store).counts)
@@ -205,6 +209,8 @@ class Daemon:
             store.close()
 
     def _log(self, report: RunReport) -> None:
+        for note in report.notes:
+            self.log.info(note)
         for feed in report.feeds:
             fields = {"feed": feed.feed, "status": feed.status, "new": feed.new}
             if feed.status == "failed":

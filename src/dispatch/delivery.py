@@ -49,6 +49,9 @@ class Deliverer:
     stop: threading.Event = field(default_factory=threading.Event)
     # A digest renders once per output, not once per recipient.
     _digests: dict[tuple[int, str], RenderedDigest] = field(default_factory=dict)
+    # Posts per output in this run, and those held back by ``max_posts_per_run``.
+    _posts: dict[str, int] = field(default_factory=dict)
+    held: dict[str, int] = field(default_factory=dict)
 
     def plan_digests(self, now: datetime) -> None:
         """Create every digest that is due and has enough articles, one delivery per output
@@ -174,6 +177,8 @@ class Deliverer:
             for delivery in self.store.deliveries("pending", due=now):
                 if self.stop.is_set():
                     break
+                if delivery.kind == "post" and self._over_run_cap(delivery.output):
+                    continue
                 if progress:
                     progress(f"{delivery.kind} {delivery.rule} → {delivery.output}")
                 unready = None
@@ -186,6 +191,26 @@ class Deliverer:
             for output in self.outputs.values():
                 output.close()
         return results
+
+    def _over_run_cap(self, name: str) -> bool:
+        """Count a post for its output; True (and held) once the run's cap is reached."""
+        output = self.outputs.get(name)
+        if output is None:
+            return False
+        sent = self._posts.get(name, 0)
+        if sent >= output.settings.max_posts_per_run:
+            self.held[name] = self.held.get(name, 0) + 1
+            return True
+        self._posts[name] = sent + 1
+        return False
+
+    def notes(self) -> tuple[str, ...]:
+        """What this run held back for later runs."""
+        return tuple(
+            f"{count:,} more post(s) for {name!r} wait for later runs "
+            f"(max_posts_per_run: {self.outputs[name].settings.max_posts_per_run})"
+            for name, count in sorted(self.held.items())
+        )
 
     def _deliver_one(
         self,

@@ -140,6 +140,7 @@ class RunReport:
 
     feeds: tuple[FeedResult, ...] = ()
     deliveries: tuple[DeliveryResult, ...] = ()
+    notes: tuple[str, ...] = ()  # what waits for a later run, and why
 
     @property
     def ok(self) -> bool:

@@ -252,4 +252,6 @@ def send(
     feeds = dispatcher.poll(now) if poll else []
     deliverer.plan_digests(now)
     deliveries = deliverer.deliver(now, dry_run=dry_run, out_dir=out_dir, progress=progress)
-    return RunReport(feeds=tuple(feeds), deliveries=(*recovered, *deliveries))
+    return RunReport(
+        feeds=tuple(feeds), deliveries=(*recovered, *deliveries), notes=deliverer.notes()
+    )

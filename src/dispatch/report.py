@@ -44,6 +44,8 @@ def print_report(report: RunReport, *, as_json: bool, dry_run: bool, out_dir: Pa
     for feed in report.feeds:
         for warning in feed.warnings:
             err.print(Text(f"warning: feed {feed.feed!r}: {warning}"))
+    for note in report.notes:
+        err.print(Text(f"note: {note}"))
     for delivery in shown:
         message = delivery.message
         assert message is not None
