@@ -19,17 +19,21 @@ from zoneinfo import ZoneInfo
 import jinja2
 from babel.dates import format_date
 from jinja2 import pass_context
-from jinja2.sandbox import SandboxedEnvironment
 
 from dispatch.errors import TemplateError
 from dispatch.limits import PostTooLong, fit_post, truncate_words
 from dispatch.models import Article, VideoCard
 from dispatch.outputs.base import Capabilities
+from dispatch.sandbox import MAX_SECONDS, GuardedSandbox, RenderTimeout, bounded_output, deadline
 from dispatch.urls import same_site, tag_url
 
 DIGEST_MJML = "email/digest.mjml.j2"
 DIGEST_TEXT = "email/digest.txt.j2"
 DIGEST_SUBJECT = "email/subject.txt.j2"
+_TOO_SLOW = (
+    f"stopped after {MAX_SECONDS:g} s: a loop that runs too long? (templates may take "
+    f"{MAX_SECONDS:g} s per message)"
+)
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,7 @@ class Renderer:
         if templates is not None:
             loaders.append(jinja2.FileSystemLoader(templates))
         loaders.append(jinja2.PackageLoader("dispatch", "templates"))
-        self.env = SandboxedEnvironment(
+        self.env = GuardedSandbox(
             loader=jinja2.ChoiceLoader(loaders),
             autoescape=jinja2.select_autoescape(
                 enabled_extensions=("html", "mjml", "mjml.j2", "html.j2"),
@@ -79,6 +83,7 @@ class Renderer:
         self.env.filters["truncate_words"] = lambda text, limit: truncate_words(str(text), limit)
         self.env.filters["date"] = _date_filter
         self.env.filters["utm"] = _utm_filter
+        self.env.guard_filters()
 
     def source_line(self, template: str, line: int | None) -> str | None:
         """The text of one line of a template (by name or by path), to show with its error."""
@@ -94,6 +99,25 @@ class Renderer:
         lines = source.splitlines()
         return lines[line - 1] if 0 < line <= len(lines) else None
 
+    def _frame(self, tb: TracebackType | None, fallback: str) -> tuple[str, int | None]:
+        """Where in which template a render failed: an editor's file as they know it
+        (``templates/email/x.j2``), a built-in one by its name (``email/x.j2``).
+        """
+        found = _template_frame(tb)
+        if found is None:
+            try:  # the failure was the output as a whole: name the template that made it
+                filename = self.env.get_template(fallback).filename or fallback
+            except jinja2.TemplateError:
+                return fallback, None
+            line = None
+        else:
+            filename, line = found
+        shown = self._shown(filename)
+        if shown == filename:
+            parts = Path(filename).parts
+            shown = "/".join(parts[-2:]) if len(parts) >= 2 else filename
+        return shown or fallback, line
+
     def _shown(self, filename: str | None) -> str | None:
         """A file in the templates folder as the editor knows it: ``templates/email/x.j2``."""
         if filename is None or self.templates is None:
@@ -105,15 +129,18 @@ class Renderer:
 
     def _render(self, name: str, context: dict[str, Any]) -> str:
         try:
-            return self.env.get_template(name).render(context)
+            return bounded_output(self.env.get_template(name).generate(context))
         except jinja2.TemplateSyntaxError as e:
             raise TemplateError(
                 self._shown(e.filename) or e.name or name, e.message or str(e), line=e.lineno
             ) from None
         except jinja2.TemplateNotFound as e:
             raise TemplateError(name, f"template {e.name!r} not found") from None
+        except RenderTimeout:
+            template, line = self._frame(sys.exc_info()[2], name)
+            raise TemplateError(template, _TOO_SLOW, line=line) from None
         except Exception as e:  # undefined variables, sandbox violations, filter errors
-            template, line = _template_frame(sys.exc_info()[2], name)
+            template, line = self._frame(sys.exc_info()[2], name)
             raise TemplateError(template, f"{type(e).__name__}: {e}", line=line) from None
 
     def digest(
@@ -131,8 +158,27 @@ class Renderer:
         """Render a digest: subject, compiled MJML HTML, and the plain-text twin.
 
         Raises:
-            TemplateError: a template or the MJML failed.
+            TemplateError: a template or the MJML failed, or took too long.
         """
+        try:
+            with deadline():
+                return self._digest(
+                    name, title, articles, period, timezone, unsubscribe, locale, links
+                )
+        except RenderTimeout:
+            raise TemplateError(DIGEST_MJML, _TOO_SLOW) from None
+
+    def _digest(
+        self,
+        name: str,
+        title: str,
+        articles: Sequence[Article],
+        period: datetime,
+        timezone: str,
+        unsubscribe: str | None,
+        locale: str,
+        links: LinkTags | None,
+    ) -> RenderedDigest:
         local = period.astimezone(ZoneInfo(timezone))
         hosts = _site_hosts(articles)
         items = [article_context(a, timezone, locale, links, hosts) for a in articles]
@@ -198,15 +244,18 @@ class Renderer:
             )
 
         try:
-            return fit_post(
-                render,
-                title=article.title,
-                summary=article.summary,
-                url=url,
-                capabilities=capabilities,
-            )
+            with deadline():
+                return fit_post(
+                    render,
+                    title=article.title,
+                    summary=article.summary,
+                    url=url,
+                    capabilities=capabilities,
+                )
         except PostTooLong as e:
             raise TemplateError(name, f"the post cannot fit: {e}") from None
+        except RenderTimeout:
+            raise TemplateError(name, _TOO_SLOW) from None
 
 
 def compile_mjml(source: str) -> str:
@@ -291,17 +340,12 @@ def card_context(card: VideoCard) -> dict[str, str]:
     }
 
 
-def _template_frame(tb: TracebackType | None, fallback: str) -> tuple[str, int | None]:
+def _template_frame(tb: TracebackType | None) -> tuple[str, int] | None:
     """The innermost template file and line in a traceback (Jinja rewrites frames to them)."""
-    found: tuple[str, int | None] = (fallback, None)
+    found = None
     while tb is not None:
         filename = tb.tb_frame.f_code.co_filename
         if filename.endswith(".j2"):
-            found = (_short(filename), tb.tb_lineno)
+            found = (filename, tb.tb_lineno)
         tb = tb.tb_next
     return found
-
-
-def _short(filename: str) -> str:
-    parts = Path(filename).parts
-    return "/".join(parts[-2:]) if len(parts) >= 2 else filename

@@ -1,0 +1,96 @@
+"""Editors' templates run sandboxed: injection payloads are refused with an error the editor can
+act on, and templates that loop too long or build huge values are stopped, naming the file.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from dispatch.check import sample_articles
+from dispatch.errors import TemplateError
+from dispatch.render import Renderer
+
+PERIOD = datetime(2026, 11, 27, 7, tzinfo=UTC)
+
+
+def render_subject(tmp_path: Path, source: str) -> str:
+    folder = tmp_path / "templates" / "email"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "subject.txt.j2").write_text(source, encoding="utf-8")
+    rendered = Renderer(tmp_path / "templates").digest(
+        name="daily", title="Daily", articles=sample_articles(), period=PERIOD, timezone="UTC"
+    )
+    return rendered.subject
+
+
+INJECTIONS = [
+    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+    "{{ ().__class__.__bases__[0].__subclasses__() }}",
+    "{{ cycler.__init__.__globals__.os.popen('touch {canary}').read() }}",
+    "{{ joiner.__init__.__globals__.os.system('touch {canary}') }}",
+    "{{ lipsum.__globals__['os'].popen('touch {canary}') }}",
+    "{{ namespace.__init__.__globals__ }}",
+    "{{ digest.__class__ }}",
+    "{{ articles[0].__class__.__init__.__globals__ }}",
+    "{{ self._TemplateReference__context }}",
+    "{{ '{0.__class__}'.format(digest) }}",
+    "{{ articles.append.__self__ }}",
+    "{% set x = articles.pop() %}{{ x.title.__class__.__base__.__subclasses__() }}",
+]
+
+
+@pytest.mark.parametrize("payload", INJECTIONS)
+def test_template_injection_is_refused_with_an_editor_facing_error(
+    tmp_path: Path, payload: str
+) -> None:
+    canary = tmp_path / "canary"
+    with pytest.raises(TemplateError) as caught:
+        render_subject(tmp_path, payload.replace("{canary}", str(canary)) + "\n")
+    error = caught.value
+    assert error.template == "templates/email/subject.txt.j2" and error.line == 1
+    assert "SecurityError" in error.reason or "unsafe" in error.reason, error.reason
+    assert not canary.exists()
+
+
+HUGE = {
+    "string repetition": "{{ 'x' * 100000000 }}",
+    "a big exponent": "{{ 10 ** 100000000 }}",
+    "doubling through a namespace": (
+        "{% set ns = namespace(s='xx') %}"
+        "{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s | length }}"
+    ),
+    "a filter that pads": "{{ 'x' | center(100000000) }}",
+    "a list that grows": "{{ range(100000) | list * 100 }}",
+    "too much output": "{% for i in range(100000) %}{{ 'y' * 100 }}{% endfor %}",
+}
+
+
+@pytest.mark.parametrize("case", sorted(HUGE))
+def test_huge_values_and_output_are_stopped(tmp_path: Path, case: str) -> None:
+    with pytest.raises(TemplateError) as caught:
+        render_subject(tmp_path, HUGE[case] + "\n")
+    assert caught.value.template == "templates/email/subject.txt.j2"
+    assert ("SecurityError" in caught.value.reason and "limit" in caught.value.reason) or (
+        "passed 5,000,000 characters" in caught.value.reason
+    ), caught.value.reason
+
+
+LOOPS = {
+    "nested ranges": "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}"
+    "{% endfor %}",
+    "a loop that calls nothing": "{% set xs = range(100000) | list %}\n"
+    "{% for i in xs %}{% for j in xs %}{% endfor %}{% endfor %}",
+}
+
+
+@pytest.mark.parametrize("case", sorted(LOOPS))
+def test_a_template_that_loops_too_long_is_stopped(tmp_path: Path, case: str) -> None:
+    with pytest.raises(TemplateError) as caught:
+        render_subject(tmp_path, LOOPS[case] + "\n")
+    assert "stopped after 2 s" in caught.value.reason
+    assert caught.value.template.endswith("subject.txt.j2")
+    # The thread that was stopped renders normally afterwards.
+    assert render_subject(tmp_path, "Fine {{ digest.title }}\n") == "Fine Daily"
