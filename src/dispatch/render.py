@@ -25,6 +25,7 @@ from dispatch.limits import PostTooLong, fit_post, truncate_words
 from dispatch.models import Article, VideoCard
 from dispatch.outputs.base import Capabilities
 from dispatch.sandbox import MAX_SECONDS, GuardedSandbox, RenderTimeout, bounded_output, deadline
+from dispatch.sanitize import printable
 from dispatch.urls import same_site, tag_url
 
 DIGEST_MJML = "email/digest.mjml.j2"
@@ -186,7 +187,7 @@ class Renderer:
         context: dict[str, Any] = {
             "digest": {
                 "name": name,
-                "title": title,
+                "title": printable(title),
                 "period": local,
                 "date": format_date(local, "long", locale=locale),
                 "timezone": timezone,

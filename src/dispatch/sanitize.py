@@ -28,6 +28,7 @@ _BLOCKS = frozenset(
     article dd dt
     """.split()
 )
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 _ABSOLUTE = ("http://", "https://", "mailto:")
 _IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
@@ -74,14 +75,22 @@ def _absolute_links_only(tag: str, attribute: str, value: str) -> str | None:
 def clean_text(raw: str) -> str:
     """Text from a feed field that should have no markup at all (titles, names)."""
     if "<" not in raw and "&" not in raw:
-        return " ".join(raw.split())
+        return " ".join(printable(raw).split())
     return " ".join(html_to_text(raw).split())
+
+
+def printable(text: str) -> str:
+    """Text without the control characters that XML (and so MJML) refuses: NUL and the other
+    C0 controls but tab, line feed and carriage return.
+    """
+    return _CONTROLS.sub("", text)
 
 
 def html_to_text(fragment: str) -> str:
     """Plain text of an HTML fragment: one paragraph a line, white space folded."""
     if not fragment.strip():
         return ""
+    fragment = printable(fragment)
     try:
         root = lxml_html.fragment_fromstring(_allowed_only(fragment), create_parent="div")
     except Exception:  # lxml rejects some broken input outright; fall back to the tags stripped
