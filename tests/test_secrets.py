@@ -1,0 +1,151 @@
+"""A canary secret set in the environment never shows: not in any command's output, the dry
+run's files, error messages, the outbox, the preview page, or the service's logs.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import FeedServer, article_items, rss, run_cli, write_config
+from standins import AtprotoStandIn, MastodonStandIn, SmtpStandIn, free_port
+
+CANARY = "CANARY-" + base64.b32encode(os.urandom(10)).decode().rstrip("=")
+ENV = {
+    "SMTP_PASSWORD": CANARY + "-smtp",
+    "MASTODON_TOKEN": CANARY + "-mastodon",
+    "BSKY_APP_PASSWORD": CANARY + "-bluesky",
+    "X_SECRET": CANARY + "-x",
+    "HOOK_SECRET": "whsec_" + base64.b64encode(CANARY.encode()).decode(),
+}
+SHOWN = [CANARY, base64.b64encode(CANARY.encode()).decode()]
+
+
+def leaks(text: str) -> list[str]:
+    return [secret for secret in SHOWN if secret in text]
+
+
+@pytest.fixture
+def standins(tmp_path: Path) -> Iterator[tuple[SmtpStandIn, MastodonStandIn, AtprotoStandIn]]:
+    (tmp_path / "tls").mkdir()
+    smtp, mastodon, pds = SmtpStandIn(tmp_path / "tls"), MastodonStandIn(), AtprotoStandIn()
+    yield smtp, mastodon, pds
+    for standin in (smtp, mastodon, pds):
+        standin.stop()
+
+
+def test_a_canary_secret_never_shows(
+    tmp_path: Path,
+    server: FeedServer,
+    standins: tuple[SmtpStandIn, MastodonStandIn, AtprotoStandIn],
+) -> None:
+    smtp, mastodon, pds = standins
+    url = server.serve("/feed", rss(article_items(2)))
+    outputs = {
+        # Every secret is wrong for its server, so every output also fails and says why.
+        "mail": smtp.output(
+            password="${SMTP_PASSWORD}", to=["ana@example.org"], **{"from": "d@journal.example"}
+        ),
+        "mastodon": mastodon.output(access_token="${MASTODON_TOKEN}"),
+        "bluesky": pds.output(app_password="${BSKY_APP_PASSWORD}"),
+        "x": {
+            "type": "x",
+            "api_url": "http://127.0.0.1:9",
+            "consumer_key": "k",
+            "consumer_secret": "${X_SECRET}",
+            "access_token": "t",
+            "access_token_secret": "${X_SECRET}",
+        },
+        "hook": {"type": "webhook", "url": "http://127.0.0.1:9/hook", "secret": "${HOOK_SECRET}"},
+    }
+    path = write_config(
+        tmp_path,
+        {
+            "state": "state.db",
+            "allow_private_networks": True,
+            "fetch": {"timeout": "3s", "connect_timeout": "1s"},
+            "feeds": [{"name": "news", "url": url, "backfill": "all"}],
+            "outputs": outputs,
+            "digests": [{"name": "daily", "outputs": ["mail"]}],
+            "posts": [{"name": "social", "outputs": ["mastodon", "bluesky", "x", "hook"]}],
+        },
+    )
+    seen: dict[str, str] = {}
+    for command in (
+        ["outputs"],
+        ["check"],
+        ["send", "--dry-run", "--out", str(tmp_path / "dry")],
+        ["send", "--dry-run", "--json"],
+        ["send"],
+        ["status"],
+    ):
+        result = run_cli(*command, config=path, env=ENV)
+        seen[" ".join(command)] = result.stdout + result.stderr
+    assert "hint:" in seen["send"]  # the sends failed and said so
+    for where, text in seen.items():
+        assert leaks(text) == [], where
+    for file in (tmp_path / "dry").rglob("*"):
+        if file.is_file():
+            assert leaks(file.read_text(encoding="utf-8", errors="replace")) == [], file
+    assert leaks((tmp_path / "state.db").read_bytes().decode("utf-8", "replace")) == []
+
+    # The preview page.
+    port = free_port()
+    environ = {**os.environ, **ENV}
+    preview = subprocess.Popen(
+        [sys.executable, "-m", "dispatch", "--config", str(path), "preview", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=environ,
+        text=True,
+    )
+    try:
+        assert preview.stdout is not None
+        assert "dispatch preview" in preview.stdout.readline()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as response:
+            page = response.read().decode()
+        assert "Digests" in page and leaks(page) == []
+    finally:
+        preview.terminate()
+        assert leaks(preview.communicate(timeout=10)[0]) == []
+
+    # The service's log, in both formats, through a poll and a failing send.
+    for log_format in ("text", "json"):
+        (tmp_path / "state.db").unlink()  # so that it has everything to do again
+        daemon = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "dispatch",
+                "--config",
+                str(path),
+                "run",
+                "--log-format",
+                log_format,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=environ,
+            text=True,
+        )
+        assert daemon.stdout is not None
+        lines = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # until it has tried Mastodon and failed
+            line = daemon.stdout.readline()
+            lines.append(line)
+            if "401" in line or not line:
+                break
+        daemon.send_signal(signal.SIGTERM)
+        log = "".join(lines) + daemon.communicate(timeout=30)[0]
+        assert "mastodon" in log and "401" in log, log  # it tried, failed, and said so
+        assert leaks(log) == [], log
