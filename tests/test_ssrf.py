@@ -6,6 +6,8 @@ that slips through.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,6 +17,8 @@ from conftest import FeedServer, Route, article_items, rss, run_cli, write_confi
 from dispatch.config import FetchSettings
 from dispatch.errors import FetchError
 from dispatch.fetch import Fetcher, FetchRequest
+from dispatch.resolve import GuardedResolver
+from standins import DnsStandIn
 
 SETTINGS = FetchSettings(timeout=timedelta(seconds=3), connect_timeout=timedelta(seconds=1))
 
@@ -108,4 +112,47 @@ def test_article_pages_for_full_text_may_not_reach_private_addresses(
     (message,) = result.messages()
     assert message["articles"][0]["title"] == "Teaser"
     assert "internal only" not in result.stdout
+    assert server.requests == []
+
+
+@pytest.fixture
+def nameserver() -> Iterator[DnsStandIn]:
+    standin = DnsStandIn(
+        {
+            "rebind.test": [["93.184.216.34"], ["127.0.0.1"]],  # public first, then loopback
+            "mixed.test": [["93.184.216.34", "127.0.0.1"]],  # both in one answer
+        }
+    )
+    yield standin
+    standin.stop()
+
+
+def fetch_with(nameserver: DnsStandIn, url: str) -> FetchError | object:
+    settings = SETTINGS.model_copy(update={"nameservers": [nameserver.address]})
+    (result,) = Fetcher(settings, Path.cwd()).fetch_all([FetchRequest("probe", url)])
+    return result
+
+
+def test_a_name_that_rebinds_to_loopback_is_caught_at_connect_time(
+    server: FeedServer, nameserver: DnsStandIn
+) -> None:
+    server.serve("/feed", rss(article_items(1)))
+    port = server.httpd.server_address[1]
+    # A check before connecting would see a public address (nothing connects here)...
+    checked = asyncio.run(GuardedResolver([nameserver.address]).resolve("rebind.test", port))
+    assert [answer["host"] for answer in checked] == ["93.184.216.34"]
+    # ...but the addresses judged are the ones the connection resolves, and they have changed.
+    result = fetch_with(nameserver, f"http://rebind.test:{port}/feed")
+    assert isinstance(result, FetchError), result
+    assert "rebind.test resolves to 127.0.0.1, a private address" in result.reason
+    assert len(nameserver.queries_for("rebind.test")) == 2
+    assert server.requests == []
+
+
+def test_an_answer_with_any_private_address_is_refused_whole(
+    server: FeedServer, nameserver: DnsStandIn
+) -> None:
+    port = server.httpd.server_address[1]
+    result = fetch_with(nameserver, f"http://mixed.test:{port}/feed")
+    assert isinstance(result, FetchError) and "127.0.0.1, a private address" in result.reason
     assert server.requests == []

@@ -69,6 +69,9 @@ class FetchSettings(StrictModel):
     max_bytes: int = Field(default=10_000_000, gt=0)
     concurrency: int = Field(default=16, gt=0, le=1000)
     user_agent: str = "dispatch/0.1 (+https://github.com/dispatch-feeds/dispatch)"
+    # Nameservers to resolve feed hosts with (``10.0.0.53`` or ``10.0.0.53:5353``), instead of
+    # the system's resolver.
+    nameservers: list[str] = Field(default_factory=list)
 
 
 class DaemonSettings(StrictModel):

@@ -20,10 +20,10 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
 
 from dispatch.config import FetchSettings
 from dispatch.errors import FetchError
+from dispatch.resolve import BlockedAddress, GuardedResolver, is_public
 
 MAX_REDIRECTS = 5
 
@@ -68,37 +68,6 @@ class FetchResponse:
                 break
             target = url
         return target
-
-
-class BlockedAddress(OSError):
-    """The host resolves to an address dispatch may not reach."""
-
-
-def is_public(address: str) -> bool:
-    """True for globally routable unicast addresses (IPv4-mapped IPv6 judged as IPv4)."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
-
-
-class _GuardedResolver(AbstractResolver):
-    """Resolves names, then refuses any answer that is not a public address."""
-
-    def __init__(self) -> None:
-        self._inner = aiohttp.ThreadedResolver()
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        results = await self._inner.resolve(host, port, family)
-        for result in results:
-            if not is_public(result["host"]):
-                raise BlockedAddress(f"{host} resolves to {result['host']}, a private address")
-        return results
-
-    async def close(self) -> None:
-        await self._inner.close()
 
 
 def _check_target(url: str, allow_private: bool) -> None:
@@ -162,7 +131,7 @@ class Fetcher:
             if allow_private not in sessions:
                 connector = aiohttp.TCPConnector(
                     limit=self.settings.concurrency,
-                    resolver=None if allow_private else _GuardedResolver(),
+                    resolver=None if allow_private else GuardedResolver(self.settings.nameservers),
                 )
                 sessions[allow_private] = aiohttp.ClientSession(
                     connector=connector, timeout=timeout, headers=headers
@@ -381,7 +350,7 @@ async def _request(
     max_bytes: int,
 ) -> HttpResponse:
     _check_target(url, allow_private)
-    connector = aiohttp.TCPConnector(resolver=None if allow_private else _GuardedResolver())
+    connector = aiohttp.TCPConnector(resolver=None if allow_private else GuardedResolver())
     async with aiohttp.ClientSession(
         connector=connector, timeout=aiohttp.ClientTimeout(total=timeout)
     ) as session:

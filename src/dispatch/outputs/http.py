@@ -8,14 +8,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dispatch.errors import AuthError, RateLimited, Rejected, TransientError
-from dispatch.fetch import (
-    BlockedAddress,
-    HttpFailure,
-    HttpResponse,
-    http_request,
-    retry_after_seconds,
-)
+from dispatch.fetch import HttpFailure, HttpResponse, http_request, retry_after_seconds
 from dispatch.outputs.base import BaseOutput
+from dispatch.resolve import BlockedAddress
 
 
 def request(
