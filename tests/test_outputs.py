@@ -15,7 +15,14 @@ from typing import Any
 import pytest
 
 from conftest import FeedServer, article_items, rss, run_cli, write_config
-from standins import AtprotoStandIn, MastodonStandIn, SmtpStandIn, WebhookReceiver, XStandIn
+from standins import (
+    AtprotoStandIn,
+    MastodonStandIn,
+    SmtpStandIn,
+    WebhookReceiver,
+    XStandIn,
+    free_port,
+)
 
 NOW = "2026-11-27T03:00:00+00:00"
 PNG = (
@@ -506,3 +513,36 @@ def test_mastodon_row_interrupted_over_an_hour_ago_is_looked_up(
     looked_up = [c.path for c in mastodon.calls if c.method == "GET"]
     assert "/api/v1/accounts/1/statuses" in looked_up
     assert deliveries(tmp_path)[0][3] == "sent"
+
+
+def test_smtp_to_a_plain_local_relay_without_tls_or_login(
+    tmp_path: Path, server: FeedServer
+) -> None:
+    """A relay on localhost (Postfix, say) that offers neither STARTTLS nor AUTH."""
+    from aiosmtpd.controller import Controller
+
+    received: list[bytes] = []
+
+    class Relay:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            received.append(envelope.content)
+            return "250 queued"
+
+    port = free_port()
+    relay = Controller(Relay(), hostname="127.0.0.1", port=port)
+    relay.start()
+    try:
+        output = {
+            "type": "smtp",
+            "host": "127.0.0.1",
+            "port": port,
+            "starttls": False,
+            "from": "digest@journal.example",
+            "to": ["ana@example.org", "bo@example.org"],
+        }
+        path = setup(tmp_path, server, {"mail": output}, digest=True)
+        result = run_cli("send", "--now", NOW, config=path)
+        assert result.code == 0, result.stderr
+        assert len(received) == 2
+    finally:
+        relay.stop()

@@ -136,6 +136,9 @@ class SmtpOutput(BaseOutput):
             if settings.username:
                 assert settings.password is not None
                 connection.login(settings.username, settings.password.reveal())
+            # MAIL is sent by hand (one envelope, many messages), so greet the server here;
+            # STARTTLS and login have done so already, a plain connection has not.
+            connection.ehlo_or_helo_if_needed()
         except smtplib.SMTPAuthenticationError as e:
             raise AuthError(
                 self.name,
