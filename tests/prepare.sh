@@ -1,20 +1,28 @@
 #!/bin/sh
 # What the test suite needs from outside PyPI's wheels, fetched before it runs (tests never
 # reach beyond 127.0.0.1 themselves):
-#   - Debian's Chromium, for the browser test (browsers cannot be downloaded here); sudo is
-#     used when not root;
-#   - feedparser's source distribution, whose own test fixtures are our hostile-feed corpus.
+#   - Debian's Chromium, for the browser test (browsers cannot be downloaded here), and nginx,
+#     the benchmark's feed server; sudo is used when not root;
+#   - feedparser's source distribution, whose own test fixtures are our hostile-feed corpus;
+#   - rss2email and feed2exec in their own environment, bench/.peers: the benchmark's peers.
 set -eu
 cd "$(dirname "$0")"
 FEEDPARSER=6.0.14
 if [ ! -f ".cache/feedparser-$FEEDPARSER.tar.gz" ]; then
     python3 -m pip download -q --no-binary :all: --no-deps --dest .cache "feedparser==$FEEDPARSER"
 fi
-if command -v chromium >/dev/null 2>&1; then
+if [ ! -x ../bench/.peers/bin/feed2exec ] || [ ! -x ../bench/.peers/bin/r2e ]; then
+    python3 -m venv ../bench/.peers
+    ../bench/.peers/bin/pip install -q --disable-pip-version-check rss2email==3.14 feed2exec==0.23.0
+fi
+missing=""
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$missing nginx"
+if [ -z "$missing" ]; then
     exit 0
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
-    echo "install Chromium as /usr/bin/chromium to run the browser test (no apt-get here)" >&2
+    echo "install$missing to run the browser test and the benchmark (no apt-get here)" >&2
     exit 1
 fi
 as_root=""
@@ -23,5 +31,5 @@ if [ "$(id -u)" != 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 $as_root apt-get update -qq
-$as_root apt-get install -y -qq chromium >/dev/null
-command -v chromium >/dev/null
+# shellcheck disable=SC2086
+$as_root apt-get install -y -qq $missing >/dev/null

@@ -1,0 +1,40 @@
+"""The benchmark still works: its small configuration runs every scenario against the peers
+(rss2email and feed2exec, installed in their own environment) and prints the table. Nothing
+here is timed; the figures live in docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import ROOT
+
+SCENARIOS = [
+    "`--help` start-up",
+    "first poll of 20 feeds (all new)",
+    "steady state, 20 feeds (all 304)",
+    "20 feeds, 10 % changed",
+    "300 feeds, all 304",
+    "rendering a 20-article digest (MJML included)",
+    "sending 50 emails to the sink",
+]
+
+
+def test_the_benchmark_runs_every_scenario_against_the_peers() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--small"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [line.split(" | ") for line in result.stdout.splitlines() if line.startswith("| ")]
+    seen = {(row[0].removeprefix("| "), row[1]) for row in rows[2:]}
+    for scenario in SCENARIOS:
+        assert (scenario, "dispatch") in seen, scenario
+    for peer in ("rss2email", "feed2exec"):
+        assert ("first poll of 20 feeds (all new)", peer) in seen
+        assert ("steady state, 20 feeds (all 304)", peer) in seen
+    assert ("sending 50 emails to the sink", "rss2email") in seen
