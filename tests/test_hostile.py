@@ -12,9 +12,9 @@ import pytest
 
 import attacks
 from conftest import FeedServer
-from corpus import Report, fixtures, run
 from dispatch.parse import ParsedFeed
 from dispatch.sanitize import clean_html
+from feedparser_fixtures import Report, fixtures, run
 
 ALLOWED_SCHEMES = ("http://", "https://", "mailto:")
 

@@ -58,6 +58,8 @@ def card_for(video_id: str, title: str, thumbnail: str | None = None) -> VideoCa
 
 def cards_in_html(raw_html: str, fallback_title: str) -> list[VideoCard]:
     """Cards for every YouTube video in the HTML: iframes, links and bare URLs, once each."""
+    if "youtu" not in raw_html.lower():
+        return []  # most articles carry no video: one quick look instead of two scans
     titles: dict[str, str] = {}
     for tag in _IFRAME.findall(raw_html):
         attributes = {m[0].lower(): m[1] or m[2] or m[3] for m in _ATTRIBUTE.findall(tag)}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from html import unescape
+from urllib.parse import urljoin
 
 import nh3
 from lxml import html as lxml_html
@@ -29,6 +31,8 @@ _BLOCKS = frozenset(
     """.split()
 )
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_BLOCK_TAG = re.compile(r"</?(?:" + "|".join(sorted(_BLOCKS)) + r")\b[^>]*>", re.IGNORECASE)
+_ANY_TAG = re.compile(r"<[^>]*>")
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 _ABSOLUTE = ("http://", "https://", "mailto:")
 _IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
@@ -48,10 +52,20 @@ def _drop_pixels(raw: str) -> str:
     )
 
 
-def clean_html(raw: str) -> str:
+def clean_html(raw: str, base: str | None = None) -> str:
     """Keep structure, links and images; drop script, style, iframes, event handlers, unsafe
     URL schemes and 1x1 tracking pixels. Links get ``rel="noopener noreferrer nofollow"``.
+    Relative links and images are made absolute against ``base`` (the feed's URL), as a
+    reader of an email cannot follow them otherwise; without a base they are dropped.
     """
+
+    def absolute(tag: str, attribute: str, value: str) -> str | None:
+        if attribute not in ("href", "src"):
+            return value
+        if base is not None and not value.lower().startswith(_ABSOLUTE):
+            value = urljoin(base, value.strip())
+        return value if value.lower().startswith(_ABSOLUTE) else None
+
     return nh3.clean(
         _drop_pixels(raw),
         tags=_TAGS,
@@ -59,17 +73,8 @@ def clean_html(raw: str) -> str:
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
-        attribute_filter=_absolute_links_only,
+        attribute_filter=absolute,
     )
-
-
-def _absolute_links_only(tag: str, attribute: str, value: str) -> str | None:
-    """A link or image a reader can follow from an email: absolute http(s) or mailto. (The
-    parser has made relative links absolute already; what is left relative is junk.)
-    """
-    if attribute in ("href", "src") and not value.lower().startswith(_ABSOLUTE):
-        return None
-    return value
 
 
 def clean_text(raw: str) -> str:
@@ -84,6 +89,15 @@ def printable(text: str) -> str:
     C0 controls but tab, line feed and carriage return.
     """
     return _CONTROLS.sub("", text)
+
+
+def text_of_clean(cleaned: str) -> str:
+    """Plain text of HTML that ``clean_html`` made (well-formed, no script or style): one
+    paragraph a line, white space folded. A few regular expressions, not a parser.
+    """
+    text = unescape(_ANY_TAG.sub("", _BLOCK_TAG.sub("\n", cleaned)))
+    lines = (" ".join(line.split()) for line in text.split("\n"))
+    return "\n".join(line for line in lines if line)
 
 
 def html_to_text(fragment: str) -> str:

@@ -3,7 +3,7 @@ ingest: each is served by a local HTTP server, fetched by dispatch's fetcher and
 dispatch's parser. Used by tests/test_corpus.py, and run on its own for the figures in
 docs/reliability.md:
 
-    .venv/bin/python tests/corpus.py
+    .venv/bin/python tests/feedparser_fixtures.py
 """
 
 from __future__ import annotations

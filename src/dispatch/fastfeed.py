@@ -1,0 +1,262 @@
+"""A fast path for the common feed: well-formed RSS 2.0 or Atom, read with lxml into the same
+entry fields feedparser gives, about twenty times faster.
+
+feedparser stays the reference. This path declines (returns None) whenever a feed strays from
+what it reproduces exactly: not well-formed, another format, markup in a title, XHTML content,
+an xml:base, dates it cannot read, a charset it is not told to use. A
+differential test (tests/test_fastfeed.py) checks that every feed it accepts, in the benchmark
+corpus and in feedparser's own fixtures, gives the same articles as feedparser.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from lxml import etree
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+CONTENT = "{http://purl.org/rss/1.0/modules/content/}encoded"
+DC = "{http://purl.org/dc/elements/1.1/}"
+MEDIA = "{http://search.yahoo.com/mrss/}"
+YT = "{http://www.youtube.com/xml/schemas/2015}"
+XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
+
+_MARKUP = re.compile(r"[<&]")
+# C1 controls: feedparser reads them as Windows-1252 (smart quotes) and repairs double-encoded
+# UTF-8; leave both to it.
+_C1 = re.compile("[\x80-\x9f]")
+_PARSER = etree.XMLParser(
+    resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, recover=False
+)
+_ATOM_FEED = {
+    *(
+        ATOM + name
+        for name in "title subtitle id link updated author contributor category generator "
+        "icon logo rights entry".split()
+    ),
+    f"{YT}channelId",
+    f"{ATOM}published",
+}
+_DECLARED = re.compile(rb"(?:\xef\xbb\xbf)?<\?xml[^>]*?encoding\s*=\s*[\"']([\w.:-]+)[\"']")
+_UTF8 = {"utf-8", "utf8", "us-ascii", "ascii"}
+
+Entry = dict[str, Any]
+
+
+class Decline(Exception):
+    """This feed is for feedparser."""
+
+
+def read(body: bytes, content_type: str | None) -> tuple[str, list[Entry]] | None:
+    """The feed's title and its entries as feedparser would give them, or None to decline."""
+    if content_type and "charset=" in content_type.lower():
+        charset = content_type.lower().split("charset=", 1)[1].strip(" \"';")
+        if charset not in _UTF8:
+            return None
+    if content_type and not any(kind in content_type.lower() for kind in ("xml", "rss", "atom")):
+        return None  # feedparser warns about the content type: let it
+    declared = _DECLARED.match(body)
+    if declared and declared.group(1).decode("ascii", "replace").lower() not in _UTF8:
+        return None  # feedparser weighs a declared charset against the bytes; lxml trusts it
+    try:
+        root = etree.fromstring(body, _PARSER)
+    except (etree.XMLSyntaxError, ValueError):
+        return None
+    try:
+        if root.tag == "rss" and root.get("version") in ("2.0", "0.92", "0.91"):
+            return _rss(root)
+        if root.tag == f"{ATOM}feed":
+            return _atom(root)
+    except Decline:
+        return None
+    return None
+
+
+def _rss(root: Any) -> tuple[str, list[Entry]]:
+    channel = root.find("channel")
+    if channel is None or any(e.get(XML_BASE) for e in root.iter() if isinstance(e.tag, str)):
+        raise Decline
+    entries = []
+    for item in channel.iterfind("item"):
+        entry: Entry = {}
+        for child in item:
+            tag = child.tag
+            if not isinstance(tag, str):
+                continue
+            if tag == "title":
+                entry["title"] = _plain(child)
+            elif tag == "link":
+                entry["link"] = _url(_text(child))
+            elif tag == "guid":
+                entry["id"] = _text(child).strip()
+            elif tag == "description":
+                entry["summary"] = _html(_text(child))
+            elif tag == CONTENT:
+                entry["content"] = [{"value": _html(_text(child))}]
+            elif tag == "pubDate":
+                entry["published_parsed"] = _rfc822(_text(child))
+            elif tag == f"{DC}creator":
+                entry["author"] = _plain(child)
+            elif tag == "category":
+                entry.setdefault("tags", []).append({"term": _plain(child)})
+            elif tag == "enclosure":
+                entry.setdefault("enclosures", []).append(
+                    {"href": _url(child.get("url") or ""), "type": child.get("type") or ""}
+                )
+            else:
+                raise Decline  # author, dc:date, media:*, comments ...: feedparser knows
+        if "link" not in entry:
+            raise Decline  # feedparser may take the GUID as the link
+        entry["links"] = [{"href": entry["link"]}]
+        entries.append(entry)
+    title = channel.find("title")
+    if title is None:
+        raise Decline  # feedparser looks for it elsewhere (dc:title ...)
+    return _plain(title), entries
+
+
+def _atom(root: Any) -> tuple[str, list[Entry]]:
+    if any(e.get(XML_BASE) for e in root.iter() if isinstance(e.tag, str)):
+        raise Decline
+    for child in root:  # anything else (an RSS item in an Atom feed...): feedparser's to judge
+        if isinstance(child.tag, str) and child.tag not in _ATOM_FEED:
+            raise Decline
+    entries = []
+    for node in root.iterfind(f"{ATOM}entry"):
+        entry: Entry = {}
+        links = []
+        for child in node:
+            tag = child.tag
+            if not isinstance(tag, str):
+                continue
+            if tag == f"{ATOM}title":
+                if child.get("type", "text") != "text":
+                    raise Decline
+                entry["title"] = _plain(child)
+            elif tag == f"{ATOM}link":
+                rel = child.get("rel", "alternate")
+                href = _url(child.get("href") or "")
+                links.append({"href": href, "rel": rel})
+                if rel == "alternate" and "link" not in entry:
+                    entry["link"] = href
+                elif rel == "enclosure":
+                    entry.setdefault("enclosures", []).append(
+                        {"href": href, "type": child.get("type") or ""}
+                    )
+            elif tag == f"{ATOM}id":
+                entry["id"] = _text(child).strip()
+            elif tag == f"{ATOM}content":
+                entry["content"] = [{"value": _typed(child)}]
+            elif tag == f"{ATOM}summary":
+                entry["summary"] = _typed(child)
+            elif tag == f"{ATOM}published":
+                entry["published_parsed"] = _iso(_text(child))
+            elif tag == f"{ATOM}updated":
+                entry["updated_parsed"] = _iso(_text(child))
+            elif tag == f"{ATOM}author":
+                name = child.find(f"{ATOM}name")
+                if name is not None and "author" not in entry:
+                    entry["author"] = _plain(name)
+            elif tag == f"{ATOM}category":
+                entry.setdefault("tags", []).append({"term": child.get("term") or ""})
+            elif tag == f"{YT}videoId":
+                entry["yt_videoid"] = _text(child).strip()
+            elif tag == f"{YT}channelId":
+                continue
+            elif tag == f"{MEDIA}group":
+                _media_group(child, entry)
+            else:
+                raise Decline
+        if "link" not in entry:
+            raise Decline  # feedparser may take the id as the link
+        entry["links"] = links
+        entries.append(entry)
+    title = root.find(f"{ATOM}title")
+    if title is not None and title.get("type", "text") != "text":
+        raise Decline
+    return (_plain(title) if title is not None else ""), entries
+
+
+def _media_group(group: Any, entry: Entry) -> None:
+    """A YouTube channel feed's media:group: thumbnail, content, and the description, which
+    feedparser gives as the entry's summary.
+    """
+    for child in group:
+        tag = child.tag
+        if tag == f"{MEDIA}thumbnail":
+            entry.setdefault("media_thumbnail", []).append({"url": _url(child.get("url") or "")})
+        elif tag == f"{MEDIA}content":
+            entry.setdefault("media_content", []).append(
+                {
+                    "url": child.get("url") or "",
+                    "type": child.get("type") or "",
+                    "medium": child.get("medium") or "",
+                }
+            )
+        elif tag == f"{MEDIA}description":
+            entry["summary"] = _plain(child)
+        elif tag in (f"{MEDIA}title", f"{MEDIA}community"):
+            continue
+        else:
+            raise Decline
+
+
+def _text(element: Any) -> str:
+    if len(element):
+        raise Decline  # markup inside: feedparser serialises it its own way
+    text = element.text or ""
+    if not text.isascii() and _C1.search(text):
+        raise Decline
+    return text
+
+
+def _plain(element: Any) -> str:
+    text = _text(element)
+    if _MARKUP.search(text):
+        raise Decline  # an escaped tag or entity in a title: feedparser decides what it is
+    return text.strip()
+
+
+def _html(value: str) -> str:
+    return value  # relative links are made absolute by the sanitiser, on both paths
+
+
+def _typed(element: Any) -> str:
+    kind = element.get("type", "text")
+    if kind == "html":
+        return _html(_text(element))
+    if kind == "text":
+        text = _text(element)
+        if _MARKUP.search(text):
+            raise Decline
+        return text
+    raise Decline  # xhtml and media types
+
+
+def _url(value: str) -> str:
+    url = value.strip()
+    if not url.lower().startswith(("http://", "https://")):
+        raise Decline
+    return url
+
+
+def _rfc822(value: str) -> time.struct_time:
+    try:
+        moment = parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError):
+        raise Decline from None
+    if moment.tzinfo is None:
+        raise Decline
+    return moment.astimezone(UTC).timetuple()
+
+
+def _iso(value: str) -> time.struct_time:
+    text = value.strip()
+    if not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)", text):
+        raise Decline
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment.astimezone(UTC).timetuple()
