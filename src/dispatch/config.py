@@ -305,9 +305,8 @@ def _problem_order(problem: ConfigProblem) -> tuple[int, str]:
 def _validate_outputs(
     outputs: dict[str, Any], lines: dict[Place, int], problems: list[ConfigProblem]
 ) -> dict[str, Any]:
-    from dispatch.outputs.registry import output_types
+    from dispatch.outputs.registry import output_type, type_names
 
-    known = output_types()
     validated: dict[str, Any] = {}
     for name, raw in outputs.items():
         place: Place = ("outputs", name)
@@ -315,15 +314,15 @@ def _validate_outputs(
         if not isinstance(kind, str):
             problems.append(_problem(place, "needs a `type`", lines))
             continue
-        output_type = known.get(kind)
-        if output_type is None:
-            choices = ", ".join(sorted(known))
+        found = output_type(kind)
+        if found is None:
+            choices = ", ".join(type_names())
             problems.append(
                 _problem((*place, "type"), f"unknown output type {kind!r}; known: {choices}", lines)
             )
             continue
         try:
-            validated[name] = output_type.settings_model.model_validate(raw)
+            validated[name] = found.settings_model.model_validate(raw)
         except ValidationError as e:
             problems += _problems(e, place, lines)
     return validated
@@ -340,10 +339,7 @@ def _cross_references(
     """Names that must be unique and references that must resolve. Works on the raw data, so
     these problems are reported together with every other one.
     """
-    from dispatch.outputs.registry import output_types
-
     problems: list[ConfigProblem] = []
-    types = output_types()
     feed_names = _names(data.get("feeds"))
     for section in ("feeds", "digests", "posts"):
         names = _names(data.get(section))
@@ -368,12 +364,17 @@ def _cross_references(
                 settings = outputs.get(output)
                 if output not in outputs:
                     problems.append(_problem(place, f"no output is named {output!r}", lines))
-                elif (
-                    isinstance(settings, OutputSettings) and kind not in types[settings.type].kinds
-                ):
+                elif isinstance(settings, OutputSettings) and kind not in _kinds(settings.type):
                     message = f"output {output!r} ({settings.type}) cannot send {section}"
                     problems.append(_problem(place, message, lines))
     return problems
+
+
+def _kinds(type_name: str) -> frozenset[str]:
+    from dispatch.outputs.registry import output_type
+
+    found = output_type(type_name)
+    return found.kinds if found is not None else frozenset()
 
 
 class _Scalars:

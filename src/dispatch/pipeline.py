@@ -96,8 +96,30 @@ class Dispatcher:
                     local=True,
                 )
             )
-        fetched: list[tuple[FeedConfig, FetchResponse, list[Article], FeedUpdate]] = []
         responses = self.fetcher.fetch_all(requests)
+        # Two transactions, not one per feed; the article pages are fetched between them.
+        with self.store.batch():
+            fetched = self._record(now, states, due_feeds, requests, responses, results)
+        enriched = self._enrich([(feed, a) for feed, _, new, _ in fetched for a in new])
+        with self.store.batch():
+            for feed, _, new, update in fetched:
+                articles = [enriched.get(id(a), a) for a in new]
+                self.store.record_poll(
+                    replace(update, new=articles), now, next_poll(now, feed.every, 0)
+                )
+        return [results[f.name] for f in feeds]
+
+    def _record(
+        self,
+        now: datetime,
+        states: dict[str, FeedState],
+        due_feeds: list[FeedConfig],
+        requests: list[FetchRequest],
+        responses: list[FetchResponse | FetchError],
+        results: dict[str, FeedResult],
+    ) -> list[tuple[FeedConfig, FetchResponse, list[Article], FeedUpdate]]:
+        """Record failures and unchanged feeds; parse the rest, for the caller to enrich."""
+        fetched: list[tuple[FeedConfig, FetchResponse, list[Article], FeedUpdate]] = []
         for feed, request, response in zip(due_feeds, requests, responses, strict=True):
             errors = states[feed.name].error_count if feed.name in states else 0
             try:
@@ -125,13 +147,7 @@ class Dispatcher:
                 seen=len(update.baseline),
                 warnings=(*moved, *warnings),
             )
-        enriched = self._enrich([(feed, a) for feed, _, new, _ in fetched for a in new])
-        for feed, _, new, update in fetched:
-            articles = [enriched.get(id(a), a) for a in new]
-            self.store.record_poll(
-                replace(update, new=articles), now, next_poll(now, feed.every, 0)
-            )
-        return [results[f.name] for f in feeds]
+        return fetched
 
     def _note_move(
         self, feed: FeedConfig, state: FeedState | None, polled: str, response: FetchResponse

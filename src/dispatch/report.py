@@ -210,14 +210,26 @@ def _length_line(message: Message) -> str:
 
 
 def _print_feeds(console: Console, feeds: tuple[FeedResult, ...]) -> None:
+    """A row for each feed with something to tell (new articles, a baseline, a failure, a
+    warning), then one line of counts: thousands of unchanged feeds make no thousand rows.
+    """
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title="Feeds", title_justify="left")
-    for column in ("feed", "status", "new", "baseline"):
-        table.add_column(column, justify="right" if column in ("new", "baseline") else "left")
+    telling = [f for f in feeds if f.new or f.seen or f.status == "failed" or f.warnings]
+    if telling:
+        table = Table(title="Feeds", title_justify="left")
+        for column in ("feed", "status", "new", "baseline"):
+            table.add_column(column, justify="right" if column in ("new", "baseline") else "left")
+        for feed in telling:
+            table.add_row(feed.feed, feed.status, str(feed.new), str(feed.seen))
+        console.print(table)
+    counts: dict[str, int] = {}
     for feed in feeds:
-        table.add_row(feed.feed, feed.status, str(feed.new), str(feed.seen))
-    console.print(table)
+        counts[feed.status] = counts.get(feed.status, 0) + 1
+    new = sum(feed.new for feed in feeds)
+    summary = ", ".join(f"{n:,} {status}" for status, n in sorted(counts.items()))
+    console.print(Text(f"{len(feeds):,} feed(s): {summary}; {new:,} new article(s)"))
 
 
 def _print_summary(

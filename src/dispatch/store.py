@@ -351,6 +351,9 @@ class Store:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
+        if self._db.in_transaction:  # inside ``batch``: its transaction holds this one
+            yield self._db
+            return
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db
@@ -358,6 +361,12 @@ class Store:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """One transaction for many writes (a poll's feeds): one commit, not one each."""
+        with self._transaction():
+            yield
 
     # Feeds
 

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from functools import cache
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import cast
 
 from dispatch.config import Config
@@ -16,25 +16,40 @@ GROUP = "dispatch.outputs"
 
 
 @cache
-def _load() -> tuple[dict[str, type[Output]], dict[str, str]]:
-    types: dict[str, type[Output]] = {}
-    broken: dict[str, str] = {}
-    for entry in entry_points(group=GROUP):
-        try:
-            types[entry.name] = cast(type[Output], entry.load())
-        except Exception as e:  # a broken plugin must not take the others down
-            broken[entry.name] = f"{type(e).__name__}: {e}"
-    return types, broken
+def _entries() -> dict[str, EntryPoint]:
+    return {entry.name: entry for entry in entry_points(group=GROUP)}
+
+
+@cache
+def _load_one(name: str) -> type[Output] | str:
+    """The output type, or why its plugin failed to load."""
+    try:
+        return cast(type[Output], _entries()[name].load())
+    except Exception as e:  # a broken plugin must not take the others down
+        return f"{type(e).__name__}: {e}"
+
+
+def type_names() -> list[str]:
+    """Every output type installed, loaded or not."""
+    return sorted(_entries())
+
+
+def output_type(name: str) -> type[Output] | None:
+    """The output type named ``name``, loading only its plugin; None if missing or broken."""
+    if name not in _entries():
+        return None
+    loaded = _load_one(name)
+    return None if isinstance(loaded, str) else loaded
 
 
 def output_types() -> dict[str, type[Output]]:
-    """Every output type that loaded, by its ``type`` name."""
-    return _load()[0]
+    """Every output type that loads, by its ``type`` name (loads every plugin)."""
+    return {name: kind for name in type_names() if (kind := output_type(name)) is not None}
 
 
 def broken_output_types() -> dict[str, str]:
     """Output types whose plugin failed to load, with the reason."""
-    return _load()[1]
+    return {name: loaded for name in type_names() if isinstance(loaded := _load_one(name), str)}
 
 
 def open_outputs(config: Config) -> dict[str, Output]:
@@ -48,8 +63,8 @@ def open_outputs(config: Config) -> dict[str, Output]:
     )
     outputs: dict[str, Output] = {}
     for name, settings in config.outputs.items():
-        output_type = output_types().get(settings.type)
-        if output_type is None:
+        kind = output_type(settings.type)
+        if kind is None:
             raise OutputUnavailable(name, f"output type {settings.type!r} is not installed")
-        outputs[name] = output_type(name, settings, context)
+        outputs[name] = kind(name, settings, context)
     return outputs
