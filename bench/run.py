@@ -27,10 +27,9 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import corpus
 import peers
 from servers import Nginx, SmtpSink
-
-import corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / ".data"
@@ -70,7 +69,14 @@ def measure(argv: Sequence[str], cwd: Path) -> Sample:
 
 
 def _environment() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("DISPATCH_")}
+    """As a user's shell would be: bytecode caches on (some sandboxes turn them off, which
+    makes every start compile every module), no DISPATCH_ settings.
+    """
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("DISPATCH_") and k != "PYTHONDONTWRITEBYTECODE"
+    }
 
 
 def median(samples: list[Sample]) -> Sample:

@@ -210,13 +210,13 @@ def _length_line(message: Message) -> str:
 
 
 def _print_feeds(console: Console, feeds: tuple[FeedResult, ...]) -> None:
-    """A row for each feed with something to tell (new articles, a baseline, a failure, a
-    warning), then one line of counts: thousands of unchanged feeds make no thousand rows.
+    """A row for each feed with something to tell (new articles, a failure, a warning), then
+    one line of counts: thousands of unchanged feeds make no thousand rows.
     """
     from rich.table import Table
     from rich.text import Text
 
-    telling = [f for f in feeds if f.new or f.seen or f.status == "failed" or f.warnings]
+    telling = [f for f in feeds if f.new or f.status == "failed" or f.warnings]
     if telling:
         table = Table(title="Feeds", title_justify="left")
         for column in ("feed", "status", "new", "baseline"):
@@ -227,9 +227,12 @@ def _print_feeds(console: Console, feeds: tuple[FeedResult, ...]) -> None:
     counts: dict[str, int] = {}
     for feed in feeds:
         counts[feed.status] = counts.get(feed.status, 0) + 1
-    new = sum(feed.new for feed in feeds)
+    new, seen = sum(feed.new for feed in feeds), sum(feed.seen for feed in feeds)
     summary = ", ".join(f"{n:,} {status}" for status, n in sorted(counts.items()))
-    console.print(Text(f"{len(feeds):,} feed(s): {summary}; {new:,} new article(s)"))
+    line = f"{len(feeds):,} feed(s): {summary}; {new:,} new article(s)"
+    if seen:
+        line += f", {seen:,} already there at the first poll (the baseline; not sent)"
+    console.print(Text(line))
 
 
 def _print_summary(

@@ -511,8 +511,7 @@ class Store:
                 (update.etag, update.last_modified, update.body_hash, update.feed),
             )
             self._record_success(update.feed, now, next_poll)
-            for article in update.baseline:
-                self._insert_article(article, now, baseline=True)
+            self._db.executemany(_INSERT_ARTICLE, (_row(a, now, True) for a in update.baseline))
             new_ids = [self._insert_article(a, now, baseline=False) for a in update.new]
             for key, article_id in update.aliases:
                 self._db.execute(
@@ -547,34 +546,7 @@ class Store:
         return new_ids
 
     def _insert_article(self, article: Article, now: datetime, *, baseline: bool) -> int:
-        cursor = self._db.execute(
-            """INSERT INTO articles (feed, key, source, guid, title, link, norm_link, norm_title,
-                 author, published, categories, html, text, full_text, summary, image, cards,
-                 content_hash, first_seen, baseline)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            (
-                article.feed,
-                article.key,
-                article.source,
-                article.guid,
-                article.title,
-                article.link,
-                normalise_url(article.link) if article.link else None,
-                norm_title(article.title),
-                article.author,
-                _iso(article.published),
-                json.dumps(list(article.categories)),
-                article.html,
-                article.text,
-                article.full_text,
-                article.summary,
-                article.image,
-                _cards_json(article.cards),
-                article.content_hash,
-                _iso(now),
-                int(baseline),
-            ),
-        )
+        cursor = self._db.execute(_INSERT_ARTICLE, _row(article, now, baseline))
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
@@ -802,6 +774,37 @@ def _delivery(row: sqlite3.Row) -> Delivery:
         sending_since=_moment(row["sending_since"]),
         next_attempt_at=_moment(row["next_attempt_at"]),
         remote_id=row["remote_id"],
+    )
+
+
+_INSERT_ARTICLE = """INSERT INTO articles (feed, key, source, guid, title, link, norm_link,
+    norm_title, author, published, categories, html, text, full_text, summary, image, cards,
+    content_hash, first_seen, baseline)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+
+
+def _row(article: Article, now: datetime, baseline: bool) -> tuple[Any, ...]:
+    return (
+        article.feed,
+        article.key,
+        article.source,
+        article.guid,
+        article.title,
+        article.link,
+        normalise_url(article.link) if article.link else None,
+        norm_title(article.title),
+        article.author,
+        _iso(article.published),
+        json.dumps(list(article.categories)),
+        article.html,
+        article.text,
+        article.full_text,
+        article.summary,
+        article.image,
+        _cards_json(article.cards),
+        article.content_hash,
+        _iso(now),
+        int(baseline),
     )
 
 
