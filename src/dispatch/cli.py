@@ -201,13 +201,21 @@ def _send(config: Config, arguments: argparse.Namespace) -> int:
         out_dir = Path(tempfile.gettempdir()) / f"dispatch-dry-run-{digest}"
     if arguments.test_to:
         return _send_test(config, arguments, now)
+    from dispatch.progress import terminal_progress
+
     dispatcher = _dispatcher(config, dry_run=arguments.dry_run)
     try:
-        if arguments.dry_run:
-            report = send(dispatcher, now, dry_run=True, out_dir=out_dir)
-        else:
-            with dispatcher.store.exclusive():
-                report = send(dispatcher, now, dry_run=False, out_dir=out_dir)
+        with terminal_progress() as tracker:
+            dispatcher.fetcher.watcher = tracker
+            if arguments.dry_run:
+                report = send(
+                    dispatcher, now, dry_run=True, out_dir=out_dir, progress=tracker.message
+                )
+            else:
+                with dispatcher.store.exclusive():
+                    report = send(
+                        dispatcher, now, dry_run=False, out_dir=out_dir, progress=tracker.message
+                    )
     finally:
         dispatcher.store.close()
     print_report(report, as_json=arguments.json, dry_run=arguments.dry_run, out_dir=out_dir)
@@ -239,11 +247,13 @@ def _send_test(config: Config, arguments: argparse.Namespace, now: datetime) -> 
 
 def _poll(config: Config, arguments: argparse.Namespace) -> int:
     from dispatch.models import RunReport
+    from dispatch.progress import terminal_progress
     from dispatch.report import print_report
 
     dispatcher = _dispatcher(config, dry_run=False)
     try:
-        with dispatcher.store.exclusive():
+        with dispatcher.store.exclusive(), terminal_progress() as tracker:
+            dispatcher.fetcher.watcher = tracker
             feeds = dispatcher.poll(arguments.now or datetime.now(UTC), force=arguments.all)
     finally:
         dispatcher.store.close()

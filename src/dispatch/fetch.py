@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
@@ -103,12 +103,19 @@ def _legacy_ipv4(host: str) -> ipaddress.IPv4Address | None:
         return None
 
 
+class FetchWatcher(Protocol):
+    def started(self, total: int) -> None: ...
+
+    def done(self, ok: bool) -> None: ...
+
+
 class Fetcher:
     """Fetches many URLs at once; one failure never stops the others."""
 
     def __init__(self, settings: FetchSettings, base_dir: Path) -> None:
         self.settings = settings
         self.base_dir = base_dir
+        self.watcher: FetchWatcher | None = None  # told of each fetch (a progress bar)
 
     def fetch_all(self, requests: Sequence[FetchRequest]) -> list[FetchResponse | FetchError]:
         """Fetch every request; the result at each index is the response or the error."""
@@ -138,7 +145,17 @@ class Fetcher:
                 )
             return sessions[allow_private]
 
+        watcher = self.watcher
+        if watcher is not None:
+            watcher.started(len(requests))
+
         async def one(request: FetchRequest) -> FetchResponse | FetchError:
+            result = await fetch(request)
+            if watcher is not None:
+                watcher.done(not isinstance(result, FetchError))
+            return result
+
+        async def fetch(request: FetchRequest) -> FetchResponse | FetchError:
             async with limit:
                 try:
                     if request.local and _is_local(request.url):
