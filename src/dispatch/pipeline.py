@@ -12,10 +12,11 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dispatch.config import Config, FeedConfig
-from dispatch.delivery import Deliverer, Progress
 from dispatch.errors import FeedError, FetchError
 from dispatch.extract import main_text, wants_full_text
 from dispatch.fetch import Fetcher, FetchRequest, FetchResponse
@@ -23,9 +24,12 @@ from dispatch.models import Article, FeedResult, RunReport
 from dispatch.outputs.base import Output
 from dispatch.parse import parse_feed
 from dispatch.plan import classify, is_due, next_poll
-from dispatch.render import Renderer
 from dispatch.store import FeedState, FeedUpdate, Store
 from dispatch.summarise import ExtractiveSummariser, Summariser
+
+if TYPE_CHECKING:  # rendering and sending are imported when used: a poll needs neither
+    from dispatch.delivery import Deliverer, Progress
+    from dispatch.render import Renderer
 
 # A permanent redirect is followed for good once consecutive polls have seen it this often:
 # one answer from a misconfigured server should not move a feed.
@@ -39,24 +43,30 @@ class Dispatcher:
     config: Config
     store: Store
     fetcher: Fetcher
-    renderer: Renderer
     outputs: dict[str, Output]
     summariser: Summariser
     rng: random.Random = field(default_factory=random.Random)
 
     @classmethod
     def build(cls, config: Config, store: Store, outputs: dict[str, Output]) -> Dispatcher:
-        templates = config.resolve(config.templates) if config.templates else None
         return cls(
             config=config,
             store=store,
             fetcher=Fetcher(config.fetch, config.base_dir),
-            renderer=Renderer(templates),
             outputs=outputs,
             summariser=ExtractiveSummariser(config.summary.max_chars),
         )
 
+    @cached_property
+    def renderer(self) -> Renderer:
+        from dispatch.render import Renderer
+
+        templates = self.config.templates
+        return Renderer(self.config.resolve(templates) if templates else None)
+
     def deliverer(self) -> Deliverer:
+        from dispatch.delivery import Deliverer
+
         return Deliverer(self.config, self.store, self.renderer, self.outputs)
 
     # Polling

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from typing import Protocol
 
-from dispatch.limits import truncate_words
 from dispatch.models import Article
 
 _BOILERPLATE = [
@@ -51,7 +50,11 @@ class ExtractiveSummariser:
             if len(candidate) > self.max_chars:
                 break
             summary = candidate
-        return summary or truncate_words(sentences[0], self.max_chars)
+        if summary:
+            return summary
+        from dispatch.limits import truncate_words  # with the grapheme patterns: only when cut
+
+        return truncate_words(sentences[0], self.max_chars)
 
 
 def split_sentences(text: str) -> list[str]:
