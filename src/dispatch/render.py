@@ -80,6 +80,9 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
+            # A Renderer is made anew when templates may have changed (the preview, a reload),
+            # so it need not look at every template's file time on every render.
+            auto_reload=False,
         )
         self.env.filters["truncate_words"] = lambda text, limit: truncate_words(str(text), limit)
         self.env.filters["date"] = _date_filter

@@ -6,8 +6,8 @@ builds a huge string, so this adds:
 
 - size limits on every value an operator, a call, a filter or a ``namespace`` assignment makes,
   and on the whole output, which is streamed and counted;
-- a time limit per render: a watchdog raises ``RenderTimeout`` in the rendering thread when
-  the deadline passes, which stops even a loop that calls nothing.
+- a time limit per render: a watchdog thread raises ``RenderTimeout`` in the rendering thread
+  when the deadline passes, which stops even a loop that calls nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -100,26 +101,54 @@ def bounded_output(chunks: Iterator[str]) -> str:
     return "".join(parts)
 
 
+class _Watchdog:
+    """One thread for every render's deadline: arming and disarming cost a lock, not a thread."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._armed: dict[int, tuple[float, int]] = {}  # thread -> (expiry, token)
+        self._tokens = 0
+        self._thread: threading.Thread | None = None
+
+    def arm(self, seconds: float) -> int:
+        with self._condition:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="render-watchdog")
+                self._thread.daemon = True
+                self._thread.start()
+            self._tokens += 1
+            self._armed[threading.get_ident()] = (time.monotonic() + seconds, self._tokens)
+            self._condition.notify()
+            return self._tokens
+
+    def disarm(self, token: int) -> None:
+        with self._condition:
+            ident = threading.get_ident()
+            if self._armed.get(ident, (0.0, 0))[1] == token:
+                del self._armed[ident]
+
+    def _run(self) -> None:
+        with self._condition:
+            while True:
+                now = time.monotonic()
+                for ident, (expiry, _) in list(self._armed.items()):
+                    if expiry <= now:
+                        del self._armed[ident]
+                        ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                            ctypes.c_ulong(ident), ctypes.py_object(RenderTimeout)
+                        )
+                waits = [expiry - now for expiry, _ in self._armed.values()]
+                self._condition.wait(timeout=max(min(waits), 0.001) if waits else None)
+
+
+_WATCHDOG = _Watchdog()
+
+
 @contextmanager
 def deadline(seconds: float = MAX_SECONDS) -> Iterator[None]:
     """Raise ``RenderTimeout`` in this thread if the block is still running after ``seconds``."""
-    target = threading.get_ident()
-    lock = threading.Lock()
-    done = False
-
-    def fire() -> None:
-        with lock:
-            if not done:
-                ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                    ctypes.c_ulong(target), ctypes.py_object(RenderTimeout)
-                )
-
-    timer = threading.Timer(seconds, fire)
-    timer.daemon = True
-    timer.start()
+    token = _WATCHDOG.arm(seconds)
     try:
         yield
     finally:
-        with lock:
-            done = True
-        timer.cancel()
+        _WATCHDOG.disarm(token)
