@@ -250,8 +250,8 @@ def many_unchanged(
 
 
 def sending(rows: list[Row], nginx: Nginx, sink: SmtpSink, emails: int, runs: int) -> None:
-    """``emails`` messages to the SMTP sink: dispatch's digest to that many recipients, and
-    rss2email's one message per item of a feed with that many items.
+    """``emails`` messages to the SMTP sink: dispatch's one-article digest to that many
+    recipients, and rss2email's one message per item of a feed with that many items.
     """
     folder = DATA / f"mail-{emails}"
     (feed,) = corpus.write(folder, 1, items=emails)[:1]
@@ -271,7 +271,8 @@ def sending(rows: list[Row], nginx: Nginx, sink: SmtpSink, emails: int, runs: in
                 "to": recipients,
             }
         },
-        digests=[{"name": "daily", "outputs": ["mail"], "schedule": "* * * * *", "max_items": 20}],
+        # One article a message, like rss2email's one item an email: the same bytes to send.
+        digests=[{"name": "daily", "outputs": ["mail"], "schedule": "* * * * *", "max_items": 1}],
     )
     (dispatch.work / "feeds.yaml").write_text(
         (dispatch.work / "feeds.yaml")

@@ -544,5 +544,8 @@ def test_smtp_to_a_plain_local_relay_without_tls_or_login(
         result = run_cli("send", "--now", NOW, config=path)
         assert result.code == 0, result.stderr
         assert len(received) == 2
+        # One digest to a list is shown once, with its recipients, not once for each.
+        assert "To: 2 recipients: ana@example.org, bo@example.org" in result.stdout
+        assert result.stdout.count("Subject:") == 1
     finally:
         relay.stop()

@@ -47,8 +47,10 @@ class Deliverer:
     # asked; a one-off `dispatch send` does neither.
     pace: bool = False
     stop: threading.Event = field(default_factory=threading.Event)
-    # A digest renders once per output, not once per recipient.
-    _digests: dict[tuple[int, str], RenderedDigest] = field(default_factory=dict)
+    # A digest renders (and its articles load) once per output, not once per recipient.
+    _digests: dict[tuple[int, str], tuple[RenderedDigest, list[Article]]] = field(
+        default_factory=dict
+    )
     # Posts per output in this run, and those held back by ``max_posts_per_run``.
     _posts: dict[str, int] = field(default_factory=dict)
     held: dict[str, int] = field(default_factory=dict)
@@ -246,10 +248,13 @@ class Deliverer:
                 error=f"output {delivery.output!r} is not ready: {unready}",
                 hint="it stays pending and goes out once the output is ready",
             )
-        frees_at = budget_frees_at(
-            self.store.sent_since(delivery.output, now - BUDGET_WINDOW),
-            output.settings.daily_limit,
-            now,
+        limit = output.settings.daily_limit
+        frees_at = (
+            None
+            if limit is None  # no budget to count: no need to read every send of the day
+            else budget_frees_at(
+                self.store.sent_since(delivery.output, now - BUDGET_WINDOW), limit, now
+            )
         )
         if frees_at is not None:
             self.store.mark(delivery.id, "pending", now, next_attempt=frees_at)
@@ -332,18 +337,21 @@ class Deliverer:
         if kind == "digest":
             assert delivery.digest_id is not None
             rule = next(r for r in self.config.digests if r.name == delivery.rule)
-            articles = self.store.digest_articles(delivery.digest_id)
-            articles.sort(key=newest_first)
             cached = (delivery.digest_id, delivery.output)
             if cached not in self._digests:
-                self._digests[cached] = render_digest(
-                    self.renderer,
-                    rule,
-                    output,
+                articles = self.store.digest_articles(delivery.digest_id)
+                articles.sort(key=newest_first)
+                self._digests[cached] = (
+                    render_digest(
+                        self.renderer,
+                        rule,
+                        output,
+                        articles,
+                        self.store.digest_period(delivery.digest_id),
+                    ),
                     articles,
-                    self.store.digest_period(delivery.digest_id),
                 )
-            rendered = self._digests[cached]
+            rendered, articles = self._digests[cached]
             subject: str | None = rendered.subject
             text, html = rendered.text, rendered.html
             length = len(html.encode("utf-8")) if capabilities.counting == "bytes" else len(text)

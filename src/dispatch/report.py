@@ -36,8 +36,8 @@ def print_report(report: RunReport, *, as_json: bool, dry_run: bool, out_dir: Pa
             }
             sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
     else:
-        for delivery in shown:
-            _print_message(out, delivery)
+        for group in _same_message(shown):
+            _print_message(out, group[0], [d.recipient for d in group if d.recipient])
         if report.feeds:
             _print_feeds(out, report.feeds)
         _print_summary(out, report, dry_run=dry_run, out_dir=out_dir)
@@ -46,8 +46,8 @@ def print_report(report: RunReport, *, as_json: bool, dry_run: bool, out_dir: Pa
             err.print(Text(f"warning: feed {feed.feed!r}: {warning}"))
     for note in report.notes:
         err.print(Text(f"note: {note}"))
-    for delivery in shown:
-        message = delivery.message
+    for group in _same_message(shown):
+        message = group[0].message
         assert message is not None
         if message.kind == "digest" and message.limit and message.length > message.limit:
             err.print(
@@ -165,7 +165,22 @@ def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S %Z") if moment else "-"
 
 
-def _print_message(console: Console, delivery: DeliveryResult) -> None:
+def _same_message(deliveries: list[DeliveryResult]) -> list[list[DeliveryResult]]:
+    """Deliveries grouped where only the recipient differs (one digest to a list), in order."""
+    groups: dict[tuple[object, ...], list[DeliveryResult]] = {}
+    for delivery in deliveries:
+        message = delivery.message
+        assert message is not None
+        key: tuple[object, ...] = (
+            (message.output, message.name, message.subject, message.text, delivery.status)
+            if message.kind == "digest"
+            else (id(delivery),)
+        )
+        groups.setdefault(key, []).append(delivery)
+    return list(groups.values())
+
+
+def _print_message(console: Console, delivery: DeliveryResult, recipients: list[str]) -> None:
     from rich.rule import Rule
     from rich.text import Text
 
@@ -174,8 +189,13 @@ def _print_message(console: Console, delivery: DeliveryResult) -> None:
     title = f"{message.kind} “{message.name}” → {message.output} ({message.type})"
     console.print(Rule(Text(title, style="bold"), align="left"))
     body = Text()
-    if message.recipient:
-        body.append("To: ", style="bold").append(message.recipient + "\n")
+    if len(recipients) == 1:
+        body.append("To: ", style="bold").append(recipients[0] + "\n")
+    elif recipients:
+        shown = ", ".join(recipients[:3]) + (
+            f", … ({len(recipients) - 3:,} more)" if len(recipients) > 3 else ""
+        )
+        body.append("To: ", style="bold").append(f"{len(recipients):,} recipients: {shown}\n")
     if message.subject is not None:
         body.append("Subject: ", style="bold").append(message.subject + "\n")
     if message.kind == "post":
