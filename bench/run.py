@@ -331,6 +331,26 @@ def rendering(rows: list[Row], runs: int) -> None:
     )
 
 
+def per_feed(rows: list[Row], runs: int) -> None:
+    """CPU for one changed 100 KB WordPress feed, bytes to stored articles, in-process."""
+    output = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "per_feed.py"), "--runs", str(max(runs, 20))],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    seconds = float(output.split()[0])
+    rows.append(
+        Row(
+            "CPU for one changed 100 KB WordPress feed (parse to stored)",
+            "dispatch",
+            Sample(seconds, seconds, 0.0),
+            max(runs, 20),
+            note="in-process median",
+        )
+    )
+
+
 def table(rows: list[Row]) -> str:
     lines = [
         "| scenario | tool | wall | CPU | peak RSS | peer ÷ dispatch (wall) | runs |",
@@ -382,6 +402,7 @@ def main() -> None:
         startup(rows, arguments.runs)
         polling(rows, nginx, sink, arguments.feeds, arguments.runs, f"poll-{arguments.feeds}")
         many_unchanged(rows, nginx, sink, arguments.many, arguments.runs, arguments.peer_runs_many)
+        per_feed(rows, arguments.runs)
         rendering(rows, arguments.runs)
         sending(rows, nginx, sink, arguments.emails, arguments.runs)
     finally:

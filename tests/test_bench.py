@@ -16,6 +16,7 @@ SCENARIOS = [
     "steady state, 20 feeds (all 304)",
     "20 feeds, 10 % changed",
     "300 feeds, all 304",
+    "CPU for one changed 100 KB WordPress feed (parse to stored)",
     "rendering a 20-article digest (MJML included)",
     "sending 50 emails to the sink",
 ]
