@@ -49,7 +49,6 @@ class Row:
     tool: str
     sample: Sample
     runs: int
-    note: str = ""
 
 
 def measure(argv: Sequence[str], cwd: Path) -> Sample:
@@ -186,6 +185,19 @@ def runs_of(tool: Tool, runs: int, before: Callable[[], None]) -> Sample:
     return median(samples)
 
 
+def configured(work: Path, feeds: dict[str, str], sink: SmtpSink) -> list[Tool]:
+    """dispatch, rss2email and feed2exec, each with its own folder, set up for ``feeds``."""
+    dispatch, r2e, f2e = (
+        Dispatch(work / "dispatch"),
+        Rss2email(work / "r2e"),
+        Feed2exec(work / "f2e"),
+    )
+    dispatch.configure(feeds)
+    r2e.configure(feeds, sink.port)
+    f2e.configure(feeds)
+    return [dispatch, r2e, f2e]
+
+
 def polling(
     rows: list[Row], nginx: Nginx, sink: SmtpSink, count: int, runs: int, label: str
 ) -> None:
@@ -194,14 +206,7 @@ def polling(
     every = corpus.write(folder, count)  # generation 0, fresh modification times
     feeds = {feed.name: nginx.url(f"corpus-{count}/{feed.path}") for feed in every}
     work = DATA / "work" / label
-    tools: list[Tool] = [
-        Dispatch(work / "dispatch"),
-        Rss2email(work / "r2e"),
-        Feed2exec(work / "f2e"),
-    ]
-    tools[0].configure(feeds)  # type: ignore[attr-defined]
-    tools[1].configure(feeds, sink.port)  # type: ignore[attr-defined]
-    tools[2].configure(feeds)  # type: ignore[attr-defined]
+    tools = configured(work, feeds, sink)
     name = f"first poll of {count} feeds (all new)"
     for tool in tools:
         rows.append(Row(name, tool.name, runs_of(tool, runs, tool.forget), runs))
@@ -228,14 +233,7 @@ def many_unchanged(
     every = corpus.write(folder, count, items=2)
     feeds = {feed.name: nginx.url(f"many-{count}/{feed.path}") for feed in every}
     work = DATA / "work" / f"many-{count}"
-    tools: list[Tool] = [
-        Dispatch(work / "dispatch"),
-        Rss2email(work / "r2e"),
-        Feed2exec(work / "f2e"),
-    ]
-    tools[0].configure(feeds)  # type: ignore[attr-defined]
-    tools[1].configure(feeds, sink.port)  # type: ignore[attr-defined]
-    tools[2].configure(feeds)  # type: ignore[attr-defined]
+    tools = configured(work, feeds, sink)
     name = f"{count:,} feeds, all 304"
     for tool in tools:
         if peer_runs == 0 and tool.name != "dispatch":
@@ -310,45 +308,18 @@ def startup(rows: list[Row], runs: int) -> None:
         rows.append(Row("`--help` start-up", tool, median(samples), runs))
 
 
-def rendering(rows: list[Row], runs: int) -> None:
-    """A 20-article digest rendered, MJML included, in-process (no peer renders MJML)."""
-    script = ROOT / "bench" / "render_digest.py"
+def in_process(rows: list[Row], script: str, scenario: str, runs: int) -> None:
+    """A measurement a script makes inside its own process (it prints the median seconds):
+    rendering a digest, the CPU for one changed feed. No peer does these.
+    """
     output = subprocess.run(
-        [sys.executable, str(script), "--runs", str(max(runs, 20))],
+        [sys.executable, str(ROOT / "bench" / script), "--runs", str(max(runs, 20))],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
     seconds = float(output.split()[0])
-    rows.append(
-        Row(
-            "rendering a 20-article digest (MJML included)",
-            "dispatch",
-            Sample(seconds, seconds, 0.0),
-            max(runs, 20),
-            note="in-process median",
-        )
-    )
-
-
-def per_feed(rows: list[Row], runs: int) -> None:
-    """CPU for one changed 100 KB WordPress feed, bytes to stored articles, in-process."""
-    output = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "per_feed.py"), "--runs", str(max(runs, 20))],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    seconds = float(output.split()[0])
-    rows.append(
-        Row(
-            "CPU for one changed 100 KB WordPress feed (parse to stored)",
-            "dispatch",
-            Sample(seconds, seconds, 0.0),
-            max(runs, 20),
-            note="in-process median",
-        )
-    )
+    rows.append(Row(scenario, "dispatch", Sample(seconds, seconds, 0.0), max(runs, 20)))
 
 
 def table(rows: list[Row]) -> str:
@@ -402,8 +373,18 @@ def main() -> None:
         startup(rows, arguments.runs)
         polling(rows, nginx, sink, arguments.feeds, arguments.runs, f"poll-{arguments.feeds}")
         many_unchanged(rows, nginx, sink, arguments.many, arguments.runs, arguments.peer_runs_many)
-        per_feed(rows, arguments.runs)
-        rendering(rows, arguments.runs)
+        in_process(
+            rows,
+            "per_feed.py",
+            "CPU for one changed 100 KB WordPress feed (parse to stored)",
+            arguments.runs,
+        )
+        in_process(
+            rows,
+            "render_digest.py",
+            "rendering a 20-article digest (MJML included)",
+            arguments.runs,
+        )
         sending(rows, nginx, sink, arguments.emails, arguments.runs)
     finally:
         nginx.stop()

@@ -14,10 +14,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
+
+if TYPE_CHECKING:
+    from standins import SmtpStandIn
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -121,6 +124,17 @@ def server() -> Iterator[FeedServer]:
     yield feed_server
     feed_server.httpd.shutdown()
     feed_server.httpd.server_close()
+
+
+@pytest.fixture
+def smtp(tmp_path: Path) -> Iterator[SmtpStandIn]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 with STARTTLS and a login."""
+    from standins import SmtpStandIn
+
+    (tmp_path / "tls").mkdir()
+    standin = SmtpStandIn(tmp_path / "tls")
+    yield standin
+    standin.stop()
 
 
 def write_config(directory: Path, data: dict[str, Any]) -> Path:

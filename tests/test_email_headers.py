@@ -5,12 +5,9 @@ one-line subject within its limit and never an extra header, all the way through
 from __future__ import annotations
 
 import email
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from email import policy
 from pathlib import Path
-
-import pytest
 
 from conftest import FeedServer, rss, run_cli, write_config
 from dispatch.mail import SUBJECT_LIMIT, build_email
@@ -48,14 +45,6 @@ def test_build_email_keeps_every_header_on_one_line() -> None:
     assert_one_line(str(parsed["Subject"]))
     assert str(parsed["Subject"]).startswith("Breaking Bcc: victim@example.org X-Injected: yes")
     assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
-
-
-@pytest.fixture
-def smtp(tmp_path: Path) -> Iterator[SmtpStandIn]:
-    (tmp_path / "tls").mkdir()
-    standin = SmtpStandIn(tmp_path / "tls")
-    yield standin
-    standin.stop()
 
 
 def test_hostile_titles_and_names_through_smtp(

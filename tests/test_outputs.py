@@ -71,14 +71,6 @@ def deliveries(tmp_path: Path) -> list[tuple[Any, ...]]:
         ).fetchall()
 
 
-@pytest.fixture
-def smtp(tmp_path: Path) -> Iterator[SmtpStandIn]:
-    (tmp_path / "tls").mkdir()
-    standin = SmtpStandIn(tmp_path / "tls")
-    yield standin
-    standin.stop()
-
-
 def smtp_output(standin: SmtpStandIn, **extra: Any) -> dict[str, Any]:
     return standin.output(
         **{
