@@ -19,7 +19,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import corpus
-
 from dispatch.parse import parse_feed
 from dispatch.plan import classify
 from dispatch.store import FeedUpdate, Store
