@@ -41,7 +41,7 @@ _ATOM_FEED = {
     f"{YT}channelId",
     f"{ATOM}published",
 }
-_DECLARED = re.compile(rb"(?:\xef\xbb\xbf)?<\?xml[^>]*?encoding\s*=\s*[\"']([\w.:-]+)[\"']")
+_DECLARED = re.compile(rb"<\?xml[^>]*?encoding\s*=\s*[\"']([\w.:-]+)[\"']", re.IGNORECASE)
 _UTF8 = {"utf-8", "utf8", "us-ascii", "ascii"}
 
 Entry = dict[str, Any]
@@ -59,8 +59,8 @@ def read(body: bytes, content_type: str | None) -> tuple[str, list[Entry]] | Non
             return None
     if content_type and not any(kind in content_type.lower() for kind in ("xml", "rss", "atom")):
         return None  # feedparser warns about the content type: let it
-    declared = _DECLARED.match(body)
-    if declared and declared.group(1).decode("ascii", "replace").lower() not in _UTF8:
+    declared = declared_encoding(body)
+    if declared and declared.lower() not in _UTF8:
         return None  # feedparser weighs a declared charset against the bytes; lxml trusts it
     try:
         root = etree.fromstring(body, _PARSER)
@@ -74,6 +74,12 @@ def read(body: bytes, content_type: str | None) -> tuple[str, list[Entry]] | Non
     except Decline:
         return None
     return None
+
+
+def declared_encoding(body: bytes) -> str | None:
+    """The encoding a feed's XML declaration names, if it names one."""
+    found = _DECLARED.match(body.removeprefix(b"\xef\xbb\xbf")[:200])
+    return found.group(1).decode("ascii", "replace") if found else None
 
 
 def _rss(root: Any) -> tuple[str, list[Entry]]:

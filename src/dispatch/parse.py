@@ -26,7 +26,6 @@ _DOCTYPE = re.compile(rb"<!DOCTYPE[^>\[]*(\[[\s\S]*?\]\s*)?>", re.IGNORECASE)
 _EXCERPT_ENDINGS = ("[…]", "[...]", "…", "...", "continue reading", "read more")
 _SHORT_EXCERPT = 600
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
-_DECLARED = re.compile(rb"<\?xml[^>]*?encoding\s*=\s*[\"']([\w.:-]+)[\"']", re.IGNORECASE)
 _IMAGE = re.compile(r"<img\b[^>]*\bsrc\s*=\s*[\"']([^\"']+)[\"']", re.IGNORECASE)
 
 
@@ -122,10 +121,10 @@ def _trust_the_document(content_type: str, body: bytes) -> tuple[str, tuple[str,
     """
     media, _, parameters = content_type.partition(";")
     http = _CHARSET.search(parameters)
-    declared = _DECLARED.match(body.lstrip(b"\xef\xbb\xbf")[:200])
-    if http is None or declared is None:
+    theirs = fastfeed.declared_encoding(body)
+    if http is None or theirs is None:
         return content_type, ()
-    ours, theirs = http.group(1), declared.group(1).decode("ascii", "replace")
+    ours = http.group(1)
     try:
         if codecs.lookup(ours).name == codecs.lookup(theirs).name:
             return content_type, ()
