@@ -164,25 +164,6 @@ class Renderer:
         Raises:
             TemplateError: a template or the MJML failed, or took too long.
         """
-        try:
-            with deadline():
-                return self._digest(
-                    name, title, articles, period, timezone, unsubscribe, locale, links
-                )
-        except RenderTimeout:
-            raise TemplateError(DIGEST_MJML, _TOO_SLOW) from None
-
-    def _digest(
-        self,
-        name: str,
-        title: str,
-        articles: Sequence[Article],
-        period: datetime,
-        timezone: str,
-        unsubscribe: str | None,
-        locale: str,
-        links: LinkTags | None,
-    ) -> RenderedDigest:
         local = period.astimezone(ZoneInfo(timezone))
         hosts = _site_hosts(articles)
         items = [article_context(a, timezone, locale, links, hosts) for a in articles]
@@ -205,11 +186,15 @@ class Renderer:
             "link_tags": links,
             "site_hosts": hosts,
         }
-        subject = " ".join(self._render(DIGEST_SUBJECT, context).split())
-        context["digest"]["subject"] = subject
-        mjml = self._render(DIGEST_MJML, context)
-        text = self._render(DIGEST_TEXT, context)
-        return RenderedDigest(subject, compile_mjml(mjml), text, preheader)
+        try:
+            with deadline():
+                subject = " ".join(self._render(DIGEST_SUBJECT, context).split())
+                context["digest"]["subject"] = subject
+                html = compile_mjml(self._render(DIGEST_MJML, context))
+                text = self._render(DIGEST_TEXT, context)
+        except RenderTimeout:
+            raise TemplateError(DIGEST_MJML, _TOO_SLOW) from None
+        return RenderedDigest(subject, html, text, preheader)
 
     def post(
         self,
