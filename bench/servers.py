@@ -4,6 +4,7 @@ corpus with ETag, Last-Modified and 304s, and an SMTP sink that accepts and coun
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 NGINX_CONF = """
+{user}
 worker_processes 1;
 error_log {prefix}/error.log warn;
 pid {prefix}/nginx.pid;
@@ -56,7 +58,14 @@ class Nginx:
         self.port = free_port()
         conf = self.prefix / "nginx.conf"
         conf.write_text(
-            NGINX_CONF.format(prefix=self.prefix, port=self.port, root=root.resolve()),
+            NGINX_CONF.format(
+                # Started as root, nginx's workers drop to nobody, who may not read a checkout
+                # in a private folder (mktemp -d): they keep our user instead.
+                user="user root root;" if os.geteuid() == 0 else "",
+                prefix=self.prefix,
+                port=self.port,
+                root=root.resolve(),
+            ),
             encoding="utf-8",
         )
         self.process = subprocess.Popen(
