@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 if TYPE_CHECKING:
+    from postgres import PostgresServer
     from standins import SmtpStandIn
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,6 +136,59 @@ def smtp(tmp_path: Path) -> Iterator[SmtpStandIn]:
     standin = SmtpStandIn(tmp_path / "tls")
     yield standin
     standin.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One private PostgreSQL server for the session; its password is in PGPASSWORD, where
+    dispatch (through libpq) finds it.
+    """
+    from postgres import PostgresServer
+
+    server = PostgresServer()
+    server.start()
+    previous = os.environ.get("PGPASSWORD")
+    os.environ["PGPASSWORD"] = server.password
+    yield server
+    if previous is None:
+        os.environ.pop("PGPASSWORD", None)
+    else:
+        os.environ["PGPASSWORD"] = previous
+    server.stop()
+
+
+@dataclass
+class State:
+    """Where a test's store lives, and a way to look inside it with plain SQL."""
+
+    kind: str  # "sqlite" or "postgresql"
+    value: str  # what feeds.yaml says: a file name (relative to feeds.yaml) or a URL
+    file: Path | None = None
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        if self.file is not None:
+            import sqlite3
+
+            with sqlite3.connect(self.file) as connection:
+                return connection.execute(sql).fetchall()
+        import psycopg
+
+        with psycopg.connect(self.value) as connection:
+            return connection.execute(sql).fetchall()  # type: ignore[arg-type]
+
+    def dump(self) -> dict[str, list[str]]:
+        """Every row of every table: what "unchanged" means on either engine."""
+        tables = ("feeds", "articles", "aliases", "digest_queue", "digests", "deliveries")
+        return {table: sorted(map(repr, self.rows(f"SELECT * FROM {table}"))) for table in tables}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state(request: pytest.FixtureRequest, tmp_path: Path) -> State:
+    """The same test on both engines the store runs on."""
+    if request.param == "sqlite":
+        return State("sqlite", "state.db", tmp_path / "state.db")
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return State("postgresql", server.database())
 
 
 def write_config(directory: Path, data: dict[str, Any]) -> Path:

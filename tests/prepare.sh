@@ -1,8 +1,9 @@
 #!/bin/sh
 # What the test suite needs from outside PyPI's wheels, fetched before it runs (tests never
 # reach beyond 127.0.0.1 themselves):
-#   - Debian's Chromium, for the browser test (browsers cannot be downloaded here), and nginx,
-#     the benchmark's feed server; sudo is used when not root;
+#   - Debian's Chromium, for the browser test (browsers cannot be downloaded here), nginx,
+#     the benchmark's feed server, and PostgreSQL, whose server the tests start on 127.0.0.1
+#     in a folder of their own; sudo is used when not root;
 #   - feedparser's source distribution, whose own test fixtures are our hostile-feed corpus;
 #   - rss2email and feed2exec in their own environment, bench/.peers: the benchmark's peers.
 set -eu
@@ -18,11 +19,12 @@ fi
 missing=""
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$missing nginx"
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$missing postgresql"
 if [ -z "$missing" ]; then
     exit 0
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
-    echo "install$missing to run the browser test and the benchmark (no apt-get here)" >&2
+    echo "install$missing to run the browser, PostgreSQL and benchmark tests (no apt-get here)" >&2
     exit 1
 fi
 as_root=""

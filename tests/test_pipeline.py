@@ -1,19 +1,20 @@
-"""End to end against a real HTTP server on 127.0.0.1, a real SQLite file and the real CLI."""
+"""End to end against a real HTTP server on 127.0.0.1 and the real CLI, each test on both engines
+the store runs on: a real SQLite file and a real PostgreSQL database."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import Any
 
-from conftest import FeedServer, article_items, rss, run_cli, write_config
+from conftest import FeedServer, State, article_items, rss, run_cli, write_config
 
 NOW = "2026-11-27T03:00:00+00:00"
+LOCAL = State("sqlite", "state.db")  # for tests of what does not touch the store
 
 
-def config(tmp_path: Path, feeds: list[dict[str, Any]], **extra: Any) -> Path:
+def config(state: State, tmp_path: Path, feeds: list[dict[str, Any]], **extra: Any) -> Path:
     data: dict[str, Any] = {
-        "state": "state.db",
+        "state": state.value,
         "allow_private_networks": True,
         "fetch": {"timeout": "2s", "connect_timeout": "1s"},
         "feeds": feeds,
@@ -24,16 +25,13 @@ def config(tmp_path: Path, feeds: list[dict[str, Any]], **extra: Any) -> Path:
     return write_config(tmp_path, data)
 
 
-def rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(db) as connection:
-        return connection.execute(sql).fetchall()
-
-
-def test_second_poll_is_answered_304_and_parses_nothing(server: FeedServer, tmp_path: Path) -> None:
+def test_second_poll_is_answered_304_and_parses_nothing(
+    server: FeedServer, tmp_path: Path, state: State
+) -> None:
     url = server.serve(
         "/feed", rss(article_items(3)), etag='"v1"', last_modified="Wed, 25 Nov 2026 10:00:00 GMT"
     )
-    path = config(tmp_path, [{"name": "news", "url": url, "every": "1m"}])
+    path = config(state, tmp_path, [{"name": "news", "url": url, "every": "1m"}])
     assert run_cli("poll", "--now", NOW, config=path).code == 0
     second = run_cli("poll", "--all", "--now", "2026-11-27T03:05:00+00:00", config=path)
     assert second.code == 0
@@ -43,37 +41,43 @@ def test_second_poll_is_answered_304_and_parses_nothing(server: FeedServer, tmp_
     assert second_hit.headers["if-modified-since"] == "Wed, 25 Nov 2026 10:00:00 GMT"
     assert second_hit.status == 304
     assert "not-modified" in second.stdout
-    assert rows(tmp_path / "state.db", "SELECT COUNT(*) FROM articles") == [(3,)]
+    assert state.rows("SELECT COUNT(*) FROM articles") == [(3,)]
 
 
-def test_a_feed_is_not_polled_before_it_is_due(server: FeedServer, tmp_path: Path) -> None:
+def test_a_feed_is_not_polled_before_it_is_due(
+    server: FeedServer, tmp_path: Path, state: State
+) -> None:
     url = server.serve("/feed", rss(article_items(1)))
-    path = config(tmp_path, [{"name": "news", "url": url, "every": "1h"}])
+    path = config(state, tmp_path, [{"name": "news", "url": url, "every": "1h"}])
     run_cli("poll", "--now", NOW, config=path)
     result = run_cli("poll", "--now", "2026-11-27T03:30:00+00:00", config=path)
     assert len(server.hits("/feed")) == 1 and "not-due" in result.stdout
 
 
-def test_first_poll_is_a_baseline_apart_from_backfill(server: FeedServer, tmp_path: Path) -> None:
+def test_first_poll_is_a_baseline_apart_from_backfill(
+    server: FeedServer, tmp_path: Path, state: State
+) -> None:
     url = server.serve("/feed", rss(article_items(5)))
-    path = config(tmp_path, [{"name": "news", "url": url, "backfill": 2}])
+    path = config(state, tmp_path, [{"name": "news", "url": url, "backfill": 2}])
     result = run_cli("send", "--dry-run", "--json", "--now", NOW, config=path)
     assert result.code == 0, result.stderr
     titles = [m["articles"][0]["title"] for m in result.messages()]
     assert titles == ["Story a5", "Story a4"]
 
 
-def test_backfill_all_and_zero(server: FeedServer, tmp_path: Path) -> None:
+def test_backfill_all_and_zero(server: FeedServer, tmp_path: Path, state: State) -> None:
     url = server.serve("/feed", rss(article_items(4)))
-    every = config(tmp_path, [{"name": "news", "url": url, "backfill": "all"}])
+    every = config(state, tmp_path, [{"name": "news", "url": url, "backfill": "all"}])
     assert len(run_cli("send", "--dry-run", "--json", "--now", NOW, config=every).messages()) == 4
-    none = config(tmp_path, [{"name": "news", "url": url}])  # a dry run left no state behind
+    none = config(state, tmp_path, [{"name": "news", "url": url}])  # a dry run left no state behind
     assert run_cli("send", "--dry-run", "--json", "--now", NOW, config=none).messages() == []
 
 
-def test_new_articles_after_the_baseline_are_sent_once(server: FeedServer, tmp_path: Path) -> None:
+def test_new_articles_after_the_baseline_are_sent_once(
+    server: FeedServer, tmp_path: Path, state: State
+) -> None:
     server.serve("/feed", rss(article_items(3)))
-    path = config(tmp_path, [{"name": "news", "url": server.url("/feed"), "every": "1m"}])
+    path = config(state, tmp_path, [{"name": "news", "url": server.url("/feed"), "every": "1m"}])
     assert run_cli("send", "--now", NOW, config=path).code == 0
     assert list((tmp_path / "archive").glob("*.json")) == []
     server.serve("/feed", rss(article_items(3) + article_items(1, prefix="new")))
@@ -84,15 +88,15 @@ def test_new_articles_after_the_baseline_are_sent_once(server: FeedServer, tmp_p
     again = run_cli("send", "--now", "2026-11-27T03:20:00+00:00", config=path)
     assert again.code == 0 and "nothing to send" in again.stdout
     assert len(list((tmp_path / "archive").glob("*.json"))) == 1
-    assert rows(tmp_path / "state.db", "SELECT status, COUNT(*) FROM deliveries GROUP BY 1") == [
-        ("sent", 1)
-    ]
+    assert state.rows("SELECT status, COUNT(*) FROM deliveries GROUP BY 1") == [("sent", 1)]
 
 
-def test_a_changed_guid_is_not_posted_again(server: FeedServer, tmp_path: Path) -> None:
+def test_a_changed_guid_is_not_posted_again(
+    server: FeedServer, tmp_path: Path, state: State
+) -> None:
     items = article_items(2)
     server.serve("/feed", rss(items))
-    path = config(tmp_path, [{"name": "news", "url": server.url("/feed"), "every": "1m"}])
+    path = config(state, tmp_path, [{"name": "news", "url": server.url("/feed"), "every": "1m"}])
     run_cli("poll", "--now", NOW, config=path)
     for item in items:
         item["guid"] = "new-" + item["guid"]
@@ -102,43 +106,51 @@ def test_a_changed_guid_is_not_posted_again(server: FeedServer, tmp_path: Path) 
     )
     assert result.code == 0 and result.messages() == []
     run_cli("poll", "--now", "2026-11-27T03:10:00+00:00", config=path)
-    assert rows(tmp_path / "state.db", "SELECT COUNT(*) FROM aliases") == [(2,)]
-    assert rows(tmp_path / "state.db", "SELECT COUNT(*) FROM articles") == [(2,)]
+    assert state.rows("SELECT COUNT(*) FROM aliases") == [(2,)]
+    assert state.rows("SELECT COUNT(*) FROM articles") == [(2,)]
 
 
-def test_an_updated_article_is_not_posted_again(server: FeedServer, tmp_path: Path) -> None:
+def test_an_updated_article_is_not_posted_again(
+    server: FeedServer, tmp_path: Path, state: State
+) -> None:
     items = article_items(2)
     server.serve("/feed", rss(items))
-    path = config(tmp_path, [{"name": "news", "url": server.url("/feed"), "every": "1m"}])
+    path = config(state, tmp_path, [{"name": "news", "url": server.url("/feed"), "every": "1m"}])
     run_cli("poll", "--now", NOW, config=path)
     items[0]["content"] = "<p>Corrected: the story changed. A second sentence.</p>"
     items[0]["title"] = "Story a2 (updated)"
     server.serve("/feed", rss(items))
     result = run_cli("send", "--json", "--now", "2026-11-27T03:10:00+00:00", config=path)
     assert result.code == 0 and result.messages() == []
-    assert rows(tmp_path / "state.db", "SELECT title FROM articles WHERE key = 'guid:a-2'") == [
+    assert state.rows("SELECT title FROM articles WHERE key = 'guid:a-2'") == [
         ("Story a2 (updated)",)
     ]
 
 
 def test_dry_run_leaves_the_store_byte_for_byte_unchanged(
-    server: FeedServer, tmp_path: Path
+    server: FeedServer, tmp_path: Path, state: State
 ) -> None:
     server.serve("/feed", rss(article_items(2)))
-    path = config(tmp_path, [{"name": "news", "url": server.url("/feed"), "every": "1m"}])
-    db = tmp_path / "state.db"
+    path = config(state, tmp_path, [{"name": "news", "url": server.url("/feed"), "every": "1m"}])
     dry = run_cli("send", "--dry-run", "--now", NOW, config=path)
-    assert dry.code == 0 and not db.exists()
+    assert dry.code == 0
+    if state.file is not None:
+        assert not state.file.exists()
+    else:
+        tables = "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'"
+        assert state.rows(tables) == [(0,)]
     run_cli("poll", "--now", NOW, config=path)
     server.serve("/feed", rss(article_items(2) + article_items(2, prefix="b")))
-    before = db.read_bytes()
+    before = state.file.read_bytes() if state.file else b""
+    rows_before = state.dump()
     first = run_cli(
         "send", "--dry-run", "--json", "--now", "2026-11-27T03:10:00+00:00", config=path
     )
     second = run_cli(
         "send", "--dry-run", "--json", "--now", "2026-11-27T03:10:00+00:00", config=path
     )
-    assert db.read_bytes() == before
+    assert (state.file.read_bytes() if state.file else b"") == before
+    assert state.dump() == rows_before
     assert first.stdout == second.stdout
     assert len(first.messages()) == 2
     assert not (tmp_path / "archive").exists()
@@ -157,7 +169,7 @@ BROKEN = {
 
 
 def test_a_broken_feed_is_reported_and_never_stops_the_others(
-    server: FeedServer, tmp_path: Path
+    server: FeedServer, tmp_path: Path, state: State
 ) -> None:
     feeds = [{"name": "good", "url": server.serve("/good", rss(article_items(1))), "backfill": 1}]
     for path_, (body, status, _) in BROKEN.items():
@@ -166,7 +178,7 @@ def test_a_broken_feed_is_reported_and_never_stops_the_others(
         feeds.append({"name": path_.strip("/"), "url": server.url(path_)})
     server.serve("/slow", rss(article_items(1)), delay=4)
     feeds.append({"name": "slow", "url": server.url("/slow")})
-    path = config(tmp_path, feeds)
+    path = config(state, tmp_path, feeds)
     result = run_cli("send", "--now", NOW, config=path)
     assert result.code == 1
     assert len(list((tmp_path / "archive").glob("*.json"))) == 1
@@ -177,26 +189,26 @@ def test_a_broken_feed_is_reported_and_never_stops_the_others(
     assert "feed 'slow': no complete answer within 2s" in result.stderr
     assert result.stderr.count("hint:") >= 4
     failures = dict(
-        rows(
-            tmp_path / "state.db",
+        state.rows(
             "SELECT name, last_error FROM feeds WHERE failing_since IS NOT NULL",
         )
     )
     assert set(failures) == {"malformed", "html", "missing", "error", "slow"}
-    assert rows(tmp_path / "state.db", "SELECT error_count FROM feeds WHERE name = 'good'") == [
-        (0,)
-    ]
+    assert state.rows("SELECT error_count FROM feeds WHERE name = 'good'") == [(0,)]
 
 
-def test_private_addresses_are_refused_unless_allowed(server: FeedServer, tmp_path: Path) -> None:
+def test_private_addresses_are_refused_unless_allowed(
+    server: FeedServer, tmp_path: Path, state: State
+) -> None:
     url = server.serve("/feed", rss(article_items(1)))
-    path = config(tmp_path, [{"name": "local", "url": url}], allow_private_networks=False)
+    path = config(state, tmp_path, [{"name": "local", "url": url}], allow_private_networks=False)
     result = run_cli("poll", "--now", NOW, config=path)
     assert result.code == 1
     assert "refused" in result.stderr and "allow_private_networks" in result.stderr
     assert server.hits("/feed") == []
     (tmp_path / "allowed").mkdir()
     per_feed = config(
+        state,
         tmp_path / "allowed",
         [{"name": "local", "url": url, "allow_private_networks": True}],
         allow_private_networks=False,
@@ -207,6 +219,7 @@ def test_private_addresses_are_refused_unless_allowed(server: FeedServer, tmp_pa
 def test_a_name_resolving_to_loopback_is_refused(server: FeedServer, tmp_path: Path) -> None:
     port = server.httpd.server_address[1]
     path = config(
+        LOCAL,
         tmp_path,
         [{"name": "sneaky", "url": f"http://localhost:{port}/feed"}],
         allow_private_networks=False,
@@ -217,17 +230,19 @@ def test_a_name_resolving_to_loopback_is_refused(server: FeedServer, tmp_path: P
     assert server.hits("/feed") == []
 
 
-def test_redirects_are_followed_up_to_five(server: FeedServer, tmp_path: Path) -> None:
+def test_redirects_are_followed_up_to_five(
+    server: FeedServer, tmp_path: Path, state: State
+) -> None:
     server.serve("/feed", rss(article_items(1)))
     for hop in range(6):
         target = "/feed" if hop == 5 else f"/r{hop + 1}"
         server.serve(f"/r{hop}", "", status=302, headers={"Location": target})
     (tmp_path / "ok").mkdir()
     (tmp_path / "over").mkdir()
-    ok = config(tmp_path / "ok", [{"name": "news", "url": server.url("/r1")}])
+    ok = config(state, tmp_path / "ok", [{"name": "news", "url": server.url("/r1")}])
     assert run_cli("poll", "--now", NOW, config=ok).code == 0
     assert len(server.hits("/feed")) == 1
-    too_many = config(tmp_path / "over", [{"name": "news", "url": server.url("/r0")}])
+    too_many = config(state, tmp_path / "over", [{"name": "news", "url": server.url("/r0")}])
     result = run_cli("poll", "--now", NOW, config=too_many)
     assert result.code == 1 and "more than 5 redirects" in result.stderr
 
@@ -235,13 +250,15 @@ def test_redirects_are_followed_up_to_five(server: FeedServer, tmp_path: Path) -
 def test_a_body_over_the_size_cap_is_cut(server: FeedServer, tmp_path: Path) -> None:
     url = server.serve("/big", rss(article_items(1)) + " " * 50_000)
     path = config(
-        tmp_path, [{"name": "big", "url": url}], fetch={"max_bytes": 10_000, "timeout": "5s"}
+        LOCAL, tmp_path, [{"name": "big", "url": url}], fetch={"max_bytes": 10_000, "timeout": "5s"}
     )
     result = run_cli("poll", "--now", NOW, config=path)
     assert result.code == 1 and "over the size cap of 10,000 bytes" in result.stderr
 
 
-def test_excerpt_only_feeds_get_the_page_text_once(server: FeedServer, tmp_path: Path) -> None:
+def test_excerpt_only_feeds_get_the_page_text_once(
+    server: FeedServer, tmp_path: Path, state: State
+) -> None:
     page = """<!DOCTYPE html><html><head><title>Bridge</title></head><body>
       <nav><a href="/">Home</a> <a href="/news">News</a></nav>
       <article><h1>The bridge closes</h1>
@@ -265,7 +282,9 @@ def test_excerpt_only_feeds_get_the_page_text_once(server: FeedServer, tmp_path:
         ),
     )
     path = config(
-        tmp_path, [{"name": "news", "url": server.url("/feed"), "backfill": 1, "every": "1m"}]
+        state,
+        tmp_path,
+        [{"name": "news", "url": server.url("/feed"), "backfill": 1, "every": "1m"}],
     )
     result = run_cli("send", "--json", "--now", NOW, config=path)
     assert result.code == 0, result.stderr
@@ -274,7 +293,7 @@ def test_excerpt_only_feeds_get_the_page_text_once(server: FeedServer, tmp_path:
     assert "Copyright" not in message["articles"][0]["summary"]
     run_cli("send", "--now", "2026-11-27T03:10:00+00:00", config=path)
     assert len(server.hits("/bridge")) == 1
-    (stored,) = rows(tmp_path / "state.db", "SELECT full_text FROM articles")
+    (stored,) = state.rows("SELECT full_text FROM articles")
     assert "temporary footbridge" in stored[0]
 
 
@@ -296,6 +315,7 @@ def test_feed_html_is_neutralised_in_the_digest(server: FeedServer, tmp_path: Pa
     ]
     url = server.serve("/feed", rss(items))
     path = config(
+        LOCAL,
         tmp_path,
         [{"name": "news", "url": url, "backfill": "all"}],
         posts=[],
@@ -311,19 +331,25 @@ def test_feed_html_is_neutralised_in_the_digest(server: FeedServer, tmp_path: Pa
     assert "example.org/fine" in html
 
 
-def test_articles_carry_the_feeds_title_or_its_override(server: FeedServer, tmp_path: Path) -> None:
+def test_articles_carry_the_feeds_title_or_its_override(
+    server: FeedServer, tmp_path: Path, state: State
+) -> None:
     url = server.serve("/feed", rss(article_items(1), title="The Daily Bugle"))
-    own = config(tmp_path, [{"name": "bugle", "url": url, "backfill": 1}])
+    own = config(state, tmp_path, [{"name": "bugle", "url": url, "backfill": 1}])
     (message,) = run_cli("send", "--dry-run", "--json", "--now", NOW, config=own).messages()
     assert message["articles"][0]["source"] == "The Daily Bugle"
-    named = config(tmp_path, [{"name": "bugle", "url": url, "backfill": 1, "title": "Bugle"}])
+    named = config(
+        state, tmp_path, [{"name": "bugle", "url": url, "backfill": 1, "title": "Bugle"}]
+    )
     (message,) = run_cli("send", "--dry-run", "--json", "--now", NOW, config=named).messages()
     assert message["articles"][0]["source"] == "Bugle"
 
 
-def test_a_feed_answering_410_is_no_longer_polled(server: FeedServer, tmp_path: Path) -> None:
+def test_a_feed_answering_410_is_no_longer_polled(
+    server: FeedServer, tmp_path: Path, state: State
+) -> None:
     url = server.serve("/gone", "gone", status=410, content_type="text/plain")
-    path = config(tmp_path, [{"name": "old", "url": url, "every": "1m"}])
+    path = config(state, tmp_path, [{"name": "old", "url": url, "every": "1m"}])
     result = run_cli("poll", "--now", NOW, config=path)
     assert result.code == 1 and "HTTP 410" in result.stderr and "no longer polled" in result.stderr
     later = run_cli("poll", "--now", "2026-11-28T03:00:00+00:00", config=path)
@@ -331,19 +357,21 @@ def test_a_feed_answering_410_is_no_longer_polled(server: FeedServer, tmp_path: 
     assert len(server.hits("/gone")) == 1
     assert "disabled (gone)" in run_cli("status", config=path).stdout
     server.serve("/new", rss(article_items(1)))
-    moved = config(tmp_path, [{"name": "old", "url": server.url("/new"), "every": "1m"}])
+    moved = config(state, tmp_path, [{"name": "old", "url": server.url("/new"), "every": "1m"}])
     assert run_cli("poll", "--now", "2026-11-28T03:00:00+00:00", config=moved).code == 0
     assert len(server.hits("/new")) == 1
 
 
-def test_retry_after_on_a_feed_is_honoured(server: FeedServer, tmp_path: Path) -> None:
+def test_retry_after_on_a_feed_is_honoured(
+    server: FeedServer, tmp_path: Path, state: State
+) -> None:
     url = server.serve(
         "/busy", "slow down", status=503, content_type="text/plain", headers={"Retry-After": "7200"}
     )
-    path = config(tmp_path, [{"name": "busy", "url": url, "every": "1m"}])
+    path = config(state, tmp_path, [{"name": "busy", "url": url, "every": "1m"}])
     result = run_cli("poll", "--now", NOW, config=path)
     assert result.code == 1 and "asking us to wait 7200 s" in result.stderr
-    (next_poll,) = rows(tmp_path / "state.db", "SELECT next_poll_at FROM feeds")[0]
+    (next_poll,) = state.rows("SELECT next_poll_at FROM feeds")[0]
     assert next_poll >= "2026-11-27T05:00:00"
     run_cli("poll", "--now", "2026-11-27T04:00:00+00:00", config=path)
     assert len(server.hits("/busy")) == 1

@@ -185,12 +185,13 @@ def _dispatcher(config: Config, *, dry_run: bool):  # type: ignore[no-untyped-de
     from dispatch.pipeline import Dispatcher
     from dispatch.store import Store
 
-    state = config.resolve(config.state)
+    state = config.state_location
     store = Store.snapshot(state) if dry_run else Store.open(state)
     return Dispatcher.build(config, store, open_outputs(config))
 
 
 def _send(config: Config, arguments: argparse.Namespace) -> int:
+    from dispatch.heartbeat import working
     from dispatch.pipeline import send
     from dispatch.report import print_report
 
@@ -212,7 +213,7 @@ def _send(config: Config, arguments: argparse.Namespace) -> int:
                     dispatcher, now, dry_run=True, out_dir=out_dir, progress=tracker.message
                 )
             else:
-                with dispatcher.store.exclusive():
+                with working(dispatcher.store, config.daemon.lease):
                     report = send(
                         dispatcher, now, dry_run=False, out_dir=out_dir, progress=tracker.message
                     )
@@ -246,13 +247,14 @@ def _send_test(config: Config, arguments: argparse.Namespace, now: datetime) -> 
 
 
 def _poll(config: Config, arguments: argparse.Namespace) -> int:
+    from dispatch.heartbeat import working
     from dispatch.models import RunReport
     from dispatch.progress import terminal_progress
     from dispatch.report import print_report
 
     dispatcher = _dispatcher(config, dry_run=False)
     try:
-        with dispatcher.store.exclusive(), terminal_progress() as tracker:
+        with working(dispatcher.store, config.daemon.lease), terminal_progress() as tracker:
             dispatcher.fetcher.watcher = tracker
             feeds = dispatcher.poll(arguments.now or datetime.now(UTC), force=arguments.all)
     finally:
@@ -306,7 +308,7 @@ def _status(config: Config, arguments: argparse.Namespace) -> int:
     from dispatch.report import print_status
     from dispatch.store import Store
 
-    store = Store.snapshot(config.resolve(config.state))
+    store = Store.snapshot(config.state_location)
     try:
         print_status(status(store))
     finally:
@@ -318,7 +320,7 @@ def _operate(config: Config, arguments: argparse.Namespace) -> int:
     from dispatch.operations import OperationError, resolve, retry
     from dispatch.store import Store
 
-    store = Store.open(config.resolve(config.state))
+    store = Store.open(config.state_location)
     now = datetime.now(UTC)
     try:
         with store.exclusive():

@@ -80,6 +80,9 @@ class DaemonSettings(StrictModel):
     listen: str | None = "127.0.0.1:9477"  # host:port, or null for no health server
     shutdown_timeout: Duration = timedelta(seconds=30)
     retry_every: Duration = timedelta(seconds=30)  # how often waiting deliveries are tried
+    # Workers sharing a PostgreSQL store lease what they work on for this long, renewed while
+    # they live; a dead worker's leases run out and others take over. Longer than any send.
+    lease: Duration = timedelta(minutes=5)
 
     @field_validator("listen")
     @classmethod
@@ -230,6 +233,13 @@ class Config(StrictModel):
         candidate = Path(path).expanduser()
         return candidate if candidate.is_absolute() else self._base_dir / candidate
 
+    @property
+    def state_location(self) -> Path | str:
+        """Where the store lives: a SQLite file, relative to this file, or a PostgreSQL URL."""
+        if self.state.startswith(("postgresql://", "postgres://")):
+            return self.state
+        return self.resolve(self.state)
+
     def feed(self, name: str) -> FeedConfig:
         return next(feed for feed in self.feeds if feed.name == name)
 
@@ -288,6 +298,7 @@ def parse_config(text: str, source: str, environ: Mapping[str, str] | None = Non
     if isinstance(outputs, dict):
         validated = _validate_outputs(outputs, lines, problems)
         problems += _cross_references(data, {**outputs, **validated}, lines)
+        problems += _lease_problems(data, validated, lines)
         data["outputs"] = validated
     else:
         problems += _cross_references(data, {}, lines)
@@ -371,6 +382,31 @@ def _cross_references(
                     message = f"output {output!r} ({settings.type}) cannot send {section}"
                     problems.append(_problem(place, message, lines))
     return problems
+
+
+def _lease_problems(
+    data: dict[str, Any], outputs: dict[str, OutputSettings], lines: dict[Place, int]
+) -> list[ConfigProblem]:
+    """A lease must outlast every send, or a slow send could be taken over and sent twice."""
+    daemon = data.get("daemon")
+    try:
+        lease = DaemonSettings.model_validate(daemon if isinstance(daemon, dict) else {}).lease
+    except ValidationError:
+        return []  # reported by the whole model's validation
+    return [
+        _problem(
+            ("daemon", "lease"),
+            f"{_seconds(lease)} is not longer than output {name!r}'s timeout "
+            f"({_seconds(settings.timeout)}); a send could outlive its lease",
+            lines,
+        )
+        for name, settings in outputs.items()
+        if settings.timeout >= lease
+    ]
+
+
+def _seconds(duration: timedelta) -> str:
+    return f"{duration.total_seconds():g}s"
 
 
 def _kinds(type_name: str) -> frozenset[str]:

@@ -5,7 +5,9 @@ cron schedule, in its time zone), and one that retries waiting deliveries. Each 
 same library functions as `dispatch send`, on one worker thread, and the store decides what is
 due, so a daemon that was down catches up once, not once per missed tick.
 
-One daemon per store (the store's lock). SIGTERM or SIGINT: no new job starts, the running one
+One daemon per SQLite store (the store's lock). On PostgreSQL, any number of daemons, on any
+machines, share the work: each claims due feeds and deliveries under a lease its heartbeat
+renews, and one at a time creates digests. SIGTERM or SIGINT: no new job starts, the running one
 stops after its current send, and the process exits within `daemon.shutdown_timeout`.
 SIGHUP, or a change to feeds.yaml: the configuration is reloaded; a new one that is invalid is
 logged and the old one kept.
@@ -26,6 +28,7 @@ from dispatch.config import Config, load_config
 from dispatch.delivery import Deliverer
 from dispatch.errors import ConfigError
 from dispatch.health import HealthServer
+from dispatch.heartbeat import working
 from dispatch.metrics import Metrics
 from dispatch.models import DeliveryResult, FeedResult, RunReport
 from dispatch.operations import status
@@ -66,7 +69,7 @@ class Daemon:
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
         holder = Store.open(self._state())
         try:
-            with holder.exclusive():
+            with working(holder, self.config.daemon.lease):
                 self._scheduler = BackgroundScheduler(
                     executors={"default": ThreadPoolExecutor(1)},
                     job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -130,7 +133,7 @@ class Daemon:
         except ConfigError as e:
             self.log.error("the new configuration is invalid; keeping the old one\n%s", e)
             return
-        if config.resolve(config.state) != self._state():
+        if config.state_location != self._state():
             self.log.error("`state` cannot change while running; keeping the old configuration")
             return
         self.config = config
@@ -187,7 +190,10 @@ class Daemon:
                 stop=self.stopping,
             )
             now = datetime.now(UTC)
-            recovered = deliverer.recover(now) if what == "catch-up" else []
+            # One store, one daemon: what it left sending can only date from before it started.
+            # Workers sharing a store: any of them may have died since, so look every time.
+            recover = what == "catch-up" or store.shared
+            recovered = deliverer.recover(now) if recover else []
             feeds: list[FeedResult] = []
             if what in ("catch-up", "poll"):
                 feeds = dispatcher.poll(now, only=name)
@@ -270,8 +276,8 @@ class Daemon:
             "last_job": self.last_job.isoformat() if self.last_job else None,
         }
 
-    def _state(self) -> Path:
-        return self.config.resolve(self.config.state)
+    def _state(self) -> Path | str:
+        return self.config.state_location
 
 
 def _stamp(path: Path) -> float:

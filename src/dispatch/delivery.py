@@ -9,9 +9,9 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from dispatch.config import Config, DigestConfig
@@ -32,6 +32,10 @@ from dispatch.render import LinkTags, RenderedDigest, Renderer
 from dispatch.store import Delivery, Store, idempotency_key
 
 Progress = Callable[[str], None]
+
+# Deliveries claimed at a time: few enough that other workers find work, many enough that
+# claiming costs little beside sending.
+CLAIM_BATCH = 20
 
 
 @dataclass
@@ -59,26 +63,29 @@ class Deliverer:
         """Create every digest that is due and has enough articles, one delivery per output
         and recipient.
         """
-        for rule in self.config.digests:
-            period = digest_period(
-                rule.schedule, rule.timezone, self.store.last_digest_period(rule.name), now
-            )
-            queued = self.store.queued(rule.name)
-            if period is None or len(queued) < rule.min_items:
-                continue
-            targets = [
-                (name, recipient)
-                for name in rule.outputs
-                for recipient in self.outputs[name].recipients()
-            ]
-            self.store.create_digest(rule.name, period, queued[: rule.max_items], targets, now)
+        with self.store.batch():
+            self.store.hold_digests()  # workers sharing a store: one at a time
+            for rule in self.config.digests:
+                period = digest_period(
+                    rule.schedule, rule.timezone, self.store.last_digest_period(rule.name), now
+                )
+                queued = self.store.queued(rule.name)
+                if period is None or len(queued) < rule.min_items:
+                    continue
+                targets = [
+                    (name, recipient)
+                    for name in rule.outputs
+                    for recipient in self.outputs[name].recipients()
+                ]
+                self.store.create_digest(rule.name, period, queued[: rule.max_items], targets, now)
 
     def recover(self, now: datetime) -> list[DeliveryResult]:
         """Settle rows a crash left ``sending``: retry with the same key, look them up, resend
-        by policy, or flag them ambiguous for the operator.
+        by policy, or flag them ambiguous for the operator. On a shared store, these are the
+        rows whose worker's lease ran out.
         """
         results = []
-        for delivery in self.store.deliveries("sending"):
+        for delivery in self.store.claim_interrupted(now + self.config.daemon.lease):
             output = self.outputs.get(delivery.output)
             if output is None:
                 continue
@@ -176,9 +183,7 @@ class Deliverer:
         # reach the network (Mastodon's limits).
         readiness: dict[str, str | None] = {}
         try:
-            for delivery in self.store.deliveries("pending", due=now):
-                if self.stop.is_set():
-                    break
+            for delivery in self._claimed(now):
                 if delivery.kind == "post" and self._over_run_cap(delivery.output):
                     continue
                 if progress:
@@ -192,7 +197,25 @@ class Deliverer:
         finally:
             for output in self.outputs.values():
                 output.close()
+            self.store.release()  # what this run claimed but did not start, others may take
         return results
+
+    def _claimed(self, now: datetime) -> Iterator[Delivery]:
+        """Due pending deliveries, oldest first, claimed a few at a time (under a lease, so
+        workers sharing a store never take the same one) until none is left or stop is asked.
+        """
+        after = 0
+        while not self.stop.is_set():
+            batch = self.store.claim_deliveries(
+                now, datetime.now(UTC) + self.config.daemon.lease, after=after, limit=CLAIM_BATCH
+            )
+            if not batch:
+                return
+            for delivery in batch:
+                if self.stop.is_set():
+                    return
+                yield delivery
+            after = batch[-1].id
 
     def _over_run_cap(self, name: str) -> bool:
         """Count a post for its output; True (and held) once the run's cap is reached."""
@@ -277,7 +300,13 @@ class Deliverer:
         shown: DeliveryResult,
         now: datetime,
     ) -> DeliveryResult:
-        self.store.mark(delivery.id, "sending", now)
+        if not self.store.start_sending(delivery.id, now):
+            return replace(
+                shown,
+                status="pending",
+                error="taken over by another worker (this one's lease ran out)",
+                hint="raise daemon.lease above the slowest send",
+            )
         started = time.monotonic()
         try:
             remote_id = output.send(message)

@@ -11,7 +11,7 @@ import hashlib
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -77,8 +77,22 @@ class Dispatcher:
         """Fetch every due feed (every feed with ``force``; just ``only`` if named) and record
         what is new. A feed whose URL changed in feeds.yaml is due at once.
         """
-        states = self.store.feed_states()
         feeds = [f for f in self.config.feeds if only is None or f.name == only]
+        if self.store.shared:  # workers sharing the store: poll only the feeds leased to us
+            until = datetime.now(UTC) + self.config.daemon.lease
+            leased = self.store.claim_feeds([(f.name, f.url) for f in feeds], until)
+            try:
+                polled = self._poll([f for f in feeds if f.name in leased], now, force)
+            finally:
+                self.store.release()
+            return [polled.get(f.name, FeedResult(f.name, "not-due")) for f in feeds]
+        polled = self._poll(feeds, now, force)
+        return [polled[f.name] for f in feeds]
+
+    def _poll(
+        self, feeds: list[FeedConfig], now: datetime, force: bool
+    ) -> dict[str, FeedResult]:
+        states = self.store.feed_states()
 
         def due(feed: FeedConfig) -> bool:
             state = states.get(feed.name)
@@ -117,7 +131,7 @@ class Dispatcher:
                 self.store.record_poll(
                     replace(update, new=articles), now, next_poll(now, feed.every, 0)
                 )
-        return [results[f.name] for f in feeds]
+        return results
 
     def _record(
         self,

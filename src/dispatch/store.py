@@ -1,23 +1,26 @@
-"""All durable state, in SQLite: feeds, articles, aliases, digests and the outbox of deliveries.
+"""All durable state: feeds, articles, aliases, digests and the outbox of deliveries, on SQLite
+(the default) or PostgreSQL (many workers).
 
-The only module with SQL. Migrations are numbered and tracked with ``PRAGMA user_version``.
-A dry run works on ``Store.snapshot``: an in-memory copy, so the file is never written.
+The only module with SQL, written once for both engines (``dispatch.db`` translates). Migrations
+are numbered; the same ones build both. A dry run works on ``Store.snapshot``, which keeps
+nothing, so the store is never written.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
-import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+import secrets
+import socket
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from dispatch.db import Database, PostgresDatabase, SqliteDatabase, is_postgres
 from dispatch.errors import StoreError
 from dispatch.models import Article, Kind, VideoCard
 from dispatch.urls import normalise_url
@@ -124,7 +127,19 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE feeds ADD COLUMN moved_to TEXT;
     ALTER TABLE feeds ADD COLUMN moved_count INTEGER NOT NULL DEFAULT 0;
     """,
+    # 5: workers sharing a store (PostgreSQL) lease the feeds and deliveries they work on; a
+    # lease that runs out (its worker died) lets another worker take the row over.
+    """
+    ALTER TABLE feeds ADD COLUMN leased_by TEXT;
+    ALTER TABLE feeds ADD COLUMN lease_until TEXT;
+    ALTER TABLE deliveries ADD COLUMN leased_by TEXT;
+    ALTER TABLE deliveries ADD COLUMN lease_until TEXT;
+    CREATE INDEX deliveries_by_status_id ON deliveries (status, id);
+    """,
 )
+
+# One name per process for the leases it takes, whichever connection takes them.
+WORKER = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 @dataclass(frozen=True)
@@ -238,135 +253,94 @@ def idempotency_key(*parts: str) -> str:
 
 
 class Store:
-    """The state of one dispatch installation."""
+    """The state of one dispatch installation, on SQLite or PostgreSQL (see ``dispatch.db``).
 
-    def __init__(self, connection: sqlite3.Connection, path: str) -> None:
-        self._db = connection
-        self.path = path
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA foreign_keys = ON")
+    ``worker`` names this process in the leases it takes: on a shared (PostgreSQL) store,
+    workers claim due feeds and pending deliveries with ``FOR UPDATE SKIP LOCKED``, so no two
+    take the same row, and a lease that runs out hands the row to another worker.
+    """
+
+    def __init__(self, database: Database, location: Path | str) -> None:
+        self._db = database
+        self.location = location
+        self.path = database.name
+        self.shared = database.shared
+        self.worker = WORKER
         self._migrate()
 
     @classmethod
-    def open(cls, path: Path) -> Store:
-        """Open (and create or upgrade) the store file.
+    def open(cls, location: Path | str) -> Store:
+        """Open (and create or upgrade) the store: a file path, or a ``postgresql://`` URL.
 
         Raises:
-            StoreError: the file cannot be opened, is not a dispatch store, or is newer.
+            StoreError: it cannot be opened, is not a dispatch store, or is newer.
         """
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(path, isolation_level=None, timeout=30)
-            connection.execute("PRAGMA journal_mode = DELETE")
-        except (OSError, sqlite3.Error) as e:
-            raise StoreError(f"cannot open the state file {path}: {e}") from None
-        return cls(connection, str(path))
+        if is_postgres(location):
+            return cls(PostgresDatabase.open(str(location)), location)
+        return cls(SqliteDatabase.open(Path(location)), location)
 
     @classmethod
-    def snapshot(cls, path: Path) -> Store:
-        """An in-memory copy of the store file (or an empty store where there is none yet).
-
-        Everything written to it is thrown away: what a dry run uses.
+    def snapshot(cls, location: Path | str) -> Store:
+        """A copy of the store that keeps nothing: an in-memory copy of a SQLite file (or an
+        empty store where there is none yet), or one PostgreSQL transaction rolled back at
+        close. What a dry run uses.
         """
-        memory = sqlite3.connect(":memory:", isolation_level=None)
-        if path.exists():
-            try:
-                source = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-                source.backup(memory)
-                source.close()
-            except sqlite3.Error as e:
-                raise StoreError(f"cannot read the state file {path}: {e}") from None
-        return cls(memory, f"{path} (snapshot)")
+        if is_postgres(location):
+            return cls(PostgresDatabase.open(str(location), snapshot=True), location)
+        return cls(SqliteDatabase.snapshot(Path(location)), location)
 
     def close(self) -> None:
         self._db.close()
 
     @staticmethod
-    def reachable(path: Path) -> bool:
-        """Whether the state file opens and answers, without writing to it."""
-        try:
-            connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-            try:
-                connection.execute("PRAGMA user_version").fetchone()
-            finally:
-                connection.close()
-        except sqlite3.Error:
-            return False
-        return True
+    def reachable(location: Path | str) -> bool:
+        """Whether the store opens and answers, without writing to it."""
+        if is_postgres(location):
+            return PostgresDatabase.reachable(str(location))
+        return SqliteDatabase.reachable(Path(location))
 
-    @contextmanager
-    def exclusive(self) -> Iterator[None]:
-        """Hold the store's lock: one sender at a time, or a row another process is sending
-        would look cut off by a crash. The lock dies with its process, so a crash frees it.
+    def exclusive(self) -> AbstractContextManager[None]:
+        """On SQLite, hold the store's lock: one sender at a time, or a row another process is
+        sending would look cut off by a crash. On PostgreSQL, workers share the store and
+        claims keep them apart, so this holds nothing.
 
         Raises:
-            StoreError: another dispatch holds it.
+            StoreError: another dispatch holds the SQLite store's lock.
         """
-        path = Path(f"{self.path}.lock")
-        handle = path.open("a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            handle.close()
-            raise StoreError(
-                f"another dispatch ({holder}) is using {self.path}; wait for it to finish"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}")
-        handle.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-            handle.close()
+        return self._db.exclusive()
 
     def set_status(self, delivery_id: int, status: str, now: datetime, note: str) -> None:
         """An operator's decision (retry, resolve): the status, with why, due at once."""
         with self._transaction():
             self._db.execute(
                 """UPDATE deliveries SET status = ?, updated_at = ?, next_attempt_at = NULL,
-                     last_error = ?, sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END
+                     last_error = ?, lease_until = NULL,
+                     sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END
                    WHERE id = ?""",
                 (status, _iso(now), note, status, _iso(now), delivery_id),
             )
 
     def _migrate(self) -> None:
-        try:
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        except sqlite3.DatabaseError as e:
-            raise StoreError(f"{self.path} is not a dispatch state file: {e}") from None
-        if version > len(MIGRATIONS):
-            raise StoreError(
-                f"{self.path} was written by a newer dispatch (schema {version}); upgrade dispatch"
-            )
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            with self._transaction():
-                for statement in script.split(";"):
+        with self._transaction():
+            self._db.lock_rows_while("migrate")  # workers starting together migrate once
+            version = self._db.schema_version()
+            if version > len(MIGRATIONS):
+                raise StoreError(
+                    f"{self.path} was written by a newer dispatch (schema {version}); "
+                    "upgrade dispatch"
+                )
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in self._db.translate_schema(script).split(";"):
                     if statement.strip():
                         self._db.execute(statement)
-                self._db.execute(f"PRAGMA user_version = {number}")
+                self._db.set_schema_version(number)
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        if self._db.in_transaction:  # inside ``batch``: its transaction holds this one
-            yield self._db
-            return
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[None]:
+        return self._db.transaction()
 
-    @contextmanager
-    def batch(self) -> Iterator[None]:
+    def batch(self) -> AbstractContextManager[None]:
         """One transaction for many writes (a poll's feeds): one commit, not one each."""
-        with self._transaction():
-            yield
+        return self._transaction()
 
     # Feeds
 
@@ -392,8 +366,10 @@ class Store:
         }
 
     def article_counts(self) -> dict[str, int]:
-        rows = self._db.execute("SELECT feed, COUNT(*) FROM articles GROUP BY feed").fetchall()
-        return {feed: count for feed, count in rows}
+        rows = self._db.execute(
+            "SELECT feed, COUNT(*) AS n FROM articles GROUP BY feed"
+        ).fetchall()
+        return {row["feed"]: int(row["n"]) for row in rows}
 
     def _ensure_feed(self, name: str, url: str) -> None:
         # A feed whose URL changed in feeds.yaml loses its HTTP validators, not its articles.
@@ -441,7 +417,7 @@ class Store:
             self._ensure_feed(name, url)
             self._db.execute(
                 """UPDATE feeds SET
-                     moved_count = CASE WHEN ? IS NULL THEN 0
+                     moved_count = CASE WHEN CAST(? AS TEXT) IS NULL THEN 0
                                         WHEN moved_to = ? THEN moved_count + 1 ELSE 1 END,
                      moved_to = ? WHERE name = ?""",
                 (target, target, target, name),
@@ -515,7 +491,8 @@ class Store:
             new_ids = [self._insert_article(a, now, baseline=False) for a in update.new]
             for key, article_id in update.aliases:
                 self._db.execute(
-                    "INSERT OR IGNORE INTO aliases (feed, key, article_id) VALUES (?, ?, ?)",
+                    """INSERT INTO aliases (feed, key, article_id) VALUES (?, ?, ?)
+                       ON CONFLICT DO NOTHING""",
                     (update.feed, key, article_id),
                 )
             for article_id, article in update.updated:
@@ -536,7 +513,8 @@ class Store:
             for article, article_id in zip(update.new, new_ids, strict=True):
                 for digest in update.digests:
                     self._db.execute(
-                        "INSERT OR IGNORE INTO digest_queue (digest, article_id) VALUES (?, ?)",
+                        """INSERT INTO digest_queue (digest, article_id) VALUES (?, ?)
+                           ON CONFLICT DO NOTHING""",
                         (digest, article_id),
                     )
                 for rule, output in update.post_outputs:
@@ -546,9 +524,8 @@ class Store:
         return new_ids
 
     def _insert_article(self, article: Article, now: datetime, *, baseline: bool) -> int:
-        cursor = self._db.execute(_INSERT_ARTICLE, _row(article, now, baseline))
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
+        row = self._db.execute(_INSERT_ARTICLE + " RETURNING id", _row(article, now, baseline))
+        return int(row.fetchone()["id"])
 
     def articles(self, ids: Sequence[int]) -> list[Article]:
         """Articles by id, in the order asked."""
@@ -585,17 +562,23 @@ class Store:
             f"SELECT digest, article_id FROM digest_queue WHERE article_id IN ({marks})", args
         ):
             queued[row["article_id"]].add(row["digest"])
-        digests: dict[int, list[tuple[str, datetime, frozenset[str]]]] = {i: [] for i in ids}
+        carried: dict[tuple[int, int], tuple[str, datetime, set[str]]] = {}
         for row in self._db.execute(
-            f"""SELECT i.article_id, d.name, d.period, GROUP_CONCAT(o.status) AS states
+            f"""SELECT i.article_id, d.id, d.name, d.period, o.status
                 FROM digest_items i JOIN digests d ON d.id = i.digest_id
                 LEFT JOIN deliveries o ON o.digest_id = d.id
-                WHERE i.article_id IN ({marks}) GROUP BY i.article_id, d.id ORDER BY d.period""",
+                WHERE i.article_id IN ({marks}) ORDER BY d.period, d.id""",
             args,
         ):
-            states = frozenset((row["states"] or "").split(",")) - {""}
-            period = datetime.fromisoformat(row["period"])
-            digests[row["article_id"]].append((row["name"], period, states))
+            entry = carried.setdefault(
+                (row["article_id"], row["id"]),
+                (row["name"], datetime.fromisoformat(row["period"]), set()),
+            )
+            if row["status"]:
+                entry[2].add(row["status"])
+        digests: dict[int, list[tuple[str, datetime, frozenset[str]]]] = {i: [] for i in ids}
+        for (article_id, _), (name, period, states) in carried.items():
+            digests[article_id].append((name, period, frozenset(states)))
         posts: dict[int, list[tuple[str, str, str, str | None]]] = {i: [] for i in ids}
         for row in self._db.execute(
             f"""SELECT article_id, rule, output, status, last_error FROM deliveries
@@ -635,12 +618,12 @@ class Store:
         recipient (``None`` for outputs without recipients).
         """
         with self._transaction():
-            cursor = self._db.execute(
-                "INSERT INTO digests (name, period, created_at) VALUES (?, ?, ?)",
-                (name, _iso(period), _iso(now)),
+            digest_id = int(
+                self._db.execute(
+                    "INSERT INTO digests (name, period, created_at) VALUES (?, ?, ?) RETURNING id",
+                    (name, _iso(period), _iso(now)),
+                ).fetchone()["id"]
             )
-            digest_id = cursor.lastrowid
-            assert digest_id is not None
             for position, article_id in enumerate(article_ids):
                 self._db.execute(
                     "INSERT INTO digest_items (digest_id, article_id, position) VALUES (?, ?, ?)",
@@ -684,16 +667,16 @@ class Store:
         digest_id: int | None = None,
         recipient: str | None = None,
     ) -> None:
-        cursor = self._db.execute(
-            """INSERT OR IGNORE INTO deliveries (kind, rule, output, article_id, digest_id,
+        row = self._db.execute(
+            """INSERT INTO deliveries (kind, rule, output, article_id, digest_id,
                  recipient, idempotency_key, created_at, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id""",
             (kind, rule, output, article_id, digest_id, recipient, key, _iso(now), _iso(now)),
-        )
-        if cursor.rowcount == 1 and cursor.lastrowid is not None:
+        ).fetchone()
+        if row is not None:
             self._db.execute(
                 "UPDATE deliveries SET record_key = ? WHERE id = ?",
-                (record_key(cursor.lastrowid, now), cursor.lastrowid),
+                (record_key(row["id"], now), row["id"]),
             )
 
     def deliveries(self, status: str = "pending", *, due: datetime | None = None) -> list[Delivery]:
@@ -726,10 +709,11 @@ class Store:
         with self._transaction():
             self._db.execute(
                 """UPDATE deliveries SET status = ?, updated_at = ?,
-                     attempts = attempts + (? = 'sending'),
+                     attempts = attempts + CASE WHEN ? = 'sending' THEN 1 ELSE 0 END,
                      sending_since = CASE WHEN ? = 'sending' THEN ? ELSE sending_since END,
                      sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END,
                      next_attempt_at = ?,
+                     lease_until = CASE WHEN ? = 'sending' THEN lease_until END,
                      remote_id = COALESCE(?, remote_id), last_error = ? WHERE id = ?""",
                 (
                     status,
@@ -740,11 +724,124 @@ class Store:
                     status,
                     _iso(now),
                     _iso(next_attempt),
+                    status,
                     remote_id,
                     error,
                     delivery_id,
                 ),
             )
+
+    # Claims: how workers sharing a store keep apart
+
+    def claim_feeds(self, feeds: Sequence[tuple[str, str]], until: datetime) -> set[str]:
+        """Lease these feeds (name, URL) to this worker until ``until``, skipping those another
+        worker holds; returns the names leased. Feeds never polled get their row here.
+        """
+        taken: set[str] = set()
+        with self._transaction():
+            self._db.executemany(
+                "INSERT INTO feeds (name, url) VALUES (?, ?) ON CONFLICT DO NOTHING", feeds
+            )
+            names = [name for name, _ in feeds]
+            for start in range(0, len(names), 500):
+                chunk = names[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"""UPDATE feeds SET leased_by = ?, lease_until = ? WHERE name IN (
+                          SELECT name FROM feeds WHERE name IN ({marks})
+                            AND (lease_until IS NULL OR lease_until < ? OR leased_by = ?)
+                          {self._db.skip_locked})
+                        RETURNING name""",
+                    (self.worker, _iso(until), *chunk, _iso(datetime.now(UTC)), self.worker),
+                )
+                taken.update(row["name"] for row in rows)
+        return taken
+
+    def claim_deliveries(
+        self, now: datetime, until: datetime, *, after: int = 0, limit: int = 20
+    ) -> list[Delivery]:
+        """Lease the next ``limit`` due pending deliveries (ids above ``after``), oldest first,
+        skipping those another worker holds. On SQLite (one sender, by the store's lock) a
+        lease left by a dead process does not hold.
+        """
+        live = "AND (lease_until IS NULL OR lease_until < ?)" if self.shared else ""
+        parameters: tuple[Any, ...] = (self.worker, _iso(until), after, _iso(now))
+        if self.shared:
+            parameters += (_iso(datetime.now(UTC)),)
+        with self._transaction():
+            rows = self._db.execute(
+                f"""UPDATE deliveries SET leased_by = ?, lease_until = ? WHERE id IN (
+                      SELECT id FROM deliveries WHERE status = 'pending' AND id > ?
+                        AND (next_attempt_at IS NULL OR next_attempt_at <= ?) {live}
+                      ORDER BY id LIMIT ? {self._db.skip_locked})
+                    RETURNING *""",
+                (*parameters, limit),
+            ).fetchall()
+        return sorted((_delivery(row) for row in rows), key=lambda d: d.id)
+
+    def claim_interrupted(self, until: datetime) -> list[Delivery]:
+        """Lease the deliveries left ``sending`` by a worker that stopped mid-send: on SQLite
+        (whose lock says no other sender lives) all of them; on a shared store, those whose
+        lease ran out.
+        """
+        live = "AND (lease_until IS NULL OR lease_until < ?)" if self.shared else ""
+        parameters: tuple[Any, ...] = (self.worker, _iso(until))
+        if self.shared:
+            parameters += (_iso(datetime.now(UTC)),)
+        with self._transaction():
+            rows = self._db.execute(
+                f"""UPDATE deliveries SET leased_by = ?, lease_until = ? WHERE id IN (
+                      SELECT id FROM deliveries WHERE status = 'sending' {live}
+                      ORDER BY id {self._db.skip_locked})
+                    RETURNING *""",
+                parameters,
+            ).fetchall()
+        return sorted((_delivery(row) for row in rows), key=lambda d: d.id)
+
+    def start_sending(self, delivery_id: int, now: datetime) -> bool:
+        """Mark a leased delivery ``sending`` (committed before the output is called). False
+        when this worker no longer holds it: another took it over, so it must not be sent.
+        """
+        with self._transaction():
+            row = self._db.execute(
+                """UPDATE deliveries SET status = 'sending', updated_at = ?,
+                     attempts = attempts + 1, sending_since = ?, next_attempt_at = NULL
+                   WHERE id = ? AND status = 'pending' AND leased_by = ? RETURNING id""",
+                (_iso(now), _iso(now), delivery_id, self.worker),
+            ).fetchone()
+        return row is not None
+
+    def renew_leases(self, until: datetime) -> None:
+        """Extend every lease this worker holds: the heartbeat of a worker that is alive."""
+        with self._transaction():
+            self._db.execute(
+                """UPDATE deliveries SET lease_until = ?
+                   WHERE leased_by = ? AND status IN ('pending', 'sending')
+                     AND lease_until IS NOT NULL""",
+                (_iso(until), self.worker),
+            )
+            self._db.execute(
+                "UPDATE feeds SET lease_until = ? WHERE leased_by = ? AND lease_until IS NOT NULL",
+                (_iso(until), self.worker),
+            )
+
+    def release(self) -> None:
+        """Give back this worker's leases on feeds and on deliveries it did not start."""
+        with self._transaction():
+            self._db.execute(
+                """UPDATE deliveries SET lease_until = NULL
+                   WHERE leased_by = ? AND status = 'pending'""",
+                (self.worker,),
+            )
+            self._db.execute(
+                "UPDATE feeds SET lease_until = NULL WHERE leased_by = ?", (self.worker,)
+            )
+
+    def hold_digests(self) -> None:
+        """Within a transaction (``batch``): wait until no other worker is creating digests,
+        and keep them out until it ends.
+        """
+        self._db.lock_rows_while("digests")
 
     def sent_since(self, output: str, since: datetime) -> list[datetime]:
         """When this output sent, since ``since``, oldest first: what budgets count."""
@@ -756,7 +853,7 @@ class Store:
         return [moment for row in rows if (moment := _moment(row["sent_at"]))]
 
 
-def _delivery(row: sqlite3.Row) -> Delivery:
+def _delivery(row: Mapping[str, Any]) -> Delivery:
     return Delivery(
         id=row["id"],
         kind=row["kind"],
@@ -812,7 +909,7 @@ def _cards_json(cards: Sequence[VideoCard]) -> str:
     return json.dumps([asdict(card) for card in cards])
 
 
-def _article(row: sqlite3.Row) -> Article:
+def _article(row: Mapping[str, Any]) -> Article:
     return Article(
         feed=row["feed"],
         key=row["key"],

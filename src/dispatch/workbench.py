@@ -72,14 +72,13 @@ class Workbench:
         self.config, self._outputs, self.config_problems = config, outputs, ()
         if self._store is not None:
             self._store.close()
-        state = config.resolve(config.state)
-        self._store = Store.snapshot(state)
-        self._source = f"the state file {state}"
+        self._store = Store.snapshot(config.state_location)
+        self._source = f"the state store {self._store.path}"
         if not any(self._store.article_counts().values()):
             # Nothing read yet: read the feeds into the snapshot, as a dry run would.
             dispatcher = Dispatcher.build(config, self._store, outputs)
             dispatcher.poll(datetime.now(UTC), force=True)
-            self._source = "the feeds, read into memory just now (the state file has none yet)"
+            self._source = "the feeds, read into memory just now (the state store has none yet)"
 
     def render(self) -> None:
         assert self._store is not None
@@ -96,7 +95,10 @@ class Workbench:
 
     def watched(self) -> dict[Path, tuple[int, int]]:
         """Each watched file's modification time and size (missing files count too)."""
-        paths = [self.config_path, self.config.resolve(self.config.state)]
+        paths = [self.config_path]
+        state = self.config.state_location
+        if isinstance(state, Path):
+            paths.append(state)
         if self.config.templates:
             folder = self.config.resolve(self.config.templates)
             paths += sorted(p for p in folder.rglob("*") if p.is_file())
