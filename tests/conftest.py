@@ -174,7 +174,8 @@ class State:
         import psycopg
 
         with psycopg.connect(self.value) as connection:
-            return connection.execute(sql).fetchall()  # type: ignore[arg-type]
+            cursor = connection.execute(sql)  # type: ignore[arg-type]
+            return cursor.fetchall() if cursor.description else []
 
     def dump(self) -> dict[str, list[str]]:
         """Every row of every table: what "unchanged" means on either engine."""

@@ -260,24 +260,28 @@ class Store:
     take the same row, and a lease that runs out hands the row to another worker.
     """
 
-    def __init__(self, database: Database, location: Path | str) -> None:
+    def __init__(self, database: Database, location: Path | str, worker: str = WORKER) -> None:
         self._db = database
         self.location = location
         self.path = database.name
         self.shared = database.shared
-        self.worker = WORKER
-        self._migrate()
+        self.worker = worker
+        try:
+            self._migrate()
+        except BaseException:
+            database.close()
+            raise
 
     @classmethod
-    def open(cls, location: Path | str) -> Store:
+    def open(cls, location: Path | str, *, worker: str = WORKER) -> Store:
         """Open (and create or upgrade) the store: a file path, or a ``postgresql://`` URL.
 
         Raises:
             StoreError: it cannot be opened, is not a dispatch store, or is newer.
         """
         if is_postgres(location):
-            return cls(PostgresDatabase.open(str(location)), location)
-        return cls(SqliteDatabase.open(Path(location)), location)
+            return cls(PostgresDatabase.open(str(location)), location, worker)
+        return cls(SqliteDatabase.open(Path(location)), location, worker)
 
     @classmethod
     def snapshot(cls, location: Path | str) -> Store:
