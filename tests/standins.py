@@ -8,6 +8,7 @@ the first status again for a repeated Idempotency-Key, and a PDS refuses a recor
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -365,6 +366,7 @@ class SmtpRecorder:
     refuse: set[str] = field(default_factory=set)
     messages: list[tuple[str, list[str], bytes]] = field(default_factory=list)
     peers: set[Any] = field(default_factory=set)
+    delay: float = 0.0  # seconds before each answer to EHLO, RCPT and DATA: a slow relay
 
     @property
     def connections(self) -> int:
@@ -374,6 +376,7 @@ class SmtpRecorder:
     async def handle_EHLO(
         self, server: Any, session: Session, envelope: Envelope, hostname: str, responses: list[str]
     ) -> list[str]:
+        await asyncio.sleep(self.delay)
         session.host_name = hostname
         self.peers.add(session.peer)
         return responses
@@ -386,12 +389,14 @@ class SmtpRecorder:
         address: str,
         rcpt_options: list[str],
     ) -> str:
+        await asyncio.sleep(self.delay)
         if address in self.refuse:
             return "550 5.1.1 No such user here"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
+        await asyncio.sleep(self.delay)
         data = envelope.original_content or b""
         self.messages.append((str(envelope.mail_from), list(envelope.rcpt_tos), data))
         return f"250 2.0.0 Ok: queued as Q{len(self.messages):05d}"

@@ -1,0 +1,208 @@
+"""Many workers on one PostgreSQL store, as real `dispatch run` and `dispatch send` processes:
+the work is shared, nothing is claimed twice, a killed worker's claims are taken over, and a
+send slower than the lease is never taken from the worker still sending it.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import FeedServer, State, article_items, rss, run_cli, write_config
+from dispatch.store import Store
+from standins import SmtpStandIn, WebhookReceiver
+from test_daemon import SECRET, wait_for
+
+DELIVERIES = 1000
+NOW = "2026-11-27T03:00:00+00:00"
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    standin = WebhookReceiver(SECRET)
+    standin.delay = 0.005  # a receiver across a network, not in the same process
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture
+def pg(postgres: Any) -> State:
+    return State("postgresql", postgres.database())
+
+
+class Worker:
+    """`dispatch run` in its own process; its log in a file."""
+
+    def __init__(self, config: Path, number: int) -> None:
+        self.log = config.parent / f"worker-{number}.log"
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("DISPATCH_")}
+        environ["HOOK_SECRET"] = SECRET
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "dispatch", "--config", str(config), "run"],
+                stdout=log,
+                stderr=log,
+                env=environ,
+            )
+
+    def sent(self) -> int:
+        return self.log.read_text().count("sent post")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=30)
+
+
+def thousand_pending(
+    tmp_path: Path, server: FeedServer, receiver: WebhookReceiver, pg: State
+) -> Path:
+    """A store with DELIVERIES posts waiting for the webhook."""
+    server.serve("/feed", rss(article_items(1, prefix="old")))
+    config = write_config(
+        tmp_path,
+        {
+            "state": pg.value,
+            "allow_private_networks": True,
+            "daemon": {"listen": None, "retry_every": "1s", "lease": "3s"},
+            "feeds": [{"name": "news", "url": server.url("/feed"), "every": "1h"}],
+            "outputs": {
+                "hook": {
+                    "type": "webhook",
+                    "url": receiver.url,
+                    "secret": "${HOOK_SECRET}",
+                    "timeout": "2s",
+                    "max_posts_per_run": 100,
+                }
+            },
+            "posts": [{"name": "social", "outputs": ["hook"]}],
+        },
+    )
+    env = {"HOOK_SECRET": SECRET}
+    assert run_cli("poll", "--now", NOW, config=config, env=env).code == 0
+    server.serve("/feed", rss(article_items(1, prefix="old") + article_items(DELIVERIES)))
+    later = "2026-11-27T04:00:00+00:00"
+    assert run_cli("poll", "--all", "--now", later, config=config, env=env).code == 0
+    assert pg.rows("SELECT COUNT(*) FROM deliveries WHERE status = 'pending'") == [(DELIVERIES,)]
+    return config
+
+
+def sent(pg: State) -> int:
+    return int(pg.rows("SELECT COUNT(*) FROM deliveries WHERE status = 'sent'")[0][0])
+
+
+def test_four_workers_share_the_outbox_and_send_each_delivery_once(
+    tmp_path: Path, server: FeedServer, receiver: WebhookReceiver, pg: State
+) -> None:
+    config = thousand_pending(tmp_path, server, receiver, pg)
+    workers = [Worker(config, n) for n in range(4)]
+    try:
+        wait_for(lambda: sent(pg) == DELIVERIES, timeout=240)
+    finally:
+        for worker in workers:
+            worker.stop()
+    ids = Counter(webhook_id for webhook_id, _ in receiver.received)
+    assert len(ids) == DELIVERIES  # every one arrived
+    assert max(ids.values()) == 1  # none twice: no double claim
+    assert receiver.rejected == 0
+    shares = [worker.sent() for worker in workers]
+    assert sum(shares) == DELIVERIES and sum(1 for share in shares if share) >= 2, shares
+    states = pg.rows("SELECT status, MAX(attempts) FROM deliveries GROUP BY status")
+    assert states == [("sent", 1)]
+
+
+def test_thirty_killed_workers_lose_nothing(
+    tmp_path: Path, server: FeedServer, receiver: WebhookReceiver, pg: State
+) -> None:
+    receiver.delay = 0.02  # slow enough that kills land mid-send
+    config = thousand_pending(tmp_path, server, receiver, pg)
+    rng = random.Random(7)
+    workers = [Worker(config, n) for n in range(4)]
+    started = len(workers)
+    kills = 0
+    try:
+        wait_for(lambda: sent(pg) > 0, timeout=60)
+        while kills < 30:
+            time.sleep(rng.uniform(0.2, 0.5))
+            victim = rng.randrange(len(workers))
+            workers[victim].process.kill()  # SIGKILL: no clean-up of any kind
+            workers[victim].process.wait()
+            kills += 1
+            workers[victim] = Worker(config, started)
+            started += 1
+        assert sent(pg) < DELIVERIES, "the kills must land while work remains"
+        wait_for(lambda: sent(pg) == DELIVERIES, timeout=240)
+    finally:
+        for worker in workers:
+            worker.stop()
+    ids = Counter(webhook_id for webhook_id, _ in receiver.received)
+    assert len(ids) == DELIVERIES  # 0 lost
+    # A webhook is retried with the same webhook-id after a crash (the receiver dedupes by
+    # it): at most the one send in flight per killed worker may have arrived twice.
+    repeats = sum(count - 1 for count in ids.values())
+    assert repeats <= kills
+    assert pg.rows("SELECT DISTINCT status FROM deliveries") == [("sent",)]
+
+
+@pytest.fixture
+def slow_smtp(tmp_path: Path) -> Iterator[SmtpStandIn]:
+    standin = SmtpStandIn(tmp_path)
+    standin.recorder.delay = 0.7  # every answer: a slow relay, each reply within the timeout
+    yield standin
+    standin.stop()
+
+
+def test_a_send_slower_than_the_lease_is_not_taken_over(
+    tmp_path: Path, server: FeedServer, slow_smtp: SmtpStandIn, pg: State
+) -> None:
+    server.serve("/feed", rss(article_items(2)))
+    config = write_config(
+        tmp_path,
+        {
+            "state": pg.value,
+            "allow_private_networks": True,
+            "daemon": {"lease": "2s"},
+            "feeds": [{"name": "news", "url": server.url("/feed"), "backfill": "all"}],
+            "outputs": {
+                "mail": slow_smtp.output(
+                    to=["a@example.org", "b@example.org", "c@example.org"],
+                    timeout="1s",
+                    **{"from": "news@example.org"},
+                )
+            },
+            "digests": [{"name": "daily", "outputs": ["mail"], "schedule": "0 7 * * *"}],
+        },
+    )
+    Store.open(pg.value).close()  # the schema, so the test can watch the outbox from the start
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("DISPATCH_")}
+    command = [sys.executable, "-m", "dispatch", "--config", str(config), "send", "--now"]
+    first = subprocess.Popen(
+        [*command, "2026-11-27T07:00:00+00:00"], env=environ, stdout=subprocess.PIPE, text=True
+    )
+    began = time.monotonic()
+    sending = "SELECT COUNT(*) FROM deliveries WHERE status = 'sending'"
+    wait_for(lambda: pg.rows(sending) == [(1,)], timeout=30)
+    time.sleep(2.5)  # past the first lease: only its renewal keeps the sends its own
+    assert first.poll() is None and pg.rows(sending) == [(1,)], "still sending"
+    second = run_cli("send", "--now", "2026-11-27T07:05:00+00:00", config=config)
+    output, _ = first.communicate(timeout=60)
+    assert time.monotonic() - began > 6, "the sends must outlast their lease"
+    assert first.returncode == 0, output
+    assert second.code == 0, second.stdout + second.stderr
+    assert "ambiguous" not in second.stdout + second.stderr
+    assert sorted(to for _, (to,), _ in slow_smtp.recorder.messages) == [
+        "a@example.org",
+        "b@example.org",
+        "c@example.org",
+    ]
+    assert pg.rows("SELECT status, attempts FROM deliveries") == [("sent", 1)] * 3
