@@ -150,3 +150,22 @@ def test_durations(text: str | int, seconds: int) -> None:
 def test_bad_durations(text: object) -> None:
     with pytest.raises(ValueError, match="duration"):
         parse_duration(text)
+
+
+def test_a_lease_no_longer_than_a_send_timeout_is_refused_at_its_line() -> None:
+    text = """\
+state: postgresql://dispatch@db/dispatch
+daemon:
+  lease: 20s
+feeds: [{name: news, url: feed.xml}]
+outputs:
+  hook: {type: webhook, url: "https://example.org/hook", timeout: 30s}
+"""
+    with pytest.raises(ConfigError) as raised:
+        parse_config(text, "feeds.yaml")
+    (problem,) = raised.value.problems
+    assert (problem.place, problem.line) == ("daemon.lease", 3)
+    assert "output 'hook'" in problem.message and "30s" in problem.message
+    fixed = parse_config(text.replace("lease: 20s", "lease: 31s"), "feeds.yaml")
+    assert fixed.daemon.lease == timedelta(seconds=31)
+    assert fixed.state_location == "postgresql://dispatch@db/dispatch"
