@@ -9,10 +9,10 @@ RUN useradd --create-home --uid 10001 dispatch
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY src ./src
-# The same install as the README's, with the X and Bluesky extras. What is installed is this
-# project, whose dependency ranges live in pyproject.toml: there is no version to pin here.
+# The same install as the README's, with the X, Bluesky and PostgreSQL extras. What is installed
+# is this project, whose dependency ranges live in pyproject.toml: there is no version to pin.
 # hadolint ignore=DL3013
-RUN pip install --no-cache-dir ".[x,bluesky]"
+RUN pip install --no-cache-dir ".[x,bluesky,postgresql]"
 
 USER 10001
 WORKDIR /data

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -15,10 +16,13 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+import yaml
 
-from conftest import FeedServer, State, article_items, rss, run_cli, write_config
+from conftest import ROOT, FeedServer, State, article_items, rss, run_cli, write_config
+from dispatch.config import load_config
 from dispatch.store import Store
 from standins import SmtpStandIn, WebhookReceiver
 from test_daemon import SECRET, wait_for
@@ -206,3 +210,26 @@ def test_a_send_slower_than_the_lease_is_not_taken_over(
         "c@example.org",
     ]
     assert pg.rows("SELECT status, attempts FROM deliveries") == [("sent", 1)] * 3
+
+
+def test_the_compose_file_runs_two_workers_on_its_postgresql() -> None:
+    """compose.postgres.yaml and the configuration it mounts agree (Docker itself cannot run
+    here: no daemon and no image registry).
+    """
+    compose = yaml.safe_load((ROOT / "compose.postgres.yaml").read_text())
+    postgres, worker = compose["services"]["postgres"], compose["services"]["worker"]
+    assert worker["deploy"]["replicas"] == 2
+    assert worker["depends_on"]["postgres"]["condition"] == "service_healthy"
+    mount = next(v for v in worker["volumes"] if v.endswith(":/data:ro"))
+    folder = ROOT / mount.split(":")[0]
+    config_text = (folder / "feeds.yaml").read_text()
+    config = load_config(folder / "feeds.yaml", environ={})
+    state = urlsplit(str(config.state_location))
+    assert state.scheme == "postgresql" and state.password is None  # from PGPASSWORD
+    assert (
+        state.hostname == "postgres" and state.username == postgres["environment"]["POSTGRES_USER"]
+    )
+    assert state.path == "/" + postgres["environment"]["POSTGRES_DB"]
+    needed = set(re.findall(r"\$\{(\w+)", config_text)) | {"PGPASSWORD"}
+    assert needed <= set(worker["environment"])
+    assert config.daemon.lease > max(o.timeout for o in config.outputs.values())
