@@ -36,7 +36,9 @@ def _free_port() -> int:
 class PostgresServer:
     """``start()`` makes and starts a cluster; ``database()`` makes an empty database in it."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        # Tests trade durability for speed; the benchmark keeps PostgreSQL's defaults.
+        self.durable = durable
         self.bin = _binaries()
         self.folder = Path(tempfile.mkdtemp(prefix="dispatch-pg-"))
         self.data = self.folder / "data"
@@ -78,7 +80,8 @@ class PostgresServer:
             "-w",
             "-o",
             f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder} "
-            "-c max_connections=200 -c fsync=off -c synchronous_commit=off",
+            "-c max_connections=200"
+            + ("" if self.durable else " -c fsync=off -c synchronous_commit=off"),
             "start",
         )
 
