@@ -6,6 +6,7 @@ For each worker count: start the workers, let them settle, then make DELIVERIES 
 (a feed gains that many articles) and time until every one is sent.
 
     .venv/bin/python bench/scaling.py [--deliveries 1000] [--workers 1 2 4] [--delay-ms 0 50]
+        [--runs 3]
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -126,6 +128,7 @@ def main() -> None:
     parser.add_argument("--deliveries", type=int, default=1000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--delay-ms", type=int, nargs="+", default=[0, 50])
+    parser.add_argument("--runs", type=int, default=1, help="report the median of this many")
     arguments = parser.parse_args()
     server = PostgresServer(durable=True)
     server.start()
@@ -134,7 +137,10 @@ def main() -> None:
         for delay in arguments.delay_ms:
             base = None
             for workers in arguments.workers:
-                seconds = run(server, workers, arguments.deliveries, delay / 1000)
+                seconds = statistics.median(
+                    run(server, workers, arguments.deliveries, delay / 1000)
+                    for _ in range(arguments.runs)
+                )
                 rate = arguments.deliveries / seconds
                 base = base or rate
                 rows.append((delay, workers, seconds, rate, rate / base))
