@@ -1,9 +1,11 @@
-"""Deliveries per second with 1, 2 and 4 `dispatch run` workers sharing one PostgreSQL store.
+"""Deliveries per second with 1, 2 and 4 `dispatch run` workers sharing one PostgreSQL store,
+beside one `dispatch send` on SQLite, in the same run.
 
 PostgreSQL (Debian's, default durability) runs in a folder of its own on 127.0.0.1; an aiohttp
 receiver stands in for a webhook endpoint, answering at once or after a network-like delay.
-For each worker count: start the workers, let them settle, then make DELIVERIES posts due
-(a feed gains that many articles) and time until every one is sent.
+For each worker count: start the workers, let them settle, make DELIVERIES posts due (a feed
+gains that many articles), and time the receiver from its first request to its last answer.
+SQLite admits one sender, so its row is one `dispatch send` over the same posts.
 
     .venv/bin/python bench/scaling.py [--deliveries 1000] [--workers 1 2 4] [--delay-ms 0 50]
         [--runs 3]
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -37,11 +40,14 @@ from servers import free_port  # noqa: E402
 
 
 class Receiver:
-    """An aiohttp webhook endpoint on its own thread: counts requests, waits ``delay`` first."""
+    """An aiohttp webhook endpoint on its own thread: counts requests, waits ``delay`` before
+    each answer, and notes when the first request came and the last answer went.
+    """
 
     def __init__(self, delay: float) -> None:
         self.delay = delay
         self.count = 0
+        self.first = self.last = 0.0
         self.port = free_port()
         self.ready = threading.Event()
         threading.Thread(target=self._serve, daemon=True).start()
@@ -50,9 +56,11 @@ class Receiver:
     def _serve(self) -> None:
         async def hook(request: web.Request) -> web.Response:
             await request.read()
+            self.first = self.first or time.perf_counter()
             if self.delay:
                 await asyncio.sleep(self.delay)
             self.count += 1
+            self.last = time.perf_counter()
             return web.Response(status=204)
 
         async def main() -> None:
@@ -67,17 +75,31 @@ class Receiver:
         asyncio.run(main())
 
 
-def run(server: PostgresServer, workers: int, deliveries: int, delay: float) -> float:
+def sent(state: str, password: str) -> int:
+    query = "SELECT COUNT(*) FROM deliveries WHERE status = 'sent'"
+    if state.startswith("postgresql://"):
+        with psycopg.connect(state, password=password, autocommit=True) as db:
+            row = db.execute(query).fetchone()
+    else:
+        with sqlite3.connect(state) as lite:
+            row = lite.execute(query).fetchone()
+    return int(row[0]) if row else 0
+
+
+def run(
+    server: PostgresServer, workers: int, deliveries: int, delay: float, *, sqlite: bool = False
+) -> float:
+    """Seconds from the receiver's first request to its last answer."""
     work = Path(tempfile.mkdtemp(prefix="bench-scaling-"))
     receiver = Receiver(delay)
     feed = work / "feed.xml"
     feed.write_text(wordpress(Feed("wp", 0), items=1))
     config = work / "feeds.yaml"
-    url = server.database()
+    state = str(work / "state.db") if sqlite else server.database()
     config.write_text(
         yaml.safe_dump(
             {
-                "state": url,
+                "state": state,
                 "allow_private_networks": True,
                 "daemon": {"listen": None, "retry_every": "1s", "lease": "1m"},
                 "feeds": [{"name": "news", "url": str(feed), "every": "1d"}],
@@ -95,32 +117,32 @@ def run(server: PostgresServer, workers: int, deliveries: int, delay: float) -> 
     env = {**os.environ, "PGPASSWORD": server.password}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     dispatch = [sys.executable, "-m", "dispatch", "--config", str(config)]
+
+    def make_due() -> None:
+        feed.write_text(wordpress(Feed("wp", 0), generation=1, items=deliveries))
+        subprocess.run([*dispatch, "poll", "--all"], env=env, check=True, capture_output=True)
+
     subprocess.run([*dispatch, "poll"], env=env, check=True, capture_output=True)
-    processes = [
-        subprocess.Popen(
-            [*dispatch, "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        for _ in range(workers)
-    ]
-    time.sleep(4)  # started, migrated, first jobs done: idle and polling the outbox
-    feed.write_text(wordpress(Feed("wp", 0), generation=1, items=deliveries))
-    subprocess.run([*dispatch, "poll", "--all"], env=env, check=True, capture_output=True)
-    began = time.perf_counter()
-    with psycopg.connect(url, password=server.password, autocommit=True) as watch:
-        while True:
-            (sent,) = watch.execute(
-                "SELECT COUNT(*) FROM deliveries WHERE status = 'sent'"
-            ).fetchone() or (0,)
-            if sent >= deliveries:
-                break
+    if sqlite:
+        make_due()
+        subprocess.run([*dispatch, "send"], env=env, check=True, capture_output=True)
+    else:
+        processes = [
+            subprocess.Popen(
+                [*dispatch, "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            for _ in range(workers)
+        ]
+        time.sleep(4)  # started, migrated, first jobs done: idle and watching the outbox
+        make_due()
+        while sent(state, server.password) < deliveries:
             time.sleep(0.05)
-    seconds = time.perf_counter() - began
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        process.wait(timeout=60)
-    assert receiver.count >= deliveries
-    return seconds
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=60)
+    assert sent(state, server.password) == deliveries and receiver.count == deliveries
+    return receiver.last - receiver.first
 
 
 def main() -> None:
@@ -133,22 +155,28 @@ def main() -> None:
     server = PostgresServer(durable=True)
     server.start()
     rows: list[tuple[Any, ...]] = []
+
+    def median(workers: int, delay: int, sqlite: bool = False) -> float:
+        return statistics.median(
+            run(server, workers, arguments.deliveries, delay / 1000, sqlite=sqlite)
+            for _ in range(arguments.runs)
+        )
+
     try:
         for delay in arguments.delay_ms:
-            base = None
+            seconds = median(1, delay, sqlite=True)
+            base = arguments.deliveries / seconds  # what every row is compared with
+            rows.append((delay, "1, SQLite", seconds, base, 1.0))
+            print(f"delay {delay} ms, SQLite: {base:.0f}/s", flush=True)
             for workers in arguments.workers:
-                seconds = statistics.median(
-                    run(server, workers, arguments.deliveries, delay / 1000)
-                    for _ in range(arguments.runs)
-                )
+                seconds = median(workers, delay)
                 rate = arguments.deliveries / seconds
-                base = base or rate
-                rows.append((delay, workers, seconds, rate, rate / base))
+                rows.append((delay, f"{workers}, PostgreSQL", seconds, rate, rate / base))
                 print(f"delay {delay} ms, {workers} worker(s): {rate:.0f}/s", flush=True)
     finally:
         server.stop()
     print()
-    print("| receiver delay | workers | seconds | deliveries/s | vs 1 worker |")
+    print("| receiver delay | workers, store | seconds | deliveries/s | vs SQLite |")
     print("| --- | --- | --- | --- | --- |")
     for delay, workers, seconds, rate, ratio in rows:
         print(f"| {delay} ms | {workers} | {seconds:.1f} | {rate:.0f} | {ratio:.2f}× |")

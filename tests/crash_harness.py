@@ -14,7 +14,6 @@ import argparse
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from conftest import FeedServer, article_items, rss, write_config
+from conftest import FeedServer, State, article_items, rss, write_config
 from standins import (
     AtprotoStandIn,
     MastodonStandIn,
@@ -58,7 +57,12 @@ def run(
     seed: int,
     kill_after: tuple[float, float] = (1.0, 5.0),
     max_runs: int = 2000,
+    state: State | None = None,
 ) -> list[Row]:
+    """``state``: where the store lives (default: a SQLite file in ``workdir``). On PostgreSQL
+    a killed sender's claims hold until its lease runs out, so the lease is short here.
+    """
+    state = state or State("sqlite", "state.db", workdir / "state.db")
     rng = random.Random(seed)
     server = FeedServer()
     server.thread.start()
@@ -73,20 +77,26 @@ def run(
         config = write_config(
             workdir,
             {
-                "state": "state.db",
+                "state": state.value,
                 "allow_private_networks": True,
+                "daemon": {"lease": "3s"},
                 "feeds": [
                     {"name": "news", "url": url, "backfill": "all", "every": "1d"},
                     {"name": "letter", "url": letter, "backfill": "all", "every": "1d"},
                 ],
                 "outputs": {
-                    "toots": mastodon.output(max_characters=500),
-                    "x": x_api.output(daily_limit=None, on_ambiguous=policy),
-                    "sky": pds.output(),
-                    "hook": {"type": "webhook", "url": hook.url, "secret": SECRET},
-                    "archive": {"type": "file", "path": "archive"},
+                    "toots": mastodon.output(max_characters=500, timeout="2s"),
+                    "x": x_api.output(daily_limit=None, on_ambiguous=policy, timeout="2s"),
+                    "sky": pds.output(timeout="2s"),
+                    "hook": {"type": "webhook", "url": hook.url, "secret": SECRET, "timeout": "2s"},
+                    "archive": {"type": "file", "path": "archive", "timeout": "2s"},
                     "mail": smtp.output(
-                        **{"from": "Journal <d@journal.example>", "to": to, "on_ambiguous": policy}
+                        **{
+                            "from": "Journal <d@journal.example>",
+                            "to": to,
+                            "on_ambiguous": policy,
+                            "timeout": "2s",
+                        }
                     ),
                 },
                 "posts": [
@@ -107,8 +117,8 @@ def run(
                 ],
             },
         )
-        kills = _run_until_done(config, workdir, rng, kill_after, max_runs)
-        return _count(workdir, kills, articles, recipients, mastodon, x_api, pds, hook, smtp)
+        kills = _run_until_done(config, workdir, state, rng, kill_after, max_runs)
+        return _count(workdir, state, kills, articles, recipients, mastodon, x_api, pds, hook, smtp)
     finally:
         for standin in (mastodon, x_api, pds, hook):
             standin.stop()
@@ -118,7 +128,12 @@ def run(
 
 
 def _run_until_done(
-    config: Path, workdir: Path, rng: random.Random, kill_after: tuple[float, float], max_runs: int
+    config: Path,
+    workdir: Path,
+    state: State,
+    rng: random.Random,
+    kill_after: tuple[float, float],
+    max_runs: int,
 ) -> int:
     kills = 0
     for _ in range(max_runs):
@@ -136,41 +151,39 @@ def _run_until_done(
             sender.wait()
             kills += 1
             continue
-        if _open_rows(workdir) == 0:
+        if _open_rows(state) == 0:
             return kills
         time.sleep(0.05)
     raise RuntimeError(f"not done after {max_runs} runs; see {workdir / 'sender.log'}")
 
 
-def _open_rows(workdir: Path) -> int:
-    db = workdir / "state.db"
-    if not db.exists():
+def _open_rows(state: State) -> int:
+    if state.file is not None and not state.file.exists():
         return 1
-    with sqlite3.connect(db) as connection:
-        try:
-            (count,) = connection.execute(
-                "SELECT COUNT(*) FROM deliveries WHERE status IN ('pending', 'sending')"
-            ).fetchone()
-            (queued,) = connection.execute("SELECT COUNT(*) FROM digest_queue").fetchone()
-            (articles,) = connection.execute("SELECT COUNT(*) FROM articles").fetchone()
-        except sqlite3.OperationalError:
-            return 1
+    try:
+        ((count,),) = state.rows(
+            "SELECT COUNT(*) FROM deliveries WHERE status IN ('pending', 'sending')"
+        )
+        ((queued,),) = state.rows("SELECT COUNT(*) FROM digest_queue")
+        ((articles,),) = state.rows("SELECT COUNT(*) FROM articles")
+    except Exception:  # no schema yet: the first sender was killed before making it
+        return 1
     return int(count) + int(queued) + (0 if articles else 1)
 
 
-def _rows(workdir: Path) -> dict[str, list[tuple[Any, ...]]]:
-    with sqlite3.connect(workdir / "state.db") as connection:
-        found: dict[str, list[tuple[Any, ...]]] = {}
-        for row in connection.execute(
-            "SELECT d.output, d.status, d.recipient, a.link, d.idempotency_key FROM deliveries d"
-            " LEFT JOIN articles a ON a.id = d.article_id"
-        ):
-            found.setdefault(row[0], []).append(row)
-        return found
+def _rows(state: State) -> dict[str, list[tuple[Any, ...]]]:
+    found: dict[str, list[tuple[Any, ...]]] = {}
+    for row in state.rows(
+        "SELECT d.output, d.status, d.recipient, a.link, d.idempotency_key FROM deliveries d"
+        " LEFT JOIN articles a ON a.id = d.article_id"
+    ):
+        found.setdefault(row[0], []).append(row)
+    return found
 
 
 def _count(
     workdir: Path,
+    state: State,
     kills: int,
     articles: int,
     recipients: int,
@@ -180,7 +193,7 @@ def _count(
     hook: WebhookReceiver,
     smtp: SmtpStandIn,
 ) -> list[Row]:
-    rows = _rows(workdir)
+    rows = _rows(state)
     received: dict[str, Counter[str]] = {
         "toots": Counter(_link(s["text"]) for s in mastodon.statuses),
         "x": Counter(_link(t["text"]) for t in x_api.tweets),

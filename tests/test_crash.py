@@ -1,6 +1,6 @@
-"""The crash test, small: the sender is killed with SIGKILL at random moments and restarted
-until done. The full run (1,000 deliveries per output) is `python tests/crash_harness.py`;
-its figures are in docs/reliability.md.
+"""The crash test, small, on SQLite and on PostgreSQL: the sender is killed with SIGKILL at
+random moments and restarted until done. The full run (1,000 deliveries per output) is
+`python tests/crash_harness.py`; its figures are in docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -9,17 +9,26 @@ from pathlib import Path
 
 import pytest
 
+from conftest import State
 from crash_harness import run
 
 IDEMPOTENT = ("Mastodon", "Bluesky", "webhook", "file")
 
 
 @pytest.mark.parametrize("policy", ["flag", "resend"])
-def test_killed_sender_loses_nothing_and_never_sends_twice(tmp_path: Path, policy: str) -> None:
+def test_killed_sender_loses_nothing_and_never_sends_twice(
+    tmp_path: Path, policy: str, state: State
+) -> None:
     rows = {
         row.output: row
         for row in run(
-            tmp_path, articles=40, recipients=40, policy=policy, seed=3, kill_after=(0.5, 3.0)
+            tmp_path,
+            articles=40,
+            recipients=40,
+            policy=policy,
+            seed=3,
+            kill_after=(0.5, 3.0),
+            state=state,
         )
     }
     assert rows["SMTP"].kills >= 1
