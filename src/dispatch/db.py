@@ -263,9 +263,7 @@ class PostgresDatabase:
             yield
 
     def schema_version(self) -> int:
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS dispatch_schema (version INTEGER NOT NULL)"
-        )
+        self._db.execute("CREATE TABLE IF NOT EXISTS dispatch_schema (version INTEGER NOT NULL)")
         row = self._db.execute("SELECT version FROM dispatch_schema").fetchone()
         return int(row["version"]) if row else 0
 

@@ -85,7 +85,7 @@ class Deliverer:
         rows whose worker's lease ran out.
         """
         results = []
-        for delivery in self.store.claim_interrupted(now + self.config.daemon.lease):
+        for delivery in self.store.claim_interrupted(datetime.now(UTC) + self.config.daemon.lease):
             output = self.outputs.get(delivery.output)
             if output is None:
                 continue

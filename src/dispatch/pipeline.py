@@ -89,9 +89,7 @@ class Dispatcher:
         polled = self._poll(feeds, now, force)
         return [polled[f.name] for f in feeds]
 
-    def _poll(
-        self, feeds: list[FeedConfig], now: datetime, force: bool
-    ) -> dict[str, FeedResult]:
+    def _poll(self, feeds: list[FeedConfig], now: datetime, force: bool) -> dict[str, FeedResult]:
         states = self.store.feed_states()
 
         def due(feed: FeedConfig) -> bool:

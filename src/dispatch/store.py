@@ -369,9 +369,7 @@ class Store:
         }
 
     def article_counts(self) -> dict[str, int]:
-        rows = self._db.execute(
-            "SELECT feed, COUNT(*) AS n FROM articles GROUP BY feed"
-        ).fetchall()
+        rows = self._db.execute("SELECT feed, COUNT(*) AS n FROM articles GROUP BY feed").fetchall()
         return {row["feed"]: int(row["n"]) for row in rows}
 
     def _ensure_feed(self, name: str, url: str) -> None:
@@ -764,38 +762,37 @@ class Store:
         self, now: datetime, until: datetime, *, after: int = 0, limit: int = 20
     ) -> list[Delivery]:
         """Lease the next ``limit`` due pending deliveries (ids above ``after``), oldest first,
-        skipping those another worker holds. On SQLite (one sender, by the store's lock) a
-        lease left by a dead process does not hold.
+        skipping those another worker holds.
         """
-        live = "AND (lease_until IS NULL OR lease_until < ?)" if self.shared else ""
-        parameters: tuple[Any, ...] = (self.worker, _iso(until), after, _iso(now))
-        if self.shared:
-            parameters += (_iso(datetime.now(UTC)),)
-        rows = self._db.execute(
-            f"""UPDATE deliveries SET leased_by = ?, lease_until = ? WHERE id IN (
-                  SELECT id FROM deliveries WHERE status = 'pending' AND id > ?
-                    AND (next_attempt_at IS NULL OR next_attempt_at <= ?) {live}
-                  ORDER BY id LIMIT ? {self._db.skip_locked})
-                RETURNING *""",
-            (*parameters, limit),
-        ).fetchall()
-        return sorted((_delivery(row) for row in rows), key=lambda d: d.id)
+        return self._lease(
+            "status = 'pending' AND id > ? AND (next_attempt_at IS NULL OR next_attempt_at <= ?)",
+            (after, _iso(now)),
+            until,
+            limit,
+        )
 
     def claim_interrupted(self, until: datetime) -> list[Delivery]:
-        """Lease the deliveries left ``sending`` by a worker that stopped mid-send: on SQLite
-        (whose lock says no other sender lives) all of them; on a shared store, those whose
-        lease ran out.
+        """Lease the deliveries left ``sending`` by a worker that stopped mid-send."""
+        return self._lease("status = 'sending'", (), until, None)
+
+    def _lease(
+        self, where: str, parameters: tuple[Any, ...], until: datetime, limit: int | None
+    ) -> list[Delivery]:
+        """Lease the deliveries ``where`` says, oldest first. On a shared store, rows whose
+        lease still runs are skipped; on SQLite (one sender, by the store's lock) a lease left
+        by a dead process does not hold.
         """
-        live = "AND (lease_until IS NULL OR lease_until < ?)" if self.shared else ""
-        parameters: tuple[Any, ...] = (self.worker, _iso(until))
         if self.shared:
+            where += " AND (lease_until IS NULL OR lease_until < ?)"
             parameters += (_iso(datetime.now(UTC)),)
+        if limit is not None:
+            parameters += (limit,)
         rows = self._db.execute(
             f"""UPDATE deliveries SET leased_by = ?, lease_until = ? WHERE id IN (
-                  SELECT id FROM deliveries WHERE status = 'sending' {live}
-                  ORDER BY id {self._db.skip_locked})
+                  SELECT id FROM deliveries WHERE {where}
+                  ORDER BY id {"LIMIT ?" if limit is not None else ""} {self._db.skip_locked})
                 RETURNING *""",
-            parameters,
+            (self.worker, _iso(until), *parameters),
         ).fetchall()
         return sorted((_delivery(row) for row in rows), key=lambda d: d.id)
 
