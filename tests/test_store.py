@@ -255,4 +255,4 @@ def test_a_password_in_the_url_is_never_shown(state: State) -> None:
     with pytest.raises(StoreError) as raised:
         Store.open(wrong.replace("/t_", "/missing_"))
     assert "hunter2-canary" not in str(raised.value)
-    assert "missing_" in str(raised.value)
+    assert "missing_" in str(raised.value) and "PGPASSWORD" in str(raised.value)  # the hint

@@ -219,7 +219,11 @@ class PostgresDatabase:
                 url, autocommit=not snapshot, row_factory=dict_row, connect_timeout=10
             )
         except psycopg.Error as e:
-            raise StoreError(f"cannot open the state database {name}: {_first_line(e)}") from None
+            raise StoreError(
+                f"cannot open the state database {name}: {_first_line(e)}",
+                hint="check that PostgreSQL runs there, the user and database in `state`, and "
+                "that PGPASSWORD (or ~/.pgpass) holds the password",
+            ) from None
         if snapshot:
             # One transaction, begun here, that sees the store as it was at this moment; every
             # write after it is a savepoint inside it, and all are rolled back at close.

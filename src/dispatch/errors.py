@@ -69,6 +69,10 @@ class ConfigError(DispatchError):
 class StoreError(DispatchError):
     """The state store cannot be used."""
 
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
+
 
 class FeedError(DispatchError):
     """One feed failed; ``feed`` names it, ``reason`` says why. ``retry_after`` is the
