@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FeedServer, Route, article_items, rss, run_cli
-from test_pipeline import config, rows
+from conftest import FeedServer, Route, State, article_items, rss, run_cli
+from test_pipeline import config
 
 NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 
@@ -26,64 +26,66 @@ def poll(path: Path, minutes: int) -> str:
 
 @pytest.mark.parametrize("status", [301, 308])
 def test_a_permanent_redirect_moves_the_feed_only_once_it_repeats(
-    server: FeedServer, tmp_path: Path, status: int
+    server: FeedServer, tmp_path: Path, state: State, status: int
 ) -> None:
     server.routes["/old"] = Route(status=status, headers={"Location": "/new"})
     server.serve("/new", rss(article_items(2)))
-    path = config(tmp_path, [{"name": "news", "url": server.url("/old")}])
+    path = config(state, tmp_path, [{"name": "news", "url": server.url("/old")}])
     first = poll(path, 0)
     assert "redirected permanently to" in first
     assert "moved permanently" in poll(path, 1)
     poll(path, 2)
     poll(path, 3)
     assert len(server.hits("/old")) == 2 and len(server.hits("/new")) == 4
-    assert rows(tmp_path / "state.db", "SELECT url, moved_to FROM feeds") == [
+    assert state.rows("SELECT url, moved_to FROM feeds") == [
         (server.url("/old"), server.url("/new"))
     ]
 
 
 def test_a_permanent_redirect_that_does_not_repeat_moves_nothing(
-    server: FeedServer, tmp_path: Path
+    server: FeedServer, tmp_path: Path, state: State
 ) -> None:
     server.routes["/old"] = Route(status=301, headers={"Location": "/new"})
     server.serve("/new", rss(article_items(2)))
-    path = config(tmp_path, [{"name": "news", "url": server.url("/old")}])
+    path = config(state, tmp_path, [{"name": "news", "url": server.url("/old")}])
     poll(path, 0)
     server.serve("/old", rss(article_items(2)))  # the publisher fixed the redirect
     poll(path, 1)
     poll(path, 2)
     assert len(server.hits("/old")) == 3
-    assert rows(tmp_path / "state.db", "SELECT moved_to, moved_count FROM feeds") == [(None, 0)]
+    assert state.rows("SELECT moved_to, moved_count FROM feeds") == [(None, 0)]
 
 
 @pytest.mark.parametrize("status", [302, 307])
 def test_temporary_redirects_never_move_the_feed(
-    server: FeedServer, tmp_path: Path, status: int
+    server: FeedServer, tmp_path: Path, state: State, status: int
 ) -> None:
     server.routes["/old"] = Route(status=status, headers={"Location": "/new"})
     server.serve("/new", rss(article_items(2)))
-    path = config(tmp_path, [{"name": "news", "url": server.url("/old")}])
+    path = config(state, tmp_path, [{"name": "news", "url": server.url("/old")}])
     for minute in range(3):
         assert "redirected" not in poll(path, minute)
     assert len(server.hits("/old")) == 3
 
 
-def test_a_redirect_loop_stops_within_five_hops(server: FeedServer, tmp_path: Path) -> None:
+def test_a_redirect_loop_stops_within_five_hops(
+    server: FeedServer, tmp_path: Path, state: State
+) -> None:
     server.routes["/a"] = Route(status=302, headers={"Location": "/b"})
     server.routes["/b"] = Route(status=301, headers={"Location": "/a"})
-    path = config(tmp_path, [{"name": "loop", "url": server.url("/a")}])
+    path = config(state, tmp_path, [{"name": "loop", "url": server.url("/a")}])
     result = run_cli("poll", "--now", NOW.isoformat(), config=path)
     assert result.code == 1 and "more than 5 redirects" in result.stderr
     assert len(server.requests) == 6  # the first request and five redirects
 
 
-def _next_poll(tmp_path: Path) -> datetime:
-    ((moment,),) = rows(tmp_path / "state.db", "SELECT next_poll_at FROM feeds")
+def _next_poll(state: State) -> datetime:
+    ((moment,),) = state.rows("SELECT next_poll_at FROM feeds")
     return datetime.fromisoformat(moment)
 
 
 def test_retry_after_as_a_date_is_honoured_and_a_huge_one_is_capped(
-    server: FeedServer, tmp_path: Path
+    server: FeedServer, tmp_path: Path, state: State
 ) -> None:
     in_two_hours = format_datetime(datetime.now(UTC) + timedelta(hours=2), usegmt=True)
     server.serve(
@@ -93,9 +95,9 @@ def test_retry_after_as_a_date_is_honoured_and_a_huge_one_is_capped(
         content_type="text/plain",
         headers={"Retry-After": in_two_hours},
     )
-    path = config(tmp_path, [{"name": "busy", "url": server.url("/busy"), "every": "1m"}])
+    path = config(state, tmp_path, [{"name": "busy", "url": server.url("/busy"), "every": "1m"}])
     assert run_cli("poll", "--now", NOW.isoformat(), config=path).code == 1
-    wait = _next_poll(tmp_path) - NOW
+    wait = _next_poll(state) - NOW
     assert timedelta(hours=1, minutes=55) <= wait <= timedelta(hours=2, minutes=5)
 
     server.serve(
@@ -106,7 +108,7 @@ def test_retry_after_as_a_date_is_honoured_and_a_huge_one_is_capped(
         headers={"Retry-After": str(365 * 86400)},
     )
     assert run_cli("poll", "--all", "--now", NOW.isoformat(), config=path).code == 1
-    assert _next_poll(tmp_path) - NOW <= timedelta(days=1, hours=6)  # a day, with jitter
+    assert _next_poll(state) - NOW <= timedelta(days=1, hours=6)  # a day, with jitter
 
 
 BROKEN = {
@@ -119,25 +121,26 @@ BROKEN = {
 
 @pytest.mark.parametrize("case", sorted(BROKEN))
 def test_a_broken_body_is_reported_and_the_last_good_state_kept(
-    server: FeedServer, tmp_path: Path, case: str
+    server: FeedServer, tmp_path: Path, state: State, case: str
 ) -> None:
     server.serve("/feed", rss(article_items(3)), etag='"v1"')
-    path = config(tmp_path, [{"name": "news", "url": server.url("/feed"), "backfill": "all"}])
+    path = config(
+        state, tmp_path, [{"name": "news", "url": server.url("/feed"), "backfill": "all"}]
+    )
     assert run_cli("send", "--now", NOW.isoformat(), config=path).code == 0
-    db = tmp_path / "state.db"
-    before = rows(db, "SELECT etag, body_hash FROM feeds")
+    before = state.rows("SELECT etag, body_hash FROM feeds")
 
     body, content_type = BROKEN[case]
     server.serve("/feed", body, content_type=content_type or "application/xml")
     result = run_cli("send", "--now", (NOW + timedelta(hours=1)).isoformat(), config=path)
     assert result.code == 1 and "feed 'news'" in result.stderr and "hint:" in result.stderr
     assert "Traceback" not in result.stderr
-    assert rows(db, "SELECT etag, body_hash FROM feeds") == before
+    assert state.rows("SELECT etag, body_hash FROM feeds") == before
 
     server.serve("/feed", rss(article_items(4)))  # back, with one new article
     later = (NOW + timedelta(days=2)).isoformat()  # past the failed poll's backoff
     assert run_cli("send", "--now", later, config=path).code == 0
-    assert rows(db, "SELECT COUNT(*) FROM deliveries") == [(4,)]
+    assert state.rows("SELECT COUNT(*) FROM deliveries") == [(4,)]
 
 
 ENCODINGS = {
@@ -160,15 +163,17 @@ ENCODINGS = {
 
 @pytest.mark.parametrize("case", sorted(ENCODINGS))
 def test_encoding_trouble_is_read_right_and_reported(
-    server: FeedServer, tmp_path: Path, case: str
+    server: FeedServer, tmp_path: Path, state: State, case: str
 ) -> None:
     declaration, codec, content_type = ENCODINGS[case]
     feed = rss([{"title": "Café Zürich", "link": "https://example.org/c", "guid": "c"}])
     body = feed.replace('<?xml version="1.0" encoding="UTF-8"?>', declaration).encode(codec)
     server.serve("/feed", body, content_type=content_type or "application/xml")
-    path = config(tmp_path, [{"name": "news", "url": server.url("/feed"), "backfill": "all"}])
+    path = config(
+        state, tmp_path, [{"name": "news", "url": server.url("/feed"), "backfill": "all"}]
+    )
     result = run_cli("poll", "--now", NOW.isoformat(), config=path)
     assert result.code == 0 and "Traceback" not in result.stderr
-    assert rows(tmp_path / "state.db", "SELECT title FROM articles") == [("Café Zürich",)]
+    assert state.rows("SELECT title FROM articles") == [("Café Zürich",)]
     if content_type:
         assert "the server says charset=koi8-r but the feed says utf-8" in result.stderr

@@ -6,49 +6,53 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import FeedServer, article_items, rss, run_cli
-from test_pipeline import config, rows
+from conftest import FeedServer, State, article_items, rss, run_cli
+from test_pipeline import config
 
 NOW = "2026-11-27T03:00:00+00:00"
 LATER = ["2026-11-27T04:00:00+00:00", "2026-11-27T05:00:00+00:00", "2026-11-27T06:00:00+00:00"]
 
 
-def sends(path: Path, when: str) -> int:
+def sends(path: Path, when: str, state: State) -> int:
     result = run_cli("send", "--now", when, config=path)
     assert result.code == 0, result.stderr
-    return int(rows(path.parent / "state.db", "SELECT COUNT(*) FROM deliveries")[0][0])
+    return int(state.rows("SELECT COUNT(*) FROM deliveries")[0][0])
 
 
 def test_every_guid_and_link_spelling_changed_gives_no_new_posts(
-    server: FeedServer, tmp_path: Path
+    server: FeedServer, tmp_path: Path, state: State
 ) -> None:
     items = article_items(20)
     server.serve("/feed", rss(items))
-    path = config(tmp_path, [{"name": "news", "url": server.url("/feed"), "backfill": "all"}])
-    assert sends(path, NOW) == 20
+    path = config(
+        state, tmp_path, [{"name": "news", "url": server.url("/feed"), "backfill": "all"}]
+    )
+    assert sends(path, NOW, state) == 20
     for item in items:  # a new CMS: new GUIDs, https, a trailing slash and tracking tags
         item["guid"] = "urn:uuid:" + item["guid"]
         item["link"] = item["link"].replace("https://", "http://") + "/?utm_source=rss"
     server.serve("/feed", rss(items))
-    assert sends(path, LATER[0]) == 20
+    assert sends(path, LATER[0], state) == 20
     assert len(server.hits("/feed")) == 2
 
 
 def test_dates_in_the_future_or_missing_never_decide_identity(
-    server: FeedServer, tmp_path: Path
+    server: FeedServer, tmp_path: Path, state: State
 ) -> None:
     items = article_items(3)
     server.serve("/feed", rss(items))
-    path = config(tmp_path, [{"name": "news", "url": server.url("/feed"), "backfill": "all"}])
-    assert sends(path, NOW) == 3
+    path = config(
+        state, tmp_path, [{"name": "news", "url": server.url("/feed"), "backfill": "all"}]
+    )
+    assert sends(path, NOW, state) == 3
     for item in items:
         item["date"] = "Thu, 01 Jan 2032 00:00:00 +0000"
     server.serve("/feed", rss(items))
-    assert sends(path, LATER[0]) == 3
+    assert sends(path, LATER[0], state) == 3
     for item in items:
         del item["date"]
     server.serve("/feed", rss(items))
-    assert sends(path, LATER[1]) == 3
+    assert sends(path, LATER[1], state) == 3
     # Two new articles with the same (future) date and no GUID are two articles.
     twins = [
         {
@@ -59,20 +63,22 @@ def test_dates_in_the_future_or_missing_never_decide_identity(
         for n in (1, 2)
     ]
     server.serve("/feed", rss(twins + items))
-    assert sends(path, LATER[2]) == 5
+    assert sends(path, LATER[2], state) == 5
     assert len(server.hits("/feed")) == 4
 
 
 def test_a_guid_shared_by_several_articles_swallows_none(
-    server: FeedServer, tmp_path: Path
+    server: FeedServer, tmp_path: Path, state: State
 ) -> None:
     items = article_items(3)
     for item in items:
         item["guid"] = "the-same-guid"
     server.serve("/feed", rss(items))
-    path = config(tmp_path, [{"name": "news", "url": server.url("/feed"), "backfill": "all"}])
-    assert sends(path, NOW) == 3
+    path = config(
+        state, tmp_path, [{"name": "news", "url": server.url("/feed"), "backfill": "all"}]
+    )
+    assert sends(path, NOW, state) == 3
     fourth = {**article_items(4)[0], "guid": "the-same-guid"}  # one more, sharing the GUID
     server.serve("/feed", rss([fourth, *items]))
-    assert sends(path, LATER[0]) == 4
+    assert sends(path, LATER[0], state) == 4
     assert len(server.hits("/feed")) == 2

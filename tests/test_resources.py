@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FeedServer, article_items, rss, run_cli
+from conftest import FeedServer, State, article_items, rss, run_cli
 from dispatch.config import FetchSettings
 from dispatch.errors import FetchError
 from dispatch.fetch import Fetcher, FetchRequest
-from test_pipeline import NOW, config, rows
+from test_pipeline import LOCAL, NOW, config
 
 MB = 1_048_576
 
@@ -92,32 +92,32 @@ def test_a_gzip_bomb_is_cut_at_the_size_cap_with_memory_bounded(server: FeedServ
 
 def test_a_ten_thousand_item_feed_is_a_baseline(server: FeedServer, tmp_path: Path) -> None:
     url = server.serve("/big", rss(article_items(10_000)))
-    path = config(tmp_path, [{"name": "big", "url": url}])
+    path = config(LOCAL, tmp_path, [{"name": "big", "url": url}])
     result = run_cli("send", "--now", NOW, config=path)
     assert result.code == 0, result.stderr
-    db = tmp_path / "state.db"
-    assert rows(db, "SELECT COUNT(*), SUM(baseline) FROM articles") == [(10_000, 10_000)]
-    assert rows(db, "SELECT COUNT(*) FROM deliveries") == [(0,)]
+    db = State("sqlite", "state.db", tmp_path / "state.db")
+    assert db.rows("SELECT COUNT(*), SUM(baseline) FROM articles") == [(10_000, 10_000)]
+    assert db.rows("SELECT COUNT(*) FROM deliveries") == [(0,)]
 
 
 def test_a_flood_of_new_articles_is_posted_a_capped_number_per_run(
     server: FeedServer, tmp_path: Path
 ) -> None:
     url = server.serve("/flood", rss(article_items(120)))
-    path = config(tmp_path, [{"name": "flood", "url": url, "backfill": "all"}])
+    path = config(LOCAL, tmp_path, [{"name": "flood", "url": url, "backfill": "all"}])
     text = path.read_text(encoding="utf-8").replace(
         "path: archive", "path: archive\n    max_posts_per_run: 30"
     )
     path.write_text(text, encoding="utf-8")
-    db = tmp_path / "state.db"
+    db = State("sqlite", "state.db", tmp_path / "state.db")
     first = run_cli("send", "--now", NOW, config=path)
     assert first.code == 0, first.stderr
     assert "90 more post(s) for 'archive' wait for later runs" in first.stderr
-    assert rows(db, "SELECT status, COUNT(*) FROM deliveries GROUP BY status") == [
+    assert db.rows("SELECT status, COUNT(*) FROM deliveries GROUP BY status") == [
         ("pending", 90),
         ("sent", 30),
     ]
     for _ in range(3):
         assert run_cli("send", "--now", NOW, config=path).code == 0
-    assert rows(db, "SELECT status, COUNT(*) FROM deliveries GROUP BY status") == [("sent", 120)]
+    assert db.rows("SELECT status, COUNT(*) FROM deliveries GROUP BY status") == [("sent", 120)]
     assert len(list((tmp_path / "archive").glob("*.json"))) == 120
