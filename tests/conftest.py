@@ -224,7 +224,9 @@ def run_cli(*args: str, config: Path, env: dict[str, str] | None = None) -> Resu
 
 
 def rss(items: list[dict[str, str]], title: str = "Test feed") -> str:
-    """A small RSS 2.0 feed; each item may set title, link, guid, description, content, date."""
+    """A small RSS 2.0 feed; each item may set title, link, guid, description, content, date,
+    author and categories (comma-separated).
+    """
     parts = []
     for item in items:
         fields = [f"<title>{item.get('title', 'Untitled')}</title>"]
@@ -234,6 +236,11 @@ def rss(items: list[dict[str, str]], title: str = "Test feed") -> str:
             fields.append(f'<guid isPermaLink="false">{item["guid"]}</guid>')
         if "date" in item:
             fields.append(f"<pubDate>{item['date']}</pubDate>")
+        if "author" in item:
+            fields.append(f"<dc:creator>{item['author']}</dc:creator>")
+        for category in item.get("categories", "").split(","):
+            if category:
+                fields.append(f"<category>{category}</category>")
         if "description" in item:
             fields.append(f"<description><![CDATA[{item['description']}]]></description>")
         if "content" in item:
@@ -241,7 +248,8 @@ def rss(items: list[dict[str, str]], title: str = "Test feed") -> str:
         parts.append("<item>" + "".join(fields) + "</item>")
     return (
         '<?xml version="1.0" encoding="UTF-8"?>'
-        '<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">'
+        '<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/">'
         f"<channel><title>{title}</title><link>https://example.org/</link>"
         + "".join(parts)
         + "</channel></rss>"

@@ -14,7 +14,7 @@ import pytest
 from conftest import State
 from dispatch.errors import StoreError
 from dispatch.models import Article, VideoCard
-from dispatch.store import MIGRATIONS, FeedUpdate, Store
+from dispatch.store import MIGRATIONS, FeedUpdate, Route, Store
 
 NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=5)
@@ -58,8 +58,7 @@ def poll(store: Store, articles: list[Article], *, posts: bool = True) -> list[i
         last_modified=None,
         body_hash="b1",
         new=articles,
-        post_outputs=[("social", "archive")] if posts else (),
-        digests=["daily"],
+        routes=[Route(("daily",), (("social", "archive"),) if posts else ()) for _ in articles],
     )
     return store.record_poll(update, NOW, NOW + timedelta(minutes=10))
 

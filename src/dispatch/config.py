@@ -131,12 +131,38 @@ def _timezone(value: str) -> str:
     return value
 
 
+class FilterSettings(StrictModel):
+    """Criteria of a rule's ``include`` or ``exclude``; see ``dispatch.filters``."""
+
+    categories: list[str] = []
+    authors: list[str] = []
+    keywords: list[str] = []  # whole words, without case, in the title or the text
+    patterns: list[str] = []  # regular expressions searched in the title and the text
+
+    @field_validator("patterns")
+    @classmethod
+    def _compiles(cls, values: list[str]) -> list[str]:
+        import regex
+
+        for value in values:
+            try:
+                regex.compile(value)
+            except regex.error as e:
+                raise ValueError(f"{value!r} is not a regular expression: {e}") from None
+        return values
+
+
 class RuleConfig(StrictModel):
-    """What digests and posts share: a name, the feeds they draw from, the outputs they feed."""
+    """What digests and posts share: a name, the feeds they draw from, the outputs they feed,
+    and the filters that route articles to them.
+    """
 
     name: str = Field(min_length=1)
     feeds: list[str] | None = None  # None: every feed
     outputs: list[str] = Field(min_length=1)
+    include: FilterSettings | None = None  # when given, an article must match one criterion
+    exclude: FilterSettings | None = None  # an article matching any criterion is kept out
+    max_age: Duration | None = None  # published longer than this before it was found: out
 
 
 class DigestConfig(RuleConfig):

@@ -6,12 +6,14 @@ says, and answers one ``Reason`` per article and rule.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from dispatch.config import DigestConfig, PostConfig
+from dispatch.config import DigestConfig, PostConfig, RuleConfig
+from dispatch.filters import Verdict as Routed
+from dispatch.filters import route
 from dispatch.models import Article
 from dispatch.store import Trail
 
@@ -50,8 +52,16 @@ def digest_reason(article: Article, trail: Trail, plan: DigestPlan) -> Reason:
             return Reason("waiting", f"in the digest of {when}: {', '.join(sorted(states))}")
     if trail.baseline:
         return Reason("out", "baseline: it was in the feed when dispatch first read it")
+    routed = _routed(rule, article, trail)
+    if not routed.passed:
+        return Reason("out", f"filtered: {routed.reason}")
     if rule.name not in trail.queued:
         return Reason("out", "not queued: found before this digest covered its feed")
+    return _why(_digest_queue_reason(article, plan), routed)
+
+
+def _digest_queue_reason(article: Article, plan: DigestPlan) -> Reason:
+    rule = plan.rule
     position = plan.queued.index(article.id) if article.id in plan.queued else 0
     if position >= rule.max_items:
         return Reason(
@@ -80,13 +90,27 @@ def post_reason(article: Article, trail: Trail, rule: PostConfig, output: str) -
         if state == "sent":
             return Reason("sent", f"already sent{through}")
         if state == "pending":
-            return Reason("in", f"new: goes out at the next send{through}")
+            pending = Reason("in", f"new: goes out at the next send{through}")
+            return _why(pending, _routed(rule, article, trail))
         if state == "failed":
             return Reason("out", f"failed{through}: {error or 'no reason recorded'}")
         return Reason("waiting", f"{state}{through}: {error or 'being sent'}")
     if trail.baseline:
         return Reason("out", "baseline: it was in the feed when dispatch first read it")
+    routed = _routed(rule, article, trail)
+    if not routed.passed:
+        return Reason("out", f"filtered: {routed.reason}")
     return Reason("out", "not queued: found before this rule covered its feed")
+
+
+def _routed(rule: RuleConfig, article: Article, trail: Trail) -> Routed:
+    """What the rule's filters say of the article, as when it was found."""
+    return route(rule, article, trail.found or datetime.now(UTC))
+
+
+def _why(reason: Reason, routed: Routed) -> Reason:
+    """A reason, with the filter that let the article in when one did."""
+    return replace(reason, text=f"{reason.text} ({routed.reason})") if routed.reason else reason
 
 
 def _local(moment: datetime, timezone: str) -> str:

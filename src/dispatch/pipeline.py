@@ -20,11 +20,12 @@ from dispatch.config import Config, FeedConfig
 from dispatch.errors import FeedError, FetchError
 from dispatch.extract import main_text, wants_full_text
 from dispatch.fetch import Fetcher, FetchRequest, FetchResponse
+from dispatch.filters import route
 from dispatch.models import Article, FeedResult, RunReport
 from dispatch.outputs.base import Output
 from dispatch.parse import parse_feed
 from dispatch.plan import classify, is_due, next_poll
-from dispatch.store import FeedState, FeedUpdate, Store
+from dispatch.store import FeedState, FeedUpdate, Route, Store
 from dispatch.summarise import ExtractiveSummariser, Summariser
 
 if TYPE_CHECKING:  # rendering and sending are imported when used: a poll needs neither
@@ -46,6 +47,8 @@ class Dispatcher:
     outputs: dict[str, Output]
     summariser: Summariser
     rng: random.Random = field(default_factory=random.Random)
+    # What routing filters decided about this run's new articles, for the report.
+    routing: list[str] = field(default_factory=list)
 
     @classmethod
     def build(cls, config: Config, store: Store, outputs: dict[str, Output]) -> Dispatcher:
@@ -126,8 +129,9 @@ class Dispatcher:
         with self.store.batch():
             for feed, _, new, update in fetched:
                 articles = [enriched.get(id(a), a) for a in new]
+                routes = [self._route(article, now) for article in articles]
                 self.store.record_poll(
-                    replace(update, new=articles), now, next_poll(now, feed.every, 0)
+                    replace(update, new=articles, routes=routes), now, next_poll(now, feed.every, 0)
                 )
         return results
 
@@ -219,19 +223,39 @@ class Dispatcher:
             baseline=decision.baseline,
             aliases=decision.aliases,
             updated=decision.updated,
-            post_outputs=[
-                (rule.name, output)
-                for rule in self.config.posts
-                if rule.feeds is None or feed.name in rule.feeds
-                for output in rule.outputs
-            ],
-            digests=[
-                rule.name
-                for rule in self.config.digests
-                if rule.feeds is None or feed.name in rule.feeds
-            ],
         )
         return list(decision.new), update, parsed.warnings
+
+    def _route(self, article: Article, now: datetime) -> Route:
+        """The digests and posts that take this new article, by each rule's feeds and filters;
+        what a filter decided is noted for the run's report.
+        """
+        digests: list[str] = []
+        posts: list[tuple[str, str]] = []
+        for kind, rules in (("digest", self.config.digests), ("post", self.config.posts)):
+            for rule in rules:
+                verdict = route(rule, article, now)
+                covered = rule.feeds is None or article.feed in rule.feeds
+                if covered and verdict.reason:  # a filter decided
+                    taken = "taken by" if verdict.passed else "kept out of"
+                    self.routing.append(
+                        f"“{article.title}” ({article.feed}) {taken} {kind} {rule.name!r}: "
+                        f"{verdict.reason}"
+                    )
+                if not verdict.passed:
+                    continue
+                if kind == "digest":
+                    digests.append(rule.name)
+                else:
+                    posts.extend((rule.name, output) for output in rule.outputs)
+        return Route(tuple(digests), tuple(posts))
+
+    def routing_notes(self, most: int = 20) -> tuple[str, ...]:
+        """What the filters decided this run, at most ``most`` lines."""
+        notes = self.routing[:most]
+        if len(self.routing) > most:
+            notes.append(f"... and {len(self.routing) - most:,} more routing decisions")
+        return tuple(notes)
 
     def _enrich(self, articles: Sequence[tuple[FeedConfig, Article]]) -> dict[int, Article]:
         """Full text for excerpt-only articles (fetched once, all at once), then a summary."""
@@ -291,5 +315,7 @@ def send(
     deliverer.plan_digests(now)
     deliveries = deliverer.deliver(now, dry_run=dry_run, out_dir=out_dir, progress=progress)
     return RunReport(
-        feeds=tuple(feeds), deliveries=(*recovered, *deliveries), notes=deliverer.notes()
+        feeds=tuple(feeds),
+        deliveries=(*recovered, *deliveries),
+        notes=(*dispatcher.routing_notes(), *deliverer.notes()),
     )

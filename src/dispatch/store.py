@@ -203,6 +203,7 @@ class Trail:
     queued: frozenset[str]
     digests: tuple[tuple[str, datetime, frozenset[str]], ...]
     posts: tuple[tuple[str, str, str, str | None], ...]
+    found: datetime | None = None  # when dispatch first saw it
 
 
 @dataclass(frozen=True)
@@ -218,8 +219,17 @@ class FeedUpdate:
     baseline: Sequence[Article] = ()
     aliases: Sequence[tuple[str, int]] = ()
     updated: Sequence[tuple[int, Article]] = ()
-    post_outputs: Sequence[tuple[str, str]] = ()  # (rule, output) for each new article
-    digests: Sequence[str] = ()  # digests each new article is queued for
+    routes: Sequence[Route] = ()  # where each new article goes, in the order of ``new``
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where one new article goes: the digests it is queued for, and (rule, output) for each
+    post made of it.
+    """
+
+    digests: tuple[str, ...] = ()
+    posts: tuple[tuple[str, str], ...] = ()
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -511,14 +521,14 @@ class Store:
                         article_id,
                     ),
                 )
-            for article, article_id in zip(update.new, new_ids, strict=True):
-                for digest in update.digests:
+            for article, article_id, route in zip(update.new, new_ids, update.routes, strict=True):
+                for digest in route.digests:
                     self._db.execute(
                         """INSERT INTO digest_queue (digest, article_id) VALUES (?, ?)
                            ON CONFLICT DO NOTHING""",
                         (digest, article_id),
                     )
-                for rule, output in update.post_outputs:
+                for rule, output in route.posts:
                     # Keyed by output and article, not rule: one article, one post per output.
                     key = idempotency_key("post", output, article.feed, article.key)
                     self._insert_delivery("post", rule, output, key, now, article_id=article_id)
@@ -595,9 +605,10 @@ class Store:
                 queued=frozenset(queued[row["id"]]),
                 digests=tuple(digests[row["id"]]),
                 posts=tuple(posts[row["id"]]),
+                found=_moment(row["first_seen"]),
             )
             for row in self._db.execute(
-                f"SELECT id, baseline FROM articles WHERE id IN ({marks})", args
+                f"SELECT id, baseline, first_seen FROM articles WHERE id IN ({marks})", args
             )
         }
 
