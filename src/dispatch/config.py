@@ -94,6 +94,16 @@ class DaemonSettings(StrictModel):
         return value
 
 
+class StoriesSettings(StrictModel):
+    """One story once: articles of several feeds telling one story go out once."""
+
+    merge: bool = True
+    # How alike (word 3-shingles of title and text; see dispatch.stories) two articles of
+    # different feeds must be to count as one story; the same link always is one.
+    similarity: float = Field(default=0.5, gt=0, le=1)
+    window: Duration = timedelta(days=3)  # how far back a new article looks for its story
+
+
 class SummarySettings(StrictModel):
     max_chars: int = Field(default=280, ge=40, le=5000)
 
@@ -242,6 +252,7 @@ class Config(StrictModel):
     allow_private_networks: bool = False
     fetch: FetchSettings = FetchSettings()
     summary: SummarySettings = SummarySettings()
+    stories: StoriesSettings = StoriesSettings()
     daemon: DaemonSettings = DaemonSettings()
     feeds: list[FeedConfig] = Field(min_length=1)
     outputs: dict[str, OutputSettings] = {}

@@ -48,6 +48,8 @@ class Article:
     content_hash: str = ""
     summary: str = ""
     id: int = 0
+    story: int = 0  # the id of the story's first article (its own id when it is the first)
+    also_in: tuple[str, ...] = ()  # the sources of the story's other articles
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,9 @@ from dispatch.outputs.base import Output
 from dispatch.parse import parse_feed
 from dispatch.plan import classify, is_due, next_poll
 from dispatch.store import FeedState, FeedUpdate, Route, Store
+from dispatch.stories import Candidate, find_story, shingles, with_shingles
 from dispatch.summarise import ExtractiveSummariser, Summariser
+from dispatch.urls import normalise_url
 
 if TYPE_CHECKING:  # rendering and sending are imported when used: a poll needs neither
     from dispatch.delivery import Deliverer, Progress
@@ -126,14 +128,24 @@ class Dispatcher:
         with self.store.batch():
             fetched = self._record(now, states, due_feeds, requests, responses, results)
         enriched = self._enrich([(feed, a) for feed, _, new, _ in fetched for a in new])
+        stories = self._stories(now) if enriched else []
         with self.store.batch():
             for feed, _, new, update in fetched:
                 articles = [enriched.get(id(a), a) for a in new]
-                routes = [self._route(article, now) for article in articles]
-                self.store.record_poll(
+                routes = [self._route(article, now, stories) for article in articles]
+                ids = self.store.record_poll(
                     replace(update, new=articles, routes=routes), now, next_poll(now, feed.every, 0)
                 )
+                for article, article_id, route in zip(articles, ids, routes, strict=True):
+                    stories.insert(0, _candidate(article, article_id, route.story or article_id))
         return results
+
+    def _stories(self, now: datetime) -> list[Candidate]:
+        """What this poll's new articles may repeat: recent articles of every feed."""
+        settings = self.config.stories
+        if not settings.merge:
+            return []
+        return [with_shingles(c) for c in self.store.story_candidates(now - settings.window)]
 
     def _record(
         self,
@@ -226,10 +238,22 @@ class Dispatcher:
         )
         return list(decision.new), update, parsed.warnings
 
-    def _route(self, article: Article, now: datetime) -> Route:
-        """The digests and posts that take this new article, by each rule's feeds and filters;
-        what a filter decided is noted for the run's report.
+    def _route(self, article: Article, now: datetime, stories: list[Candidate]) -> Route:
+        """The digests and posts that take this new article, by each rule's feeds and filters,
+        and the story it repeats, if another feed told it first; what a filter decided, and
+        each story merged, is noted for the run's report.
         """
+        story = None
+        if self.config.stories.merge:
+            link = normalise_url(article.link) if article.link else None
+            own = shingles(article.title, article.full_text or article.text)
+            match = find_story(article.feed, link, own, stories, self.config.stories.similarity)
+            if match is not None:
+                story = match.story
+                self.routing.append(
+                    f"“{article.title}” ({article.feed}) is a story {match.source!r} told first "
+                    f"({match.reason}): it goes out once"
+                )
         digests: list[str] = []
         posts: list[tuple[str, str]] = []
         for kind, rules in (("digest", self.config.digests), ("post", self.config.posts)):
@@ -248,7 +272,7 @@ class Dispatcher:
                     digests.append(rule.name)
                 else:
                     posts.extend((rule.name, output) for output in rule.outputs)
-        return Route(tuple(digests), tuple(posts))
+        return Route(tuple(digests), tuple(posts), story)
 
     def routing_notes(self, most: int = 20) -> tuple[str, ...]:
         """What the filters decided this run, at most ``most`` lines."""
@@ -284,6 +308,14 @@ class Dispatcher:
             summary = self.summariser.summarise(article, full_text or article.text)
             enriched[id(article)] = replace(article, full_text=full_text, summary=summary)
         return enriched
+
+
+def _candidate(article: Article, article_id: int, story: int) -> Candidate:
+    link = normalise_url(article.link) if article.link else None
+    text = article.full_text or article.text
+    return with_shingles(
+        Candidate(article_id, story, article.feed, article.source, link, article.title, text)
+    )
 
 
 def _poll_url(feed: FeedConfig, state: FeedState | None) -> str:

@@ -286,6 +286,7 @@ def article_context(
         "published": published,
         "published_text": format_date(published, "long", locale=locale) if published else "",
         "categories": list(article.categories),
+        "also_in": list(article.also_in),  # one story once: the other sources that told it
         "image": article.image,
         "cards": [{**card_context(card), "url": tagged(card.url)} for card in article.cards],
     }

@@ -15,7 +15,7 @@ import secrets
 import socket
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from typing import Any
 from dispatch.db import Database, PostgresDatabase, SqliteDatabase, is_postgres
 from dispatch.errors import StoreError
 from dispatch.models import Article, Kind, VideoCard
+from dispatch.stories import Candidate
 from dispatch.urls import normalise_url
 
 MIGRATIONS: tuple[str, ...] = (
@@ -136,6 +137,12 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE deliveries ADD COLUMN lease_until TEXT;
     CREATE INDEX deliveries_by_status_id ON deliveries (status, id);
     """,
+    # 6: one story once: articles of several feeds that tell one story share a story id.
+    """
+    ALTER TABLE articles ADD COLUMN story_id INTEGER;
+    CREATE INDEX articles_by_story ON articles (story_id);
+    CREATE INDEX articles_by_first_seen ON articles (first_seen);
+    """,
 )
 
 # One name per process for the leases it takes, whichever connection takes them.
@@ -230,6 +237,7 @@ class Route:
 
     digests: tuple[str, ...] = ()
     posts: tuple[tuple[str, str], ...] = ()
+    story: int | None = None  # the story it repeats, told first by another feed
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -522,17 +530,66 @@ class Store:
                     ),
                 )
             for article, article_id, route in zip(update.new, new_ids, update.routes, strict=True):
+                story = route.story or article_id
+                self._db.execute(
+                    "UPDATE articles SET story_id = ? WHERE id = ?", (story, article_id)
+                )
                 for digest in route.digests:
+                    if route.story and self._story_in_digest(digest, story):
+                        continue  # one story once: it is in this digest already
                     self._db.execute(
                         """INSERT INTO digest_queue (digest, article_id) VALUES (?, ?)
                            ON CONFLICT DO NOTHING""",
                         (digest, article_id),
                     )
                 for rule, output in route.posts:
+                    if route.story and self._story_posted(output, story):
+                        continue  # one story once per output
                     # Keyed by output and article, not rule: one article, one post per output.
                     key = idempotency_key("post", output, article.feed, article.key)
                     self._insert_delivery("post", rule, output, key, now, article_id=article_id)
         return new_ids
+
+    def _story_in_digest(self, digest: str, story: int) -> bool:
+        row = self._db.execute(
+            """SELECT 1 FROM articles a WHERE a.story_id = ? AND (
+                 EXISTS (SELECT 1 FROM digest_queue q WHERE q.article_id = a.id AND q.digest = ?)
+                 OR EXISTS (SELECT 1 FROM digest_items i JOIN digests d ON d.id = i.digest_id
+                            WHERE i.article_id = a.id AND d.name = ?))""",
+            (story, digest, digest),
+        ).fetchone()
+        return row is not None
+
+    def _story_posted(self, output: str, story: int) -> bool:
+        row = self._db.execute(
+            """SELECT 1 FROM deliveries d JOIN articles a ON a.id = d.article_id
+               WHERE a.story_id = ? AND d.output = ? AND d.kind = 'post'""",
+            (story, output),
+        ).fetchone()
+        return row is not None
+
+    def story_candidates(self, since: datetime, limit: int = 2000) -> list[Candidate]:
+        """Articles found since ``since`` (not baselines: those were never sent), newest first:
+        what a new article may repeat.
+        """
+        rows = self._db.execute(
+            """SELECT id, COALESCE(story_id, id) AS story, feed, source, norm_link, title,
+                 COALESCE(full_text, text) AS text FROM articles
+               WHERE first_seen >= ? AND baseline = 0 ORDER BY id DESC LIMIT ?""",
+            (_iso(since), limit),
+        )
+        return [
+            Candidate(
+                row["id"],
+                row["story"],
+                row["feed"],
+                row["source"],
+                row["norm_link"],
+                row["title"],
+                row["text"],
+            )
+            for row in rows
+        ]
 
     def _insert_article(self, article: Article, now: datetime, *, baseline: bool) -> int:
         row = self._db.execute(_INSERT_ARTICLE + " RETURNING id", _row(article, now, baseline))
@@ -545,7 +602,14 @@ class Store:
         marks = ",".join("?" * len(ids))
         rows = self._db.execute(f"SELECT * FROM articles WHERE id IN ({marks})", tuple(ids))
         by_id = {row["id"]: _article(row) for row in rows}
-        return [by_id[i] for i in ids]
+        also: dict[int, list[str]] = {}
+        for row in self._db.execute(
+            f"""SELECT story_id, feed, source FROM articles WHERE story_id IN (
+                  SELECT story_id FROM articles WHERE id IN ({marks})) ORDER BY id""",
+            tuple(ids),
+        ):
+            also.setdefault(row["story_id"], []).append(f"{row['feed']}\x1f{row['source']}")
+        return [_also_in(by_id[i], also.get(by_id[i].story, [])) for i in ids]
 
     # Digests
 
@@ -913,6 +977,17 @@ def _row(article: Article, now: datetime, baseline: bool) -> tuple[Any, ...]:
     )
 
 
+def _also_in(article: Article, members: list[str]) -> Article:
+    """The article, with the sources of its story's articles from other feeds."""
+    sources: list[str] = []
+    for member in members:
+        feed, _, source = member.partition("\x1f")
+        name = source or feed
+        if feed != article.feed and name not in sources and name != article.source:
+            sources.append(name)
+    return replace(article, also_in=tuple(sources)) if sources else article
+
+
 def _cards_json(cards: Sequence[VideoCard]) -> str:
     return json.dumps([asdict(card) for card in cards])
 
@@ -936,4 +1011,5 @@ def _article(row: Mapping[str, Any]) -> Article:
         content_hash=row["content_hash"],
         summary=row["summary"],
         id=row["id"],
+        story=row["story_id"] or row["id"],
     )

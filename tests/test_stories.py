@@ -1,0 +1,151 @@
+"""One story once: pairs that must merge and pairs that must not, then two feeds carrying one
+story through the real pipeline, on both engines.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import FeedServer, State, rss, run_cli, write_config
+from dispatch.stories import Candidate, find_story, shingles, with_shingles
+from dispatch.urls import normalise_url
+
+WIRE = (
+    "The city council voted 7 to 2 on Tuesday to close the Old Harbour Bridge for 18 months "
+    "while engineers replace its corroded steel cables. A temporary footbridge will open in "
+    "March, and buses will run a shuttle between both banks during the morning rush. The "
+    "repairs are expected to cost 42 million euros, paid mostly from the regional fund."
+)
+
+SAME = [
+    (  # a syndicated copy: a new first line and a byline, the rest the same
+        ("Council votes to close Old Harbour Bridge", WIRE, "https://wire.example/a/1"),
+        (
+            "Old Harbour Bridge to close for 18 months",
+            "By our city desk. " + WIRE + " Reporting by A. Lee; editing by B. Kay.",
+            "https://post.example/news/bridge-closure",
+        ),
+    ),
+    (  # the same link, spelt with tracking tags and another scheme
+        ("Bridge closes", "Short item.", "https://wire.example/a/1?utm_source=rss"),
+        ("Harbour update", "Entirely different words here.", "http://www.wire.example/a/1"),
+    ),
+    (  # an abridged copy: the first half of the wire story
+        ("Council closes bridge", WIRE[:180], "https://wire.example/a/1"),
+        ("Council closes bridge for repairs", WIRE, "https://radio.example/story/991"),
+    ),
+]
+
+DIFFERENT = [
+    (  # the same topic, other facts
+        ("Council votes to close Old Harbour Bridge", WIRE, "https://wire.example/a/1"),
+        (
+            "Council rejects plan to close Old Harbour Bridge",
+            "Councillors voted down the closure on Tuesday, saying the footbridge plan left "
+            "cyclists without a safe crossing. Engineers must now propose repairs that keep "
+            "two lanes open; a new vote is due in spring.",
+            "https://post.example/news/bridge-vote",
+        ),
+    ),
+    (  # a templated title, other text
+        (
+            "Weather for Monday",
+            "Rain in the morning, clearing by noon, with highs of 12 degrees and a light wind.",
+            "https://wire.example/weather/mon",
+        ),
+        (
+            "Weather for Monday",
+            "Sunny and cold all day: frost at dawn, highs of 4 degrees, strong northerly gusts.",
+            "https://post.example/weather/monday",
+        ),
+    ),
+    (  # two different stories with a shared stock paragraph at the end
+        (
+            "Museum opens new wing",
+            "The museum opened its modern art wing on Friday after two years of building. "
+            "Follow us for more news from the city.",
+            "https://wire.example/a/2",
+        ),
+        (
+            "Library extends opening hours",
+            "The central library will stay open until ten on weekdays from January. "
+            "Follow us for more news from the city.",
+            "https://post.example/news/library",
+        ),
+    ),
+]
+
+
+def _match(first: tuple[str, str, str], second: tuple[str, str, str]) -> Any:
+    title, text, link = first
+    candidate = with_shingles(Candidate(1, 1, "wire", "Wire", normalise_url(link), title, text))
+    title2, text2, link2 = second
+    return find_story("post", normalise_url(link2), shingles(title2, text2), [candidate], 0.5)
+
+
+@pytest.mark.parametrize(("first", "second"), SAME)
+def test_the_same_story_merges(first: Any, second: Any) -> None:
+    match = _match(first, second)
+    assert match is not None and match.story == 1 and match.source == "Wire"
+
+
+@pytest.mark.parametrize(("first", "second"), DIFFERENT)
+def test_similar_but_different_stories_stay_apart(first: Any, second: Any) -> None:
+    assert _match(first, second) is None
+
+
+def test_a_feed_never_merges_with_itself() -> None:
+    title, text, link = SAME[0][0]
+    candidate = with_shingles(Candidate(1, 1, "post", "Post", normalise_url(link), title, text))
+    assert find_story("post", normalise_url(link), shingles(title, text), [candidate], 0.5) is None
+
+
+def _item(guid: str, title: str, text: str, link: str) -> dict[str, str]:
+    return {
+        "guid": guid,
+        "title": title,
+        "link": link,
+        "date": "Thu, 26 Nov 2026 20:00:00 +0000",
+        "content": f"<p>{text}</p>",
+    }
+
+
+def test_two_feeds_carrying_one_story_send_it_once(
+    tmp_path: Path, server: FeedServer, state: State
+) -> None:
+    (wire_title, wire_text, wire_link), (post_title, post_text, post_link) = SAME[0]
+    museum = DIFFERENT[2][0]
+    server.serve(
+        "/wire",
+        rss([_item("w1", wire_title, wire_text, wire_link), _item("w2", *museum)], title="Wire"),
+    )
+    server.serve("/post", rss([_item("p1", post_title, post_text, post_link)], title="Post"))
+    config = write_config(
+        tmp_path,
+        {
+            "state": state.value,
+            "allow_private_networks": True,
+            "feeds": [
+                {"name": "wire", "url": server.url("/wire"), "backfill": "all"},
+                {"name": "post", "url": server.url("/post"), "backfill": "all"},
+            ],
+            "outputs": {"archive": {"type": "file", "path": "archive"}},
+            "digests": [{"name": "daily", "outputs": ["archive"]}],
+            "posts": [{"name": "social", "outputs": ["archive"]}],
+        },
+    )
+    now = "2026-11-27T07:00:00+00:00"
+    result = run_cli("send", "--now", now, config=config)
+    assert result.code == 0, result.stderr
+    assert "is a story 'Wire' told first (" in " ".join(result.stderr.split())
+    sent = [path.read_text() for path in (tmp_path / "archive").glob("*.json")]
+    posts = [text for text in sent if '"kind": "post"' in text or '"kind":"post"' in text]
+    assert len(posts) == 2  # the bridge story once, the museum once
+    (digest,) = [text for text in sent if '"kind": "digest"' in text or '"kind":"digest"' in text]
+    assert digest.count("Old Harbour Bridge") >= 1 and "also in: Post" in digest
+    assert "Museum opens new wing" in digest
+    stories = state.rows("SELECT COUNT(DISTINCT story_id), COUNT(*) FROM articles")
+    assert stories == [(2, 3)]
