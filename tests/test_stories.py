@@ -4,12 +4,18 @@ story through the real pipeline, on both engines.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from conftest import FeedServer, State, rss, run_cli, write_config
+from dispatch.config import load_config
+from dispatch.outputs.registry import open_outputs
+from dispatch.pipeline import Dispatcher
+from dispatch.preview import build
+from dispatch.store import Store
 from dispatch.stories import Candidate, find_story, shingles, with_shingles
 from dispatch.urls import normalise_url
 
@@ -149,3 +155,36 @@ def test_two_feeds_carrying_one_story_send_it_once(
     assert "Museum opens new wing" in digest
     stories = state.rows("SELECT COUNT(DISTINCT story_id), COUNT(*) FROM articles")
     assert stories == [(2, 3)]
+
+
+def test_the_preview_says_a_repeated_story_goes_out_once(
+    tmp_path: Path, server: FeedServer
+) -> None:
+    (wire_title, wire_text, wire_link), (post_title, post_text, post_link) = SAME[0]
+    server.serve("/wire", rss([_item("w1", wire_title, wire_text, wire_link)], title="Wire"))
+    server.serve("/post", rss([_item("p1", post_title, post_text, post_link)], title="Post"))
+    config = load_config(
+        write_config(
+            tmp_path,
+            {
+                "state": "state.db",
+                "allow_private_networks": True,
+                "feeds": [
+                    {"name": "wire", "url": server.url("/wire"), "backfill": "all"},
+                    {"name": "post", "url": server.url("/post"), "backfill": "all"},
+                ],
+                "outputs": {"archive": {"type": "file", "path": "archive"}},
+                "digests": [{"name": "daily", "outputs": ["archive"]}],
+                "posts": [{"name": "social", "outputs": ["archive"]}],
+            },
+        )
+    )
+    store = Store.open(tmp_path / "state.db")
+    dispatcher = Dispatcher.build(config, store, open_outputs(config))
+    now = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
+    dispatcher.poll(now)
+    preview = build(config, store, dispatcher.renderer, dispatcher.outputs, now, "test")
+    reasons = {row.title: [r.text for r in row.reasons] for row in preview.rows}
+    assert all("one story once" in text for text in reasons[post_title])
+    assert not any("one story once" in text for text in reasons[wire_title])
+    store.close()

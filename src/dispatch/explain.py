@@ -56,6 +56,8 @@ def digest_reason(article: Article, trail: Trail, plan: DigestPlan) -> Reason:
     if not routed.passed:
         return Reason("out", f"filtered: {routed.reason}")
     if rule.name not in trail.queued:
+        if article.story not in (0, article.id):
+            return Reason("out", _ONCE)
         return Reason("out", "not queued: found before this digest covered its feed")
     return _why(_digest_queue_reason(article, plan), routed)
 
@@ -100,6 +102,8 @@ def post_reason(article: Article, trail: Trail, rule: PostConfig, output: str) -
     routed = _routed(rule, article, trail)
     if not routed.passed:
         return Reason("out", f"filtered: {routed.reason}")
+    if article.story not in (0, article.id):
+        return Reason("out", _ONCE)
     return Reason("out", "not queued: found before this rule covered its feed")
 
 
@@ -111,6 +115,9 @@ def _routed(rule: RuleConfig, article: Article, trail: Trail) -> Routed:
 def _why(reason: Reason, routed: Routed) -> Reason:
     """A reason, with the filter that let the article in when one did."""
     return replace(reason, text=f"{reason.text} ({routed.reason})") if routed.reason else reason
+
+
+_ONCE = "one story once: another feed told this story first, and it goes out once"
 
 
 def _local(moment: datetime, timezone: str) -> str:
