@@ -135,6 +135,17 @@ def _parser() -> argparse.ArgumentParser:
     outcome = resolve.add_mutually_exclusive_group(required=True)
     outcome.add_argument("--sent", action="store_true", help="it did go out: never send it")
     outcome.add_argument("--unsent", action="store_true", help="it did not: send it again")
+
+    articles = commands.add_parser("articles", help="list recent articles; edit a summary")
+    what = articles.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = what.add_parser("list", help="the newest articles: ID, feed, title, summary")
+    listing.add_argument("--limit", type=int, default=20, help="how many (default: 20)")
+    summary = what.add_parser(
+        "summary",
+        help="replace one article's summary, in every digest and post not yet sent",
+    )
+    summary.add_argument("id", type=int, help="the article's ID, as `articles list` shows it")
+    summary.add_argument("text", help="the new summary, as plain text")
     return parser
 
 
@@ -164,6 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "run": _run,
             "check": _check,
             "preview": _preview,
+            "articles": _articles,
         }[arguments.command]
         return command(config, arguments)
     except ConfigError as e:
@@ -337,6 +349,32 @@ def _operate(config: Config, arguments: argparse.Namespace) -> int:
         store.close()
     print(f"delivery {delivery.id} ({delivery.kind} {delivery.rule!r} → {delivery.output}) {done}")
     return EXIT_OK
+
+
+def _articles(config: Config, arguments: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from dispatch.operations import OperationError, set_summary
+    from dispatch.store import Store
+
+    store = Store.open(config.state_location)
+    try:
+        if arguments.action == "summary":
+            try:
+                article = set_summary(store, arguments.id, arguments.text)
+            except OperationError as e:
+                print(f"dispatch: {e}", file=sys.stderr)
+                return EXIT_FAILED
+            print(f"article {article.id} (“{article.title}”) now reads: {article.summary}")
+            return EXIT_OK
+        table = Table("id", "feed", "title", "summary")
+        for article in store.articles(store.newest(arguments.limit)):
+            table.add_row(str(article.id), article.feed, article.title, article.summary)
+        Console().print(table)
+        return EXIT_OK
+    finally:
+        store.close()
 
 
 def _exit(report: RunReport) -> int:

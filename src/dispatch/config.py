@@ -29,7 +29,7 @@ from pydantic import (
 )
 
 from dispatch.errors import ConfigError, ConfigProblem
-from dispatch.secrets import Unset, interpolate
+from dispatch.secrets import Secret, Unset, interpolate
 
 DEFAULT_PATH = "feeds.yaml"
 Place = tuple[str | int, ...]
@@ -104,8 +104,19 @@ class StoriesSettings(StrictModel):
     window: Duration = timedelta(days=3)  # how far back a new article looks for its story
 
 
+class LlmSettings(StrictModel):
+    """An OpenAI-compatible chat endpoint that writes summaries (see ``dispatch.llm``)."""
+
+    base_url: str  # up to /v1: https://api.openai.com/v1, http://127.0.0.1:11434/v1 (Ollama)
+    model: str
+    api_key: Secret | None = None  # ${OPENAI_API_KEY}; local servers often need none
+    timeout: Duration = timedelta(seconds=30)
+    concurrency: int = Field(default=4, gt=0, le=64)  # requests at once
+
+
 class SummarySettings(StrictModel):
     max_chars: int = Field(default=280, ge=40, le=5000)
+    llm: LlmSettings | None = None  # none: the extractive summariser only
 
 
 class FeedConfig(StrictModel):

@@ -203,7 +203,7 @@ class Daemon:
             report = RunReport(
                 feeds=tuple(feeds),
                 deliveries=(*recovered, *deliveries),
-                notes=(*dispatcher.routing_notes(), *deliverer.notes()),
+                notes=(*dispatcher.notes(), *deliverer.notes()),
             )
             self._log(report)
             self.metrics.record(report, time.time())

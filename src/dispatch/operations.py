@@ -9,6 +9,7 @@ from datetime import datetime
 
 from dispatch.config import Config
 from dispatch.errors import DispatchError
+from dispatch.models import Article
 from dispatch.outputs.base import Output
 from dispatch.outputs.registry import broken_output_types, output_types
 from dispatch.secrets import Secret
@@ -128,3 +129,22 @@ def _plain(value: object) -> str:
     if isinstance(value, list):
         return ",".join(str(item) for item in value)
     return str(value)
+
+
+def set_summary(store: Store, article_id: int, text: str) -> Article:
+    """An editor's summary for one article, as plain text (markup stripped, whitespace
+    collapsed), used by every digest and post rendered from now on.
+
+    Raises:
+        OperationError: no such article, or the text is empty.
+    """
+    import nh3
+
+    summary = " ".join(nh3.clean(text, tags=set()).replace("&amp;", "&").split())
+    if not summary:
+        raise OperationError("the summary is empty; write it as plain text")
+    if not store.articles_exist([article_id]):
+        raise OperationError(f"no article has ID {article_id}; `dispatch articles list` shows them")
+    store.set_summary(article_id, summary)
+    (article,) = store.articles([article_id])
+    return article

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
@@ -59,7 +60,7 @@ class Dispatcher:
             store=store,
             fetcher=Fetcher(config.fetch, config.base_dir),
             outputs=outputs,
-            summariser=ExtractiveSummariser(config.summary.max_chars),
+            summariser=summariser(config),
         )
 
     @cached_property
@@ -274,11 +275,19 @@ class Dispatcher:
                     posts.extend((rule.name, output) for output in rule.outputs)
         return Route(tuple(digests), tuple(posts), story)
 
-    def routing_notes(self, most: int = 20) -> tuple[str, ...]:
-        """What the filters decided this run, at most ``most`` lines."""
-        notes = self.routing[:most]
-        if len(self.routing) > most:
-            notes.append(f"... and {len(self.routing) - most:,} more routing decisions")
+    def notes(self, most: int = 20) -> tuple[str, ...]:
+        """What the filters decided this run, and each summary the model failed to write, at
+        most ``most`` lines of each.
+        """
+        failed = [
+            f"summary of {failure}; the extractive summary stands in"
+            for failure in getattr(self.summariser, "failures", [])
+        ]
+        notes: list[str] = []
+        for lines, what in ((self.routing, "routing decisions"), (failed, "summaries")):
+            notes += lines[:most]
+            if len(lines) > most:
+                notes.append(f"... and {len(lines) - most:,} more {what}")
         return tuple(notes)
 
     def _enrich(self, articles: Sequence[tuple[FeedConfig, Article]]) -> dict[int, Article]:
@@ -302,12 +311,30 @@ class Dispatcher:
                 text = main_text(page.body, page.url)
                 if text:
                     full[id(article)] = text
-        enriched = {}
-        for _, article in articles:
+
+        def summarised(article: Article) -> Article:
             full_text = full.get(id(article))
             summary = self.summariser.summarise(article, full_text or article.text)
-            enriched[id(article)] = replace(article, full_text=full_text, summary=summary)
-        return enriched
+            return replace(article, full_text=full_text, summary=summary)
+
+        new = [article for _, article in articles]
+        workers = getattr(self.summariser, "concurrency", 1)  # a model is asked in parallel
+        if workers > 1 and len(new) > 1:
+            with ThreadPoolExecutor(workers) as pool:
+                done = list(pool.map(summarised, new))
+        else:
+            done = [summarised(article) for article in new]
+        return {id(article): result for article, result in zip(new, done, strict=True)}
+
+
+def summariser(config: Config) -> Summariser:
+    """The extractive summariser, or the model with it as the fallback."""
+    extractive = ExtractiveSummariser(config.summary.max_chars)
+    if config.summary.llm is None:
+        return extractive
+    from dispatch.llm import LlmSummariser
+
+    return LlmSummariser(config.summary.llm, config.summary.max_chars, extractive)
 
 
 def _candidate(article: Article, article_id: int, story: int) -> Candidate:
@@ -349,5 +376,5 @@ def send(
     return RunReport(
         feeds=tuple(feeds),
         deliveries=(*recovered, *deliveries),
-        notes=(*dispatcher.routing_notes(), *deliverer.notes()),
+        notes=(*dispatcher.notes(), *deliverer.notes()),
     )

@@ -611,6 +611,16 @@ class Store:
             also.setdefault(row["story_id"], []).append(f"{row['feed']}\x1f{row['source']}")
         return [_also_in(by_id[i], also.get(by_id[i].story, [])) for i in ids]
 
+    def articles_exist(self, ids: Sequence[int]) -> bool:
+        marks = ",".join("?" * len(ids))
+        row = self._db.execute(
+            f"SELECT COUNT(*) AS n FROM articles WHERE id IN ({marks})", tuple(ids)
+        ).fetchone()
+        return int(row["n"]) == len(set(ids))
+
+    def set_summary(self, article_id: int, summary: str) -> None:
+        self._db.execute("UPDATE articles SET summary = ? WHERE id = ?", (summary, article_id))
+
     # Digests
 
     def queued(self, digest: str) -> list[int]:
