@@ -146,6 +146,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     summary.add_argument("id", type=int, help="the article's ID, as `articles list` shows it")
     summary.add_argument("text", help="the new summary, as plain text")
+
+    feeds = commands.add_parser("feeds", help="add, import, export and list the feeds")
+    manage = feeds.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = manage.add_parser(
+        "add",
+        help="add a feed to feeds.yaml, found from a site's page when the URL is not a feed",
+    )
+    add.add_argument("url", help="the feed, or a page that announces it (a site's home page)")
+    add.add_argument("--name", help="the feed's name (default: from its title)")
+    add.add_argument("--every", metavar="DURATION", help="poll interval, like 15m (default: 30m)")
+    opml_in = manage.add_parser("import-opml", help="add every feed an OPML file lists")
+    opml_in.add_argument("file", type=Path, help="the OPML file (from a feed reader's export)")
+    opml_out = manage.add_parser("export-opml", help="write the feeds as OPML")
+    opml_out.add_argument("file", type=Path, nargs="?", help="where (default: standard output)")
+    manage.add_parser("list", help="each feed with its health: ok, failing, gone or moved")
+    commands.add_parser(
+        "catch-up",
+        help="mark everything the feeds hold now as seen, without sending any of it",
+        description="Poll every feed and record every article in it as seen; empty the "
+        "digest queues. Nothing is sent; deliveries already waiting stay (see `status`).",
+    )
     return parser
 
 
@@ -176,6 +197,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "check": _check,
             "preview": _preview,
             "articles": _articles,
+            "feeds": _feeds,
+            "catch-up": _catch_up,
         }[arguments.command]
         return command(config, arguments)
     except ConfigError as e:
@@ -375,6 +398,73 @@ def _articles(config: Config, arguments: argparse.Namespace) -> int:
         return EXIT_OK
     finally:
         store.close()
+
+
+def _feeds(config: Config, arguments: argparse.Namespace) -> int:
+    from dispatch.config import config_path
+    from dispatch.feeds import FeedsError, add_from_url, import_opml, write_opml
+
+    path = config_path(arguments.config)
+    try:
+        if arguments.action == "add":
+            name = add_from_url(path, config, arguments.url, arguments.name, arguments.every)
+            print(f"added feed {name!r} to {path}; its first poll is a baseline")
+        elif arguments.action == "import-opml":
+            try:
+                data = arguments.file.read_bytes()
+            except OSError as e:
+                raise FeedsError(f"cannot read {arguments.file}: {e.strerror or e}") from None
+            added, skipped = import_opml(path, config, data)
+            print(f"added {len(added)} feed(s) to {path}: {', '.join(added) or 'none'}")
+            if skipped:
+                print(f"{len(skipped)} already there: {', '.join(skipped)}")
+        elif arguments.action == "export-opml":
+            opml = write_opml(config)
+            if arguments.file is None:
+                sys.stdout.write(opml)
+            else:
+                arguments.file.write_text(opml, encoding="utf-8")
+                print(f"wrote {len(config.feeds)} feed(s) to {arguments.file}")
+        else:
+            return _feed_list(config)
+    except FeedsError as e:
+        print(f"dispatch: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _feed_list(config: Config) -> int:
+    from dispatch.operations import status
+    from dispatch.report import print_feed_list
+    from dispatch.store import Store
+
+    store = Store.snapshot(config.state_location)
+    try:
+        print_feed_list(config, status(store))
+    finally:
+        store.close()
+    return EXIT_OK
+
+
+def _catch_up(config: Config, arguments: argparse.Namespace) -> int:
+    from dispatch.heartbeat import working
+    from dispatch.models import RunReport
+    from dispatch.report import print_report
+
+    dispatcher = _dispatcher(config, dry_run=False)
+    dispatcher.catch_up = True
+    try:
+        with working(dispatcher.store, config.daemon.lease):
+            feeds = dispatcher.poll(datetime.now(UTC), force=True)
+            cleared = dispatcher.store.clear_queues()
+            waiting = len(dispatcher.store.deliveries("pending"))
+    finally:
+        dispatcher.store.close()
+    print_report(RunReport(feeds=tuple(feeds)), as_json=False, dry_run=False, out_dir=None)
+    print(f"caught up: every article in the feeds now counts as seen; {cleared} left digest queues")
+    if waiting:
+        print(f"{waiting} delivery(ies) made before still wait; `dispatch status` lists them")
+    return EXIT_OK
 
 
 def _exit(report: RunReport) -> int:

@@ -52,6 +52,8 @@ class Dispatcher:
     rng: random.Random = field(default_factory=random.Random)
     # What routing filters decided about this run's new articles, for the report.
     routing: list[str] = field(default_factory=list)
+    # `dispatch catch-up`: record what the feeds hold now as seen, send none of it.
+    catch_up: bool = False
 
     @classmethod
     def build(cls, config: Config, store: Store, outputs: dict[str, Output]) -> Dispatcher:
@@ -226,6 +228,8 @@ class Dispatcher:
             articles = tuple(replace(a, source=feed.title) for a in articles)
         known = self.store.known(feed.name, (a.key for a in articles))
         decision = classify(articles, known, feed.backfill)
+        if self.catch_up:  # everything there now counts as seen: nothing is sent
+            decision = replace(decision, new=(), baseline=(*decision.baseline, *decision.new))
         update = FeedUpdate(
             feed=feed.name,
             url=feed.url,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,7 +17,9 @@ from dispatch.models import DeliveryResult, FeedResult, Message, RunReport
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from dispatch.config import Config
     from dispatch.operations import OutputInfo, Status
+    from dispatch.store import FeedState
 
 
 def print_report(report: RunReport, *, as_json: bool, dry_run: bool, out_dir: Path | None) -> None:
@@ -148,6 +150,50 @@ def print_status(status: Status) -> None:
                 feed.last_error or "",
             )
         console.print(table)
+
+
+def print_feed_list(config: Config, status: Status) -> None:
+    """Every configured feed with its health, in feeds.yaml's order."""
+    from rich.table import Table
+
+    states = {feed.name: feed for feed in status.feeds}
+    table = Table(title="Feeds", title_justify="left")
+    for column in ("feed", "url", "every", "health", "articles", "last success", "next poll"):
+        table.add_column(column)
+    for feed in config.feeds:
+        state = states.get(feed.name)
+        table.add_row(
+            feed.name,
+            feed.url,
+            _span(feed.every),
+            _health(state, feed.url),
+            str(status.articles.get(feed.name, 0)),
+            _when(state.last_success_at if state else None),
+            _when(state.next_poll_at if state else None),
+        )
+    _console().print(table)
+
+
+def _health(state: FeedState | None, url: str) -> str:
+    if state is None or state.url != url:
+        return "new: not polled yet"
+    if state.disabled:
+        return f"gone: {state.disabled}"
+    if state.failing_since:
+        return (
+            f"failing since {_when(state.failing_since)} ({state.error_count}×): {state.last_error}"
+        )
+    if state.moved_to:
+        return f"ok; moving to {state.moved_to}"
+    return "ok" if state.last_success_at else "new: not polled yet"
+
+
+def _span(every: timedelta) -> str:
+    seconds = int(every.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def _console(*, stderr: bool = False) -> Console:

@@ -621,6 +621,12 @@ class Store:
     def set_summary(self, article_id: int, summary: str) -> None:
         self._db.execute("UPDATE articles SET summary = ? WHERE id = ?", (summary, article_id))
 
+    def clear_queues(self) -> int:
+        """Empty every digest's queue (catch-up: what waited counts as seen); how many left."""
+        row = self._db.execute("SELECT COUNT(*) AS n FROM digest_queue").fetchone()
+        self._db.execute("DELETE FROM digest_queue")
+        return int(row["n"])
+
     # Digests
 
     def queued(self, digest: str) -> list[int]:

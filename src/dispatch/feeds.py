@@ -1,0 +1,230 @@
+"""Managing the feeds list: find a site's feed from its home page, add feeds to feeds.yaml
+without losing its comments, and move lists in and out as OPML.
+
+feeds.yaml is edited with ruamel.yaml's round trip, so comments, order and quoting stay as
+the editor wrote them; the edited text is validated as a whole before it replaces the file.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+from xml.sax.saxutils import quoteattr
+
+from lxml import etree, html
+
+from dispatch.config import Config, parse_config
+from dispatch.errors import DispatchError, FetchError, ParseError
+from dispatch.fetch import Fetcher, FetchRequest, FetchResponse
+from dispatch.parse import parse_feed
+
+FEED_TYPES = (
+    "application/rss+xml",
+    "application/atom+xml",
+    "application/feed+json",
+    "application/xml",
+    "text/xml",
+)
+
+
+class FeedsError(DispatchError):
+    """A feeds command cannot do what was asked."""
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+@dataclass(frozen=True)
+class Found:
+    url: str
+    title: str
+
+
+def discover(page: bytes, base: str) -> list[Found]:
+    """The feeds a web page announces with ``<link rel="alternate">``, in page order, with
+    relative URLs made absolute. Comment feeds come last.
+    """
+    try:
+        document = html.fromstring(page, base_url=base)
+    except (etree.ParserError, ValueError):
+        return []
+    found: list[Found] = []
+    for link in document.iter("link"):
+        rel = (link.get("rel") or "").lower().split()
+        kind = (link.get("type") or "").lower().split(";")[0].strip()
+        href = (link.get("href") or "").strip()
+        if "alternate" in rel and kind in FEED_TYPES and href:
+            url = urljoin(base, href)
+            if url not in (f.url for f in found):
+                found.append(Found(url, (link.get("title") or "").strip()))
+    return sorted(found, key=lambda f: "comment" in f.title.lower() or "/comments" in f.url)
+
+
+def find_feed(config: Config, url: str) -> Found:
+    """The feed at ``url``: the URL itself when it is a feed, else the first feed its page
+    announces (a site's home page, a YouTube channel's page).
+
+    Raises:
+        FeedsError: the page cannot be fetched, or it is no feed and announces none.
+    """
+    page = _fetch(config, url)
+    try:
+        parsed = parse_feed("new", page.body, url=page.url, content_type=page.content_type)
+        return Found(page.url, parsed.title)
+    except ParseError:
+        pass
+    announced = discover(page.body, page.url)
+    if not announced:
+        raise FeedsError(
+            f'{url} is not a feed, and its page announces none (no <link rel="alternate">)',
+            hint="give the feed's own URL; on WordPress it is usually /feed/",
+        )
+    for candidate in announced:
+        try:
+            body = _fetch(config, candidate.url)
+            parsed = parse_feed("new", body.body, url=body.url, content_type=body.content_type)
+        except (FeedsError, ParseError):
+            continue
+        return Found(body.url, parsed.title or candidate.title)
+    raise FeedsError(
+        f"the feeds {url} announces cannot be read: {', '.join(f.url for f in announced)}",
+        hint="check them in a browser; give the working one's URL",
+    )
+
+
+def _fetch(config: Config, url: str) -> FetchResponse:
+    request = FetchRequest("new", url, allow_private=config.allow_private_networks)
+    (response,) = Fetcher(config.fetch, config.base_dir).fetch_all([request])
+    if isinstance(response, FetchError):
+        raise FeedsError(f"cannot fetch {url}: {response.reason}", hint=response.hint)
+    return response
+
+
+def slug(text: str, taken: set[str]) -> str:
+    """A feed name from a title: lower case, words joined by dashes, unique among ``taken``."""
+    base = re.sub(r"[^\w]+", "-", text.casefold()).strip("-")[:40].strip("-") or "feed"
+    name, number = base, 2
+    while name in taken:
+        name, number = f"{base}-{number}", number + 1
+    return name
+
+
+def add_feeds(path: Path, entries: list[dict[str, Any]]) -> Config:
+    """Append feeds to feeds.yaml, keeping everything else as written; returns the new
+    configuration.
+
+    Raises:
+        ConfigError: the result would not be a valid configuration (nothing is written).
+    """
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    yaml.width = 4096
+    text = path.read_text(encoding="utf-8")
+    document = yaml.load(text)
+    feeds = document.get("feeds")
+    if feeds is None:
+        feeds = document["feeds"] = CommentedSeq()
+    for entry in entries:
+        feeds.append(CommentedMap(entry))
+    buffer = io.StringIO()
+    yaml.dump(document, buffer)
+    config = parse_config(buffer.getvalue(), str(path))
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+    return config
+
+
+def read_opml(data: bytes) -> list[Found]:
+    """Every feed an OPML file lists (``xmlUrl`` of any outline, nested or not).
+
+    Raises:
+        FeedsError: the file is not OPML.
+    """
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    try:
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as e:
+        raise FeedsError(f"not an OPML file: {e}", hint="export it again from the reader") from None
+    if etree.QName(root).localname.lower() != "opml":
+        raise FeedsError("not an OPML file: its root is not <opml>")
+    found: list[Found] = []
+    for outline in root.iter("{*}outline", "outline"):
+        url = (outline.get("xmlUrl") or outline.get("xmlurl") or "").strip()
+        if url and url not in (f.url for f in found):
+            title = outline.get("title") or outline.get("text") or ""
+            found.append(Found(url, title.strip()))
+    return found
+
+
+def write_opml(config: Config, title: str = "dispatch feeds") -> str:
+    """The configured feeds as OPML 2.0."""
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<opml version="2.0">',
+        f"  <head><title>{_escape(title)}</title></head>",
+        "  <body>",
+    ]
+    for feed in config.feeds:
+        name = feed.title or feed.name
+        lines.append(
+            f'    <outline type="rss" text={quoteattr(name)} title={quoteattr(name)} '
+            f"xmlUrl={quoteattr(feed.url)} />"
+        )
+    lines += ["  </body>", "</opml>", ""]
+    return "\n".join(lines)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def add_from_url(path: Path, config: Config, url: str, name: str | None, every: str | None) -> str:
+    """Find the feed at ``url`` (or announced by its page) and add it to feeds.yaml; its name.
+
+    Raises:
+        FeedsError: no feed found, or it is configured already.
+        ConfigError: the name or interval is invalid (nothing is written).
+    """
+    found = find_feed(config, url)
+    configured = {feed.url: feed.name for feed in config.feeds}
+    if found.url in configured:
+        raise FeedsError(f"{found.url} is already in feeds.yaml, as {configured[found.url]!r}")
+    taken = {feed.name for feed in config.feeds}
+    entry: dict[str, Any] = {"name": name or slug(found.title or url, taken), "url": found.url}
+    if every:
+        entry["every"] = every
+    add_feeds(path, [entry])
+    return str(entry["name"])
+
+
+def import_opml(path: Path, config: Config, data: bytes) -> tuple[list[str], list[str]]:
+    """Add every feed an OPML file lists that feeds.yaml does not have; (added, skipped).
+
+    Raises:
+        FeedsError: the file is not OPML.
+        ConfigError: the result would be invalid (nothing is written).
+    """
+    configured = {feed.url for feed in config.feeds}
+    taken = {feed.name for feed in config.feeds}
+    entries, skipped = [], []
+    for found in read_opml(data):
+        if found.url in configured:
+            skipped.append(found.url)
+            continue
+        name = slug(found.title or found.url, taken)
+        taken.add(name)
+        configured.add(found.url)
+        entry: dict[str, Any] = {"name": name, "url": found.url}
+        if found.title and found.title != name:
+            entry["title"] = found.title
+        entries.append(entry)
+    if entries:
+        add_feeds(path, entries)
+    return [str(e["name"]) for e in entries], skipped
