@@ -119,20 +119,12 @@ def _item(guid: str, title: str, text: str, link: str) -> dict[str, str]:
     }
 
 
-def test_two_feeds_carrying_one_story_send_it_once(
-    tmp_path: Path, server: FeedServer, state: State
-) -> None:
-    (wire_title, wire_text, wire_link), (post_title, post_text, post_link) = SAME[0]
-    museum = DIFFERENT[2][0]
-    server.serve(
-        "/wire",
-        rss([_item("w1", wire_title, wire_text, wire_link), _item("w2", *museum)], title="Wire"),
-    )
-    server.serve("/post", rss([_item("p1", post_title, post_text, post_link)], title="Post"))
-    config = write_config(
+def _two_feeds(tmp_path: Path, server: FeedServer, state: str) -> Path:
+    """feeds.yaml for the feeds /wire and /post, a digest and a post rule to the archive."""
+    return write_config(
         tmp_path,
         {
-            "state": state.value,
+            "state": state,
             "allow_private_networks": True,
             "feeds": [
                 {"name": "wire", "url": server.url("/wire"), "backfill": "all"},
@@ -143,6 +135,19 @@ def test_two_feeds_carrying_one_story_send_it_once(
             "posts": [{"name": "social", "outputs": ["archive"]}],
         },
     )
+
+
+def test_two_feeds_carrying_one_story_send_it_once(
+    tmp_path: Path, server: FeedServer, state: State
+) -> None:
+    (wire_title, wire_text, wire_link), (post_title, post_text, post_link) = SAME[0]
+    museum = DIFFERENT[2][0]
+    server.serve(
+        "/wire",
+        rss([_item("w1", wire_title, wire_text, wire_link), _item("w2", *museum)], title="Wire"),
+    )
+    server.serve("/post", rss([_item("p1", post_title, post_text, post_link)], title="Post"))
+    config = _two_feeds(tmp_path, server, state.value)
     now = "2026-11-27T07:00:00+00:00"
     result = run_cli("send", "--now", now, config=config)
     assert result.code == 0, result.stderr
@@ -163,22 +168,7 @@ def test_the_preview_says_a_repeated_story_goes_out_once(
     (wire_title, wire_text, wire_link), (post_title, post_text, post_link) = SAME[0]
     server.serve("/wire", rss([_item("w1", wire_title, wire_text, wire_link)], title="Wire"))
     server.serve("/post", rss([_item("p1", post_title, post_text, post_link)], title="Post"))
-    config = load_config(
-        write_config(
-            tmp_path,
-            {
-                "state": "state.db",
-                "allow_private_networks": True,
-                "feeds": [
-                    {"name": "wire", "url": server.url("/wire"), "backfill": "all"},
-                    {"name": "post", "url": server.url("/post"), "backfill": "all"},
-                ],
-                "outputs": {"archive": {"type": "file", "path": "archive"}},
-                "digests": [{"name": "daily", "outputs": ["archive"]}],
-                "posts": [{"name": "social", "outputs": ["archive"]}],
-            },
-        )
-    )
+    config = load_config(_two_feeds(tmp_path, server, "state.db"))
     store = Store.open(tmp_path / "state.db")
     dispatcher = Dispatcher.build(config, store, open_outputs(config))
     now = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)

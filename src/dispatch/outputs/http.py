@@ -65,3 +65,16 @@ def check_status(output: str, response: HttpResponse, *, detail: Any = None) -> 
     if status == 408 or status >= 500:
         raise TransientError(output, reason)
     raise Rejected(output, reason)
+
+
+def said(response: HttpResponse, key: str) -> str:
+    """What an API's error answer says: its JSON ``key`` when there is one, else the start of
+    the body.
+    """
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = None
+    if isinstance(payload, dict) and key in payload:
+        return str(payload[key])
+    return response.body[:200].decode(errors="replace")

@@ -28,7 +28,7 @@ from dispatch.errors import Ambiguous, Rejected, TransientError
 from dispatch.fetch import HttpFailure, HttpResponse, http_request
 from dispatch.models import Kind, Message
 from dispatch.outputs.base import BaseOutput, Capabilities
-from dispatch.outputs.http import check_status, request
+from dispatch.outputs.http import check_status, request, said
 from dispatch.resolve import BlockedAddress
 from dispatch.secrets import Secret
 
@@ -198,10 +198,4 @@ def _refused_or_raise(output: str, response: HttpResponse) -> None:
 
 
 def _error(response: HttpResponse) -> str:
-    try:
-        payload = response.json()
-    except ValueError:
-        return response.body[:200].decode(errors="replace")
-    if isinstance(payload, dict) and "message" in payload:
-        return str(payload["message"])
-    return response.body[:200].decode(errors="replace")
+    return said(response, "message")

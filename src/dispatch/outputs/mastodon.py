@@ -17,7 +17,7 @@ from dispatch.errors import RateLimited, Rejected
 from dispatch.fetch import HttpResponse
 from dispatch.models import Kind, Message
 from dispatch.outputs.base import BaseOutput, Capabilities
-from dispatch.outputs.http import check_status, request
+from dispatch.outputs.http import check_status, request, said
 from dispatch.secrets import Secret
 
 DEFAULT_LIMIT = 500
@@ -146,10 +146,4 @@ class MastodonOutput(BaseOutput):
 
 
 def _error(response: HttpResponse) -> str:
-    try:
-        payload = response.json()
-    except ValueError:
-        return response.body[:200].decode(errors="replace")
-    if isinstance(payload, dict) and "error" in payload:
-        return str(payload["error"])
-    return response.body[:200].decode(errors="replace")
+    return said(response, "error")
