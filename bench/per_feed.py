@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import corpus
 from dispatch.parse import parse_feed
 from dispatch.plan import classify
-from dispatch.store import FeedUpdate, Store
+from dispatch.store import FeedUpdate, Route, Store
 
 
 def main() -> None:
@@ -50,6 +50,7 @@ def main() -> None:
                     body_hash=hashlib.sha256(body).hexdigest(),
                     new=decision.new,
                     baseline=decision.baseline,
+                    routes=[Route()] * len(decision.new),  # recorded, routed nowhere
                 ),
                 now,
                 now + timedelta(minutes=15),
