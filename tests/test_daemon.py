@@ -1,11 +1,11 @@
-"""`dispatch run` as a real subprocess against local feed, webhook and file outputs."""
+"""`dispatch run` as a real subprocess against local feed, webhook and file outputs, on both
+engines the store runs on."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from conftest import FeedServer, article_items, rss, write_config
+from conftest import FeedServer, State, article_items, rss, write_config
 from standins import WebhookReceiver, free_port
 
 SECRET = "whsec_" + "ZGFlbW9uLXRlc3Qtc2VjcmV0"
@@ -74,10 +74,15 @@ def receiver() -> Iterator[WebhookReceiver]:
 
 
 def daemon_config(
-    tmp_path: Path, server: FeedServer, receiver: WebhookReceiver, port: int, **extra: Any
+    tmp_path: Path,
+    server: FeedServer,
+    receiver: WebhookReceiver,
+    port: int,
+    state: str = "state.db",
+    **extra: Any,
 ) -> Path:
     data: dict[str, Any] = {
-        "state": "state.db",
+        "state": state,
         "allow_private_networks": True,
         "daemon": {"listen": f"127.0.0.1:{port}", "retry_every": "1s"},
         "feeds": [{"name": "news", "url": server.url("/feed"), "every": "1s"}],
@@ -92,11 +97,16 @@ def daemon_config(
 
 
 @pytest.fixture
-def running(tmp_path: Path, server: FeedServer, receiver: WebhookReceiver) -> Iterator[Daemon]:
+def running(
+    tmp_path: Path, server: FeedServer, receiver: WebhookReceiver, state: State
+) -> Iterator[Daemon]:
+    """A daemon on each engine."""
     server.serve("/feed", rss(article_items(2)))
     port = free_port()
     daemon = Daemon(
-        daemon_config(tmp_path, server, receiver, port), port, env={"HOOK_SECRET": SECRET}
+        daemon_config(tmp_path, server, receiver, port, state.value),
+        port,
+        env={"HOOK_SECRET": SECRET},
     )
     wait_for(daemon.healthy)
     yield daemon
@@ -152,7 +162,7 @@ def test_a_digest_fires_on_its_schedule(
 
 
 def test_sigterm_during_a_send_leaves_no_half_done_delivery(
-    tmp_path: Path, server: FeedServer, receiver: WebhookReceiver
+    tmp_path: Path, server: FeedServer, receiver: WebhookReceiver, state: State
 ) -> None:
     server.serve("/feed", rss(article_items(3)))
     receiver.delay = 2.0
@@ -162,27 +172,36 @@ def test_sigterm_during_a_send_leaves_no_half_done_delivery(
         server,
         receiver,
         port,
+        state.value,
         feeds=[{"name": "news", "url": server.url("/feed"), "every": "1h", "backfill": "all"}],
     )
     daemon = Daemon(config, port, env={"HOOK_SECRET": SECRET})
     wait_for(lambda: receiver.calls)  # the first send is in flight
     daemon.process.send_signal(signal.SIGTERM)
     assert daemon.process.wait(timeout=15) == 0
-    with sqlite3.connect(tmp_path / "state.db") as db:
-        statuses = sorted(row[0] for row in db.execute("SELECT status FROM deliveries"))
+    statuses = sorted(row[0] for row in state.rows("SELECT status FROM deliveries"))
     assert statuses == ["pending", "pending", "sent"]
     assert len(receiver.received) == 1
 
 
-def test_a_second_daemon_refuses_to_start(running: Daemon, tmp_path: Path) -> None:
-    second = subprocess.run(
-        [sys.executable, "-m", "dispatch", "--config", str(tmp_path / "feeds.yaml"), "run"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert second.returncode == 3
-    assert f"another dispatch (pid {running.process.pid})" in second.stderr
+def test_a_second_daemon_is_refused_on_sqlite_and_shares_the_work_on_postgresql(
+    running: Daemon, tmp_path: Path, state: State
+) -> None:
+    config = tmp_path / "second.yaml"  # the same store; no health port of its own
+    listen = f"127.0.0.1:{running.port}"
+    config.write_text((tmp_path / "feeds.yaml").read_text().replace(listen, "null"))
+    command = [sys.executable, "-m", "dispatch", "--config", str(config), "run"]
+    if state.kind == "sqlite":
+        second = subprocess.run(command, capture_output=True, text=True, timeout=30)
+        assert second.returncode == 3
+        assert f"another dispatch (pid {running.process.pid})" in second.stderr
+    else:
+        log = tmp_path / "second.log"
+        with log.open("wb") as out:
+            worker = subprocess.Popen(command, stdout=out, stderr=out)
+        wait_for(lambda: "dispatch is running" in log.read_text())
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0
     assert running.healthy()
 
 

@@ -1,28 +1,30 @@
-"""The operator's commands: outputs, status, retry, resolve; one sender at a time."""
+"""The operator's commands: outputs, status, retry, resolve (on both engines); one sender at a
+time on SQLite."""
 
 from __future__ import annotations
 
 import fcntl
 import os
-import sqlite3
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 from typing import Any
 
-from conftest import FeedServer, article_items, rss, run_cli, write_config
+from conftest import FeedServer, State, article_items, rss, run_cli, write_config
 from standins import XStandIn
 
 NOW = "2026-11-27T03:00:00+00:00"
 
 
-def x_setup(tmp_path: Path, server: FeedServer, x_api: XStandIn, **extra: Any) -> Path:
+def x_setup(
+    tmp_path: Path, server: FeedServer, x_api: XStandIn, state: State, **extra: Any
+) -> Path:
     url = server.serve("/feed", rss(article_items(2)))
     return write_config(
         tmp_path,
         {
-            "state": "state.db",
+            "state": state.value,
             "allow_private_networks": True,
             "feeds": [{"name": "news", "url": url, "backfill": "all"}],
             "outputs": {"x": x_api.output(**extra)},
@@ -32,15 +34,14 @@ def x_setup(tmp_path: Path, server: FeedServer, x_api: XStandIn, **extra: Any) -
 
 
 def test_an_interrupted_x_post_is_flagged_then_resolved_by_the_operator(
-    tmp_path: Path, server: FeedServer
+    tmp_path: Path, server: FeedServer, state: State
 ) -> None:
     x_api = XStandIn()
     try:
-        path = x_setup(tmp_path, server, x_api)
+        path = x_setup(tmp_path, server, x_api, state)
         assert run_cli("send", "--now", NOW, config=path).code == 0
-        with sqlite3.connect(tmp_path / "state.db") as db:  # as if killed mid-send
-            db.execute("UPDATE deliveries SET status = 'sending' WHERE id = 1")
-            db.execute("UPDATE deliveries SET status = 'failed', last_error = 'x' WHERE id = 2")
+        state.rows("UPDATE deliveries SET status = 'sending' WHERE id = 1")  # as if killed
+        state.rows("UPDATE deliveries SET status = 'failed', last_error = 'x' WHERE id = 2")
         recovered = run_cli("send", "--now", "2026-11-27T03:05:00+00:00", config=path)
         assert recovered.code == 1
         assert "ambiguous: [1]" in recovered.stderr and "dispatch resolve" in recovered.stderr
@@ -63,14 +64,13 @@ def test_an_interrupted_x_post_is_flagged_then_resolved_by_the_operator(
 
 
 def test_with_resend_policy_an_interrupted_post_goes_again(
-    tmp_path: Path, server: FeedServer
+    tmp_path: Path, server: FeedServer, state: State
 ) -> None:
     x_api = XStandIn()
     try:
-        path = x_setup(tmp_path, server, x_api, on_ambiguous="resend")
+        path = x_setup(tmp_path, server, x_api, state, on_ambiguous="resend")
         run_cli("send", "--now", NOW, config=path)
-        with sqlite3.connect(tmp_path / "state.db") as db:
-            db.execute("UPDATE deliveries SET status = 'sending' WHERE id = 1")
+        state.rows("UPDATE deliveries SET status = 'sending' WHERE id = 1")
         x_api.tweets.clear()
         result = run_cli("send", "--now", "2026-11-27T03:05:00+00:00", config=path)
         assert result.code == 0 and len(x_api.tweets) == 1
