@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from conftest import FeedServer, article_items, rss, write_config
+from conftest import FeedServer, State, article_items, rss, write_config
 from dispatch.config import load_config
 from dispatch.outputs.registry import open_outputs
 from dispatch.pipeline import Dispatcher, send
@@ -20,11 +20,11 @@ MORNING = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 LATER = datetime(2026, 11, 27, 4, 0, tzinfo=UTC)
 
 
-def _setup(server: FeedServer, tmp_path: Path, **extra: Any) -> Dispatcher:
+def _setup(server: FeedServer, tmp_path: Path, state: State, **extra: Any) -> Dispatcher:
     news = server.serve("/news", rss(article_items(2, prefix="n")))
     wire = server.serve("/wire", rss(article_items(3, prefix="w")))
     data: dict[str, Any] = {
-        "state": "state.db",
+        "state": state.value,
         "allow_private_networks": True,
         "feeds": [
             {"name": "news", "url": news},  # a baseline: nothing new on the first poll
@@ -38,7 +38,7 @@ def _setup(server: FeedServer, tmp_path: Path, **extra: Any) -> Dispatcher:
     }
     data.update(extra)
     config = load_config(write_config(tmp_path, data))
-    store = Store.open(tmp_path / "state.db")
+    store = Store.open(config.state_location)
     return Dispatcher.build(config, store, open_outputs(config))
 
 
@@ -57,8 +57,10 @@ def _reasons(preview: Preview) -> dict[str, tuple[str, ...]]:
     return {row.title: tuple(f"{r.verdict}: {r.text}" for r in row.reasons) for row in preview.rows}
 
 
-def test_each_article_says_why_it_is_in_or_out(server: FeedServer, tmp_path: Path) -> None:
-    dispatcher = _setup(server, tmp_path)
+def test_each_article_says_why_it_is_in_or_out(
+    server: FeedServer, tmp_path: Path, state: State
+) -> None:
+    dispatcher = _setup(server, tmp_path, state)
     dispatcher.poll(MORNING)
 
     before = _preview(dispatcher, MORNING)
@@ -96,10 +98,11 @@ def test_each_article_says_why_it_is_in_or_out(server: FeedServer, tmp_path: Pat
     dispatcher.store.close()
 
 
-def test_min_items_and_an_empty_queue(server: FeedServer, tmp_path: Path) -> None:
+def test_min_items_and_an_empty_queue(server: FeedServer, tmp_path: Path, state: State) -> None:
     dispatcher = _setup(
         server,
         tmp_path,
+        state,
         digests=[{"name": "daily", "outputs": ["archive"], "min_items": 5}],
     )
     dispatcher.poll(MORNING)
@@ -109,13 +112,13 @@ def test_min_items_and_an_empty_queue(server: FeedServer, tmp_path: Path) -> Non
 
 
 def test_a_broken_template_shows_its_line_and_keeps_the_last_good_render(
-    server: FeedServer, tmp_path: Path
+    server: FeedServer, tmp_path: Path, state: State
 ) -> None:
     templates = tmp_path / "templates" / "email"
     templates.mkdir(parents=True)
     subject = templates / "subject.txt.j2"
     subject.write_text("Good subject {{ digest.title }}\n", encoding="utf-8")
-    dispatcher = _setup(server, tmp_path, templates="templates")
+    dispatcher = _setup(server, tmp_path, state, templates="templates")
     dispatcher.poll(MORNING)
     good = _preview(dispatcher, MORNING, Renderer(tmp_path / "templates"))
     assert good.digests[0].subject == "Good subject daily"
