@@ -43,6 +43,15 @@ SAME = [
         ("Council closes bridge", WIRE[:180], "https://wire.example/a/1"),
         ("Council closes bridge for repairs", WIRE, "https://radio.example/story/991"),
     ),
+    (  # a local paper adds its own closing paragraph to the wire copy
+        ("Old Harbour Bridge to shut", WIRE, "https://wire.example/a/1"),
+        (
+            "Harbour bridge closure: what it means for Eastside",
+            WIRE + " Eastside traders told this paper they fear losing customers while the "
+            "bridge is shut, and the business association will meet on Monday to discuss it.",
+            "https://eastside.example/local/bridge",
+        ),
+    ),
 ]
 
 DIFFERENT = [
@@ -66,6 +75,20 @@ DIFFERENT = [
             "Weather for Monday",
             "Sunny and cold all day: frost at dawn, highs of 4 degrees, strong northerly gusts.",
             "https://post.example/weather/monday",
+        ),
+    ),
+    (  # two match reports written from one template
+        (
+            "Rovers beat United 2-1",
+            "Rovers beat United 2-1 at home on Saturday. Lee scored twice before the break and "
+            "United pulled one back late through a penalty. Rovers move up to third.",
+            "https://wire.example/sport/rovers-united",
+        ),
+        (
+            "City beat Athletic 3-0",
+            "City beat Athletic 3-0 away on Saturday. Kay scored a hat-trick in the second half "
+            "as Athletic ended with ten men. City stay top of the table.",
+            "https://post.example/sport/city-athletic",
         ),
     ),
     (  # two different stories with a shared stock paragraph at the end
@@ -141,7 +164,7 @@ def test_two_feeds_carrying_one_story_send_it_once(
     tmp_path: Path, server: FeedServer, state: State
 ) -> None:
     (wire_title, wire_text, wire_link), (post_title, post_text, post_link) = SAME[0]
-    museum = DIFFERENT[2][0]
+    museum = next(first for first, _ in DIFFERENT if first[0] == "Museum opens new wing")
     server.serve(
         "/wire",
         rss([_item("w1", wire_title, wire_text, wire_link), _item("w2", *museum)], title="Wire"),
