@@ -16,7 +16,7 @@ from dispatch.outputs.registry import open_outputs
 from dispatch.pipeline import Dispatcher
 from dispatch.preview import build
 from dispatch.store import Store
-from dispatch.stories import Candidate, find_story, shingles, with_shingles
+from dispatch.stories import Candidate, StoryIndex, shingles, similarity, with_shingles
 from dispatch.urls import normalise_url
 
 WIRE = (
@@ -112,7 +112,7 @@ def _match(first: tuple[str, str, str], second: tuple[str, str, str]) -> Any:
     title, text, link = first
     candidate = with_shingles(Candidate(1, 1, "wire", "Wire", normalise_url(link), title, text))
     title2, text2, link2 = second
-    return find_story("post", normalise_url(link2), shingles(title2, text2), [candidate], 0.5)
+    return StoryIndex([candidate]).find("post", normalise_url(link2), shingles(title2, text2), 0.5)
 
 
 @pytest.mark.parametrize(("first", "second"), SAME)
@@ -129,7 +129,18 @@ def test_similar_but_different_stories_stay_apart(first: Any, second: Any) -> No
 def test_a_feed_never_merges_with_itself() -> None:
     title, text, link = SAME[0][0]
     candidate = with_shingles(Candidate(1, 1, "post", "Post", normalise_url(link), title, text))
-    assert find_story("post", normalise_url(link), shingles(title, text), [candidate], 0.5) is None
+    index = StoryIndex([candidate])
+    assert index.find("post", normalise_url(link), shingles(title, text), 0.5) is None
+
+
+def test_the_index_scores_as_the_similarity_of_the_two_texts() -> None:
+    (a, b), (c, d) = SAME[0], DIFFERENT[0]
+    for first, second in ((a, b), (c, d)):
+        own, other = shingles(first[0], first[1]), shingles(second[0], second[1])
+        candidate = Candidate(1, 1, "wire", "Wire", None, second[0], second[1], other)
+        match = StoryIndex([candidate]).find("post", None, own, 0.0001)
+        expected = similarity(own, other)
+        assert match is not None and match.reason == f"{expected:.0%} of the same wording"
 
 
 def _item(guid: str, title: str, text: str, link: str) -> dict[str, str]:

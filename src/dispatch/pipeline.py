@@ -27,7 +27,7 @@ from dispatch.outputs.base import Output
 from dispatch.parse import parse_feed
 from dispatch.plan import classify, is_due, next_poll
 from dispatch.store import FeedState, FeedUpdate, Route, Store
-from dispatch.stories import Candidate, find_story, shingles, with_shingles
+from dispatch.stories import Candidate, StoryIndex, shingles, with_shingles
 from dispatch.summarise import ExtractiveSummariser, Summariser
 from dispatch.urls import normalise_url
 
@@ -131,7 +131,7 @@ class Dispatcher:
         with self.store.batch():
             fetched = self._record(now, states, due_feeds, requests, responses, results)
         enriched = self._enrich([(feed, a) for feed, _, new, _ in fetched for a in new])
-        stories = self._stories(now) if enriched else []
+        stories = self._stories(now) if enriched else StoryIndex()
         with self.store.batch():
             for feed, _, new, update in fetched:
                 articles = [enriched.get(id(a), a) for a in new]
@@ -140,15 +140,16 @@ class Dispatcher:
                     replace(update, new=articles, routes=routes), now, next_poll(now, feed.every, 0)
                 )
                 for article, article_id, route in zip(articles, ids, routes, strict=True):
-                    stories.insert(0, _candidate(article, article_id, route.story or article_id))
+                    stories.add(_candidate(article, article_id, route.story or article_id))
         return results
 
-    def _stories(self, now: datetime) -> list[Candidate]:
+    def _stories(self, now: datetime) -> StoryIndex:
         """What this poll's new articles may repeat: recent articles of every feed."""
         settings = self.config.stories
         if not settings.merge:
-            return []
-        return [with_shingles(c) for c in self.store.story_candidates(now - settings.window)]
+            return StoryIndex()
+        recent = self.store.story_candidates(now - settings.window)
+        return StoryIndex([with_shingles(c) for c in recent])
 
     def _record(
         self,
@@ -243,7 +244,7 @@ class Dispatcher:
         )
         return list(decision.new), update, parsed.warnings
 
-    def _route(self, article: Article, now: datetime, stories: list[Candidate]) -> Route:
+    def _route(self, article: Article, now: datetime, stories: StoryIndex) -> Route:
         """The digests and posts that take this new article, by each rule's feeds and filters,
         and the story it repeats, if another feed told it first; what a filter decided, and
         each story merged, is noted for the run's report.
@@ -252,7 +253,7 @@ class Dispatcher:
         if self.config.stories.merge:
             link = normalise_url(article.link) if article.link else None
             own = shingles(article.title, article.full_text or article.text)
-            match = find_story(article.feed, link, own, stories, self.config.stories.similarity)
+            match = stories.find(article.feed, link, own, self.config.stories.similarity)
             if match is not None:
                 story = match.story
                 self.routing.append(

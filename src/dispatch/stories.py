@@ -12,6 +12,7 @@ words, not words.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import regex
@@ -58,12 +59,7 @@ def similarity(a: frozenset[str], b: frozenset[str]) -> float:
     """
     if not a or not b:
         return 0.0
-    shared = len(a & b)
-    resemblance = shared / len(a | b)
-    shorter = min(len(a), len(b))
-    if shorter < MIN_CONTAINED:
-        return resemblance
-    return max(resemblance, shared / shorter)
+    return _score(len(a & b), len(a), len(b))
 
 
 def with_shingles(candidate: Candidate) -> Candidate:
@@ -79,26 +75,56 @@ def with_shingles(candidate: Candidate) -> Candidate:
     )
 
 
-def find_story(
-    feed: str,
-    norm_link: str | None,
-    own: frozenset[str],
-    candidates: list[Candidate],
-    threshold: float,
-) -> Match | None:
-    """The story of another feed's article that this one repeats, if any: the same link first,
-    else the most similar text at or above ``threshold``.
+class StoryIndex:
+    """Recent articles, indexed by link and by shingle, so finding a new article's story
+    costs the articles it shares a shingle with, not every recent article: a poll that finds
+    thousands of new articles stays linear.
     """
-    others = [c for c in candidates if c.feed != feed]
-    if norm_link:
-        for candidate in others:
-            if candidate.norm_link == norm_link:
+
+    def __init__(self, candidates: Iterable[Candidate] = ()) -> None:
+        self._items: list[Candidate] = []
+        self._links: dict[str, list[int]] = {}
+        self._postings: dict[str, list[int]] = {}
+        for candidate in candidates:
+            self.add(candidate)
+
+    def add(self, candidate: Candidate) -> None:
+        index = len(self._items)
+        self._items.append(candidate)
+        if candidate.norm_link:
+            self._links.setdefault(candidate.norm_link, []).append(index)
+        for shingle in candidate.shingles:
+            self._postings.setdefault(shingle, []).append(index)
+
+    def find(
+        self, feed: str, norm_link: str | None, own: frozenset[str], threshold: float
+    ) -> Match | None:
+        """The story of another feed's article that this one repeats, if any: the same link
+        first, else the most similar text at or above ``threshold``.
+        """
+        for index in self._links.get(norm_link or "", []):
+            candidate = self._items[index]
+            if candidate.feed != feed:
                 return Match(candidate.story, candidate.source, "the same link")
-    best: tuple[float, Candidate] | None = None
-    for candidate in others:
-        score = similarity(own, candidate.shingles)
-        if score >= threshold and (best is None or score > best[0]):
-            best = (score, candidate)
-    if best is None:
-        return None
-    return Match(best[1].story, best[1].source, f"{best[0]:.0%} of the same wording")
+        shared: dict[int, int] = {}
+        for shingle in own:
+            for index in self._postings.get(shingle, ()):
+                shared[index] = shared.get(index, 0) + 1
+        best: tuple[float, Candidate] | None = None
+        for index, count in shared.items():
+            candidate = self._items[index]
+            if candidate.feed == feed:
+                continue
+            score = _score(count, len(own), len(candidate.shingles))
+            if score >= threshold and (best is None or score > best[0]):
+                best = (score, candidate)
+        if best is None:
+            return None
+        return Match(best[1].story, best[1].source, f"{best[0]:.0%} of the same wording")
+
+
+def _score(shared: int, size: int, other: int) -> float:
+    """``similarity`` from the count of shared shingles and the two sizes."""
+    resemblance = shared / (size + other - shared)
+    shorter = min(size, other)
+    return resemblance if shorter < MIN_CONTAINED else max(resemblance, shared / shorter)
