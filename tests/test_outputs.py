@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import email
 import json
-import sqlite3
 from collections.abc import Iterator
 from email import policy
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from conftest import FeedServer, article_items, rss, run_cli, write_config
+from conftest import FeedServer, State, article_items, rss, run_cli, write_config
 from standins import (
     AtprotoStandIn,
     MastodonStandIn,
@@ -25,6 +24,7 @@ from standins import (
 )
 
 NOW = "2026-11-27T03:00:00+00:00"
+LOCAL = State("sqlite", "state.db")  # for tests that do not look into the store
 PNG = (
     b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00"
     b"\x00\x90wS\xde\x00\x00\x00\x0cIDATx\x9cc\xf8\xcf\xc0\x00\x00\x03\x01\x01\x00\xc9\xfe"
@@ -33,6 +33,7 @@ PNG = (
 
 
 def setup(
+    state: State,
     tmp_path: Path,
     server: FeedServer,
     outputs: dict[str, Any],
@@ -43,7 +44,7 @@ def setup(
 ) -> Path:
     url = server.serve("/feed", rss(items or article_items(articles)))
     data: dict[str, Any] = {
-        "state": "state.db",
+        "state": state.value,
         "allow_private_networks": True,
         "feeds": [{"name": "news", "url": url, "backfill": "all"}],
         "outputs": outputs,
@@ -63,12 +64,11 @@ def setup(
     return write_config(tmp_path, data)
 
 
-def deliveries(tmp_path: Path) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(tmp_path / "state.db") as db:
-        return db.execute(
-            "SELECT id, output, recipient, status, remote_id, last_error, idempotency_key,"
-            " record_key, next_attempt_at FROM deliveries ORDER BY id"
-        ).fetchall()
+def deliveries(state: State) -> list[tuple[Any, ...]]:
+    return state.rows(
+        "SELECT id, output, recipient, status, remote_id, last_error, idempotency_key,"
+        " record_key, next_attempt_at FROM deliveries ORDER BY id"
+    )
 
 
 def smtp_output(standin: SmtpStandIn, **extra: Any) -> dict[str, Any]:
@@ -84,17 +84,17 @@ def smtp_output(standin: SmtpStandIn, **extra: Any) -> dict[str, Any]:
 
 
 def test_smtp_digest_reaches_each_recipient_over_one_connection(
-    tmp_path: Path, server: FeedServer, smtp: SmtpStandIn
+    tmp_path: Path, state: State, server: FeedServer, smtp: SmtpStandIn
 ) -> None:
     smtp.recorder.refuse.add("refuse@example.org")
-    path = setup(tmp_path, server, {"mail": smtp_output(smtp)}, articles=2, digest=True)
+    path = setup(state, tmp_path, server, {"mail": smtp_output(smtp)}, articles=2, digest=True)
     env = {"SMTP_PASSWORD": "mail-pass"}
     result = run_cli("send", "--now", NOW, config=path, env=env)
     assert result.code == 1  # one recipient was refused
     assert "refuse@example.org" in result.stderr and "550" in result.stderr
     assert len(smtp.recorder.messages) == 2
     assert smtp.recorder.connections == 1
-    rows = {row[2]: row for row in deliveries(tmp_path)}
+    rows = {row[2]: row for row in deliveries(state)}
     assert rows["ana@example.org"][3] == "sent" and "queued as Q" in rows["ana@example.org"][4]
     assert rows["refuse@example.org"][3] == "failed"
     assert "550 5.1.1" in rows["refuse@example.org"][5]
@@ -123,7 +123,9 @@ def test_smtp_digest_reaches_each_recipient_over_one_connection(
 def test_smtp_message_ids_are_the_same_for_the_same_digest(
     tmp_path: Path, server: FeedServer, smtp: SmtpStandIn
 ) -> None:
-    path = setup(tmp_path, server, {"mail": smtp_output(smtp, to=["ana@example.org"])}, digest=True)
+    path = setup(
+        LOCAL, tmp_path, server, {"mail": smtp_output(smtp, to=["ana@example.org"])}, digest=True
+    )
     dry = run_cli("send", "--dry-run", "--json", "--now", NOW, config=path)
     (planned,) = dry.messages()
     run_cli("send", "--now", NOW, config=path, env={"SMTP_PASSWORD": "mail-pass"})
@@ -134,7 +136,9 @@ def test_smtp_message_ids_are_the_same_for_the_same_digest(
 def test_smtp_wrong_password_fails_by_name_with_a_hint(
     tmp_path: Path, server: FeedServer, smtp: SmtpStandIn
 ) -> None:
-    path = setup(tmp_path, server, {"mail": smtp_output(smtp, to=["ana@example.org"])}, digest=True)
+    path = setup(
+        LOCAL, tmp_path, server, {"mail": smtp_output(smtp, to=["ana@example.org"])}, digest=True
+    )
     result = run_cli("send", "--now", NOW, config=path, env={"SMTP_PASSWORD": "wrong"})
     assert result.code == 1
     assert "'mail'" in result.stderr and "login refused: 535" in result.stderr
@@ -146,7 +150,7 @@ def test_smtp_implicit_tls(tmp_path: Path, server: FeedServer) -> None:
     standin = SmtpStandIn(tmp_path / "tls", implicit_tls=True)
     try:
         output = smtp_output(standin, to=["ana@example.org"], starttls=False, tls=True)
-        path = setup(tmp_path, server, {"mail": output}, digest=True)
+        path = setup(LOCAL, tmp_path, server, {"mail": output}, digest=True)
         result = run_cli("send", "--now", NOW, config=path, env={"SMTP_PASSWORD": "mail-pass"})
         assert result.code == 0, result.stderr
         assert len(standin.recorder.messages) == 1
@@ -172,7 +176,7 @@ def mastodon_output(standin: MastodonStandIn, **extra: Any) -> dict[str, Any]:
 
 
 def test_mastodon_posts_with_an_idempotency_key_and_the_instance_limit(
-    tmp_path: Path, server: FeedServer, mastodon: MastodonStandIn
+    tmp_path: Path, state: State, server: FeedServer, mastodon: MastodonStandIn
 ) -> None:
     long = [
         {
@@ -182,11 +186,11 @@ def test_mastodon_posts_with_an_idempotency_key_and_the_instance_limit(
             "content": "<p>" + "Many words here. " * 40 + "</p>",
         }
     ]
-    path = setup(tmp_path, server, {"toots": mastodon_output(mastodon)}, items=long)
+    path = setup(state, tmp_path, server, {"toots": mastodon_output(mastodon)}, items=long)
     result = run_cli("send", "--now", NOW, config=path, env={"MASTODON_TOKEN": "mastodon-token"})
     assert result.code == 0, result.stderr
     (status,) = mastodon.statuses
-    (row,) = deliveries(tmp_path)
+    (row,) = deliveries(state)
     post = next(c for c in mastodon.calls if c.path == "/api/v1/statuses")
     assert post.headers["idempotency-key"] == row[6]
     assert (status["visibility"], status["language"], status["spoiler_text"]) == (
@@ -200,14 +204,14 @@ def test_mastodon_posts_with_an_idempotency_key_and_the_instance_limit(
 
 
 def test_mastodon_server_errors_are_retried_with_the_same_key(
-    tmp_path: Path, server: FeedServer, mastodon: MastodonStandIn
+    tmp_path: Path, state: State, server: FeedServer, mastodon: MastodonStandIn
 ) -> None:
-    path = setup(tmp_path, server, {"toots": mastodon_output(mastodon, max_characters=500)})
+    path = setup(state, tmp_path, server, {"toots": mastodon_output(mastodon, max_characters=500)})
     mastodon.failures.append((503, {"Retry-After": "120"}, b"busy"))
     env = {"MASTODON_TOKEN": "mastodon-token"}
     first = run_cli("send", "--now", NOW, config=path, env=env)
     assert first.code == 1 and "HTTP 503" in first.stderr
-    ((_, _, _, status, _, _, key, _, next_try),) = deliveries(tmp_path)
+    ((_, _, _, status, _, _, key, _, next_try),) = deliveries(state)
     assert status == "pending" and next_try >= "2026-11-27T03:02:00"
     early = run_cli("send", "--now", "2026-11-27T03:01:00+00:00", config=path, env=env)
     assert early.code == 0 and mastodon.statuses == []
@@ -218,13 +222,13 @@ def test_mastodon_server_errors_are_retried_with_the_same_key(
 
 
 def test_mastodon_bad_token_is_an_auth_error(
-    tmp_path: Path, server: FeedServer, mastodon: MastodonStandIn
+    tmp_path: Path, state: State, server: FeedServer, mastodon: MastodonStandIn
 ) -> None:
-    path = setup(tmp_path, server, {"toots": mastodon_output(mastodon, max_characters=500)})
+    path = setup(state, tmp_path, server, {"toots": mastodon_output(mastodon, max_characters=500)})
     result = run_cli("send", "--now", NOW, config=path, env={"MASTODON_TOKEN": "nope-canary-1"})
     assert result.code == 1 and "HTTP 401" in result.stderr
     assert "nope-canary-1" not in result.stderr + result.stdout
-    assert deliveries(tmp_path)[0][3] == "failed"
+    assert deliveries(state)[0][3] == "failed"
 
 
 @pytest.fixture
@@ -247,13 +251,13 @@ X_ENV = {"X_SECRET": "x-secret"}
 
 
 def test_x_posts_through_tweepy_and_keeps_to_its_daily_limit(
-    tmp_path: Path, server: FeedServer, x_api: XStandIn
+    tmp_path: Path, state: State, server: FeedServer, x_api: XStandIn
 ) -> None:
-    path = setup(tmp_path, server, {"x": x_output(x_api, daily_limit=2)}, articles=3)
+    path = setup(state, tmp_path, server, {"x": x_output(x_api, daily_limit=2)}, articles=3)
     result = run_cli("send", "--now", NOW, config=path, env=X_ENV)
     assert result.code == 0, result.stderr
     assert len(x_api.tweets) == 2
-    rows = deliveries(tmp_path)
+    rows = deliveries(state)
     assert [r[3] for r in rows] == ["sent", "sent", "pending"]
     assert rows[2][8] >= "2026-11-28T03:00:00"  # waits a day, is not dropped
     auth = next(c for c in x_api.calls if c.path == "/2/tweets").headers["authorization"]
@@ -263,9 +267,9 @@ def test_x_posts_through_tweepy_and_keeps_to_its_daily_limit(
 
 
 def test_x_rate_limit_waits_for_the_reset(
-    tmp_path: Path, server: FeedServer, x_api: XStandIn
+    tmp_path: Path, state: State, server: FeedServer, x_api: XStandIn
 ) -> None:
-    path = setup(tmp_path, server, {"x": x_output(x_api)})
+    path = setup(state, tmp_path, server, {"x": x_output(x_api)})
     x_api.failures.append(
         (
             429,
@@ -275,7 +279,7 @@ def test_x_rate_limit_waits_for_the_reset(
     )
     result = run_cli("send", "--now", NOW, config=path, env=X_ENV)
     assert result.code == 1 and "too many requests" in result.stderr
-    assert deliveries(tmp_path)[0][3] == "pending"
+    assert deliveries(state)[0][3] == "pending"
 
 
 @pytest.mark.parametrize(
@@ -303,14 +307,19 @@ def test_x_rate_limit_waits_for_the_reset(
     ],
 )
 def test_x_refusals_are_explained(
-    tmp_path: Path, server: FeedServer, x_api: XStandIn, answer: dict[str, Any], expected: str
+    tmp_path: Path,
+    state: State,
+    server: FeedServer,
+    x_api: XStandIn,
+    answer: dict[str, Any],
+    expected: str,
 ) -> None:
-    path = setup(tmp_path, server, {"x": x_output(x_api)})
+    path = setup(state, tmp_path, server, {"x": x_output(x_api)})
     x_api.failures.append((403, {"Content-Type": "application/json"}, json.dumps(answer).encode()))
     result = run_cli("send", "--now", NOW, config=path, env=X_ENV)
     assert result.code == 1 and expected in result.stderr
     assert "hint:" in result.stderr
-    assert deliveries(tmp_path)[0][3] == "failed"
+    assert deliveries(state)[0][3] == "failed"
 
 
 @pytest.fixture
@@ -325,7 +334,7 @@ def bluesky_output(standin: AtprotoStandIn) -> dict[str, Any]:
 
 
 def test_bluesky_posts_with_facets_a_card_and_its_own_record_key(
-    tmp_path: Path, server: FeedServer, pds: AtprotoStandIn
+    tmp_path: Path, state: State, server: FeedServer, pds: AtprotoStandIn
 ) -> None:
     server.serve("/thumb.png", PNG, content_type="image/png")
     items = [
@@ -337,10 +346,10 @@ def test_bluesky_posts_with_facets_a_card_and_its_own_record_key(
             f'<p><img src="{server.url("/thumb.png")}" alt="x"></p>',
         }
     ]
-    path = setup(tmp_path, server, {"sky": bluesky_output(pds)}, items=items)
+    path = setup(state, tmp_path, server, {"sky": bluesky_output(pds)}, items=items)
     result = run_cli("send", "--now", NOW, config=path, env={"BSKY_APP_PASSWORD": "app-pass"})
     assert result.code == 0, result.stderr
-    ((_, _, _, status, remote, _, _, rkey, _),) = deliveries(tmp_path)
+    ((_, _, _, status, remote, _, _, rkey, _),) = deliveries(state)
     assert status == "sent" and remote == f"at://{pds.did}/app.bsky.feed.post/{rkey}"
     record = pds.records[rkey]
     text = record["text"].encode()
@@ -356,17 +365,16 @@ def test_bluesky_posts_with_facets_a_card_and_its_own_record_key(
 
 
 def test_bluesky_retry_after_a_crash_never_posts_twice(
-    tmp_path: Path, server: FeedServer, pds: AtprotoStandIn
+    tmp_path: Path, state: State, server: FeedServer, pds: AtprotoStandIn
 ) -> None:
-    path = setup(tmp_path, server, {"sky": bluesky_output(pds)})
+    path = setup(state, tmp_path, server, {"sky": bluesky_output(pds)})
     env = {"BSKY_APP_PASSWORD": "app-pass"}
     assert run_cli("send", "--now", NOW, config=path, env=env).code == 0
-    with sqlite3.connect(tmp_path / "state.db") as db:  # as if killed after the PDS took it
-        db.execute("UPDATE deliveries SET status = 'sending'")
+    state.rows("UPDATE deliveries SET status = 'sending'")  # as if killed after the PDS took it
     again = run_cli("send", "--now", "2026-11-27T03:10:00+00:00", config=path, env=env)
     assert again.code == 0, again.stderr
     assert len(pds.records) == 1
-    assert deliveries(tmp_path)[0][3] == "sent"
+    assert deliveries(state)[0][3] == "sent"
 
 
 @pytest.fixture
@@ -377,10 +385,10 @@ def receiver() -> Iterator[WebhookReceiver]:
 
 
 def test_webhook_is_signed_and_keeps_its_id_across_retries(
-    tmp_path: Path, server: FeedServer, receiver: WebhookReceiver
+    tmp_path: Path, state: State, server: FeedServer, receiver: WebhookReceiver
 ) -> None:
     output = {"type": "webhook", "url": receiver.url + "/hook", "secret": "${WEBHOOK_SECRET}"}
-    path = setup(tmp_path, server, {"hook": output})
+    path = setup(state, tmp_path, server, {"hook": output})
     env = {"WEBHOOK_SECRET": receiver.secret}
     receiver.failures.append((500, {}, b"oops"))
     first = run_cli("send", "--now", NOW, config=path, env=env)
@@ -392,14 +400,14 @@ def test_webhook_is_signed_and_keeps_its_id_across_retries(
     ((webhook_id, payload),) = receiver.received
     assert receiver.rejected == 0
     assert payload["type"] == "dispatch.post" and payload["data"]["articles"][0]["title"]
-    assert webhook_id == f"msg_{deliveries(tmp_path)[0][6]}"
+    assert webhook_id == f"msg_{deliveries(state)[0][6]}"
 
 
 def test_webhook_with_a_wrong_secret_is_refused(
     tmp_path: Path, server: FeedServer, receiver: WebhookReceiver
 ) -> None:
     output = {"type": "webhook", "url": receiver.url, "secret": "whsec_" + "d3Jvbmc="}
-    path = setup(tmp_path, server, {"hook": output})
+    path = setup(LOCAL, tmp_path, server, {"hook": output})
     result = run_cli("send", "--now", NOW, config=path)
     assert result.code == 1 and receiver.rejected == 1 and "HTTP 401" in result.stderr
 
@@ -408,7 +416,7 @@ def test_webhook_to_a_private_address_needs_permission(
     tmp_path: Path, server: FeedServer, receiver: WebhookReceiver
 ) -> None:
     output = {"type": "webhook", "url": receiver.url, "allow_private_networks": False}
-    path = setup(tmp_path, server, {"hook": output})
+    path = setup(LOCAL, tmp_path, server, {"hook": output})
     result = run_cli("send", "--now", NOW, config=path)
     assert result.code == 1 and "private address" in result.stderr
     assert receiver.calls == []
@@ -421,7 +429,7 @@ def test_file_output_writes_eml_json_html_and_text(tmp_path: Path, server: FeedS
         "format": "eml",
         "sender": "Archive <archive@journal.example>",
     }
-    path = setup(tmp_path, server, {"archive": output}, digest=True)
+    path = setup(LOCAL, tmp_path, server, {"archive": output}, digest=True)
     assert run_cli("send", "--now", NOW, config=path).code == 0
     suffixes = sorted(p.suffix for p in (tmp_path / "archive").iterdir())
     assert suffixes == [".eml", ".html", ".json", ".txt"]
@@ -473,6 +481,7 @@ def test_a_digest_past_gmails_clipping_size_is_warned_about(
     for item in items:
         item["title"] = item["title"] + " " + "with a rather long headline " * 8
     path = setup(
+        LOCAL,
         tmp_path,
         server,
         {"mail": smtp_output(smtp, to=["ana@example.org"])},
@@ -487,24 +496,23 @@ def test_a_digest_past_gmails_clipping_size_is_warned_about(
 
 @pytest.mark.parametrize("posted", [True, False])
 def test_mastodon_row_interrupted_over_an_hour_ago_is_looked_up(
-    tmp_path: Path, server: FeedServer, mastodon: MastodonStandIn, posted: bool
+    tmp_path: Path, state: State, server: FeedServer, mastodon: MastodonStandIn, posted: bool
 ) -> None:
-    path = setup(tmp_path, server, {"toots": mastodon_output(mastodon, max_characters=500)})
+    path = setup(state, tmp_path, server, {"toots": mastodon_output(mastodon, max_characters=500)})
     env = {"MASTODON_TOKEN": "mastodon-token"}
     assert run_cli("send", "--now", NOW, config=path, env=env).code == 0
     if not posted:  # the crash came before the request reached the instance
         mastodon.statuses.clear()
         mastodon.by_key.clear()
-    with sqlite3.connect(tmp_path / "state.db") as db:  # cut off two hours ago
-        db.execute(
-            "UPDATE deliveries SET status = 'sending', sending_since = '2026-11-27T01:00:00+00:00'"
-        )
+    state.rows(  # cut off two hours ago
+        "UPDATE deliveries SET status = 'sending', sending_since = '2026-11-27T01:00:00+00:00'"
+    )
     result = run_cli("send", "--now", NOW, config=path, env=env)
     assert result.code == 0, result.stderr
     assert len(mastodon.statuses) == 1
     looked_up = [c.path for c in mastodon.calls if c.method == "GET"]
     assert "/api/v1/accounts/1/statuses" in looked_up
-    assert deliveries(tmp_path)[0][3] == "sent"
+    assert deliveries(state)[0][3] == "sent"
 
 
 def test_smtp_to_a_plain_local_relay_without_tls_or_login(
@@ -532,7 +540,7 @@ def test_smtp_to_a_plain_local_relay_without_tls_or_login(
             "from": "digest@journal.example",
             "to": ["ana@example.org", "bo@example.org"],
         }
-        path = setup(tmp_path, server, {"mail": output}, digest=True)
+        path = setup(LOCAL, tmp_path, server, {"mail": output}, digest=True)
         result = run_cli("send", "--now", NOW, config=path)
         assert result.code == 0, result.stderr
         assert len(received) == 2
