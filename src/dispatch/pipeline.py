@@ -27,7 +27,7 @@ from dispatch.outputs.base import Output
 from dispatch.parse import parse_feed
 from dispatch.plan import classify, is_due, next_poll
 from dispatch.store import FeedState, FeedUpdate, Route, Store
-from dispatch.stories import Candidate, StoryIndex, shingles, with_shingles
+from dispatch.stories import Candidate, StoryIndex, with_shingles
 from dispatch.summarise import ExtractiveSummariser, Summariser
 from dispatch.urls import normalise_url
 
@@ -135,12 +135,15 @@ class Dispatcher:
         with self.store.batch():
             for feed, _, new, update in fetched:
                 articles = [enriched.get(id(a), a) for a in new]
-                routes = [self._route(article, now, stories) for article in articles]
+                told = [_candidate(article) for article in articles]
+                routes = [
+                    self._route(a, now, stories, c) for a, c in zip(articles, told, strict=True)
+                ]
                 ids = self.store.record_poll(
                     replace(update, new=articles, routes=routes), now, next_poll(now, feed.every, 0)
                 )
-                for article, article_id, route in zip(articles, ids, routes, strict=True):
-                    stories.add(_candidate(article, article_id, route.story or article_id))
+                for candidate, article_id, route in zip(told, ids, routes, strict=True):
+                    stories.add(replace(candidate, id=article_id, story=route.story or article_id))
         return results
 
     def _stories(self, now: datetime) -> StoryIndex:
@@ -244,16 +247,17 @@ class Dispatcher:
         )
         return list(decision.new), update, parsed.warnings
 
-    def _route(self, article: Article, now: datetime, stories: StoryIndex) -> Route:
+    def _route(
+        self, article: Article, now: datetime, stories: StoryIndex, told: Candidate
+    ) -> Route:
         """The digests and posts that take this new article, by each rule's feeds and filters,
         and the story it repeats, if another feed told it first; what a filter decided, and
         each story merged, is noted for the run's report.
         """
         story = None
         if self.config.stories.merge:
-            link = normalise_url(article.link) if article.link else None
-            own = shingles(article.title, article.full_text or article.text)
-            match = stories.find(article.feed, link, own, self.config.stories.similarity)
+            settings = self.config.stories
+            match = stories.find(article.feed, told.norm_link, told.shingles, settings.similarity)
             if match is not None:
                 story = match.story
                 self.routing.append(
@@ -342,12 +346,11 @@ def summariser(config: Config) -> Summariser:
     return LlmSummariser(config.summary.llm, config.summary.max_chars, extractive)
 
 
-def _candidate(article: Article, article_id: int, story: int) -> Candidate:
+def _candidate(article: Article) -> Candidate:
+    """A new article as a story candidate; its id and story are known once it is stored."""
     link = normalise_url(article.link) if article.link else None
     text = article.full_text or article.text
-    return with_shingles(
-        Candidate(article_id, story, article.feed, article.source, link, article.title, text)
-    )
+    return with_shingles(Candidate(0, 0, article.feed, article.source, link, article.title, text))
 
 
 def _poll_url(feed: FeedConfig, state: FeedState | None) -> str:
