@@ -34,6 +34,7 @@ from servers import Nginx, SmtpSink
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / ".data"
 DISPATCH = str(Path(sys.executable).parent / "dispatch")
+SCENARIOS = ("startup", "polling", "many", "per-feed", "render", "sending")
 
 
 @dataclass(frozen=True)
@@ -362,6 +363,12 @@ def main() -> None:
     parser.add_argument(
         "--peer-runs-many", type=int, default=1, help="peers' runs of the many-feeds case (0: skip)"
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=SCENARIOS,
+        help="run only this scenario (may be repeated); all of them by default",
+    )
     arguments = parser.parse_args()
     if arguments.small:
         arguments.feeds, arguments.many, arguments.emails, arguments.runs = 20, 300, 50, 1
@@ -369,23 +376,32 @@ def main() -> None:
     DATA.mkdir(exist_ok=True)
     nginx, sink = Nginx(DATA), SmtpSink()
     rows: list[Row] = []
+    chosen = set(arguments.only or SCENARIOS)
     try:
-        startup(rows, arguments.runs)
-        polling(rows, nginx, sink, arguments.feeds, arguments.runs, f"poll-{arguments.feeds}")
-        many_unchanged(rows, nginx, sink, arguments.many, arguments.runs, arguments.peer_runs_many)
-        in_process(
-            rows,
-            "per_feed.py",
-            "CPU for one changed 100 KB WordPress feed (parse to stored)",
-            arguments.runs,
-        )
-        in_process(
-            rows,
-            "render_digest.py",
-            "rendering a 20-article digest (MJML included)",
-            arguments.runs,
-        )
-        sending(rows, nginx, sink, arguments.emails, arguments.runs)
+        if "startup" in chosen:
+            startup(rows, arguments.runs)
+        if "polling" in chosen:
+            polling(rows, nginx, sink, arguments.feeds, arguments.runs, f"poll-{arguments.feeds}")
+        if "many" in chosen:
+            many_unchanged(
+                rows, nginx, sink, arguments.many, arguments.runs, arguments.peer_runs_many
+            )
+        if "per-feed" in chosen:
+            in_process(
+                rows,
+                "per_feed.py",
+                "CPU for one changed 100 KB WordPress feed (parse to stored)",
+                arguments.runs,
+            )
+        if "render" in chosen:
+            in_process(
+                rows,
+                "render_digest.py",
+                "rendering a 20-article digest (MJML included)",
+                arguments.runs,
+            )
+        if "sending" in chosen:
+            sending(rows, nginx, sink, arguments.emails, arguments.runs)
     finally:
         nginx.stop()
         sink.stop()

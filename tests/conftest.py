@@ -169,8 +169,12 @@ class State:
         if self.file is not None:
             import sqlite3
 
-            with sqlite3.connect(self.file) as connection:
-                return connection.execute(sql).fetchall()
+            connection = sqlite3.connect(self.file)
+            try:
+                with connection:  # commits
+                    return connection.execute(sql).fetchall()
+            finally:
+                connection.close()  # the last connection to close tidies away -wal and -shm
         import psycopg
 
         with psycopg.connect(self.value) as connection:

@@ -143,6 +143,7 @@ def test_dry_run_leaves_the_store_byte_for_byte_unchanged(
     server.serve("/feed", rss(article_items(2) + article_items(2, prefix="b")))
     before = state.file.read_bytes() if state.file else b""
     rows_before = state.dump()
+    files_before = sorted(path.name for path in tmp_path.iterdir())
     first = run_cli(
         "send", "--dry-run", "--json", "--now", "2026-11-27T03:10:00+00:00", config=path
     )
@@ -150,6 +151,7 @@ def test_dry_run_leaves_the_store_byte_for_byte_unchanged(
         "send", "--dry-run", "--json", "--now", "2026-11-27T03:10:00+00:00", config=path
     )
     assert (state.file.read_bytes() if state.file else b"") == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == files_before  # no -wal, -shm
     assert state.dump() == rows_before
     assert first.stdout == second.stdout
     assert len(first.messages()) == 2

@@ -67,6 +67,16 @@ class Database(Protocol):
     def close(self) -> None: ...
 
 
+def _reader(path: Path) -> sqlite3.Connection:
+    """A connection that only reads an existing state file. Not ``mode=ro``: a read-only
+    connection to a WAL database leaves its empty ``-wal`` and ``-shm`` files behind, where the
+    last ordinary connection removes them. SQLite opens a file it may not write read-only.
+    """
+    if not path.is_file():
+        raise sqlite3.OperationalError(f"no such file: {path}")
+    return sqlite3.connect(path, isolation_level=None)
+
+
 class SqliteDatabase:
     """One file, one sender at a time (a file lock); an in-memory copy for dry runs."""
 
@@ -85,7 +95,10 @@ class SqliteDatabase:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             connection = sqlite3.connect(path, isolation_level=None, timeout=30)
-            connection.execute("PRAGMA journal_mode = DELETE")
+            # WAL: a commit is one fsync of the log, not three of journal and file (the outbox
+            # commits twice a message); FULL keeps every commit durable through a power cut.
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = FULL")
         except (OSError, sqlite3.Error) as e:
             raise StoreError(f"cannot open the state file {path}: {e}") from None
         return cls(connection, str(path), Path(f"{path}.lock"))
@@ -95,7 +108,7 @@ class SqliteDatabase:
         memory = sqlite3.connect(":memory:", isolation_level=None)
         if path.exists():
             try:
-                source = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+                source = _reader(path)
                 source.backup(memory)
                 source.close()
             except sqlite3.Error as e:
@@ -105,7 +118,7 @@ class SqliteDatabase:
     @staticmethod
     def reachable(path: Path) -> bool:
         try:
-            connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+            connection = _reader(path)
             try:
                 connection.execute("PRAGMA user_version").fetchone()
             finally:
