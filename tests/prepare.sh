@@ -2,8 +2,9 @@
 # What the test suite needs from outside PyPI's wheels, fetched before it runs (tests never
 # reach beyond 127.0.0.1 themselves):
 #   - Debian's Chromium, for the browser test (browsers cannot be downloaded here), nginx,
-#     the benchmark's feed server, and PostgreSQL, whose server the tests start on 127.0.0.1
-#     in a folder of their own; sudo is used when not root;
+#     the benchmark's feed server, postfix for its smtp-sink, the benchmark's SMTP sink (the
+#     mail server itself is left unconfigured and not started), and PostgreSQL, whose server
+#     the tests start on 127.0.0.1 in a folder of their own; sudo is used when not root;
 #   - feedparser's source distribution, whose own test fixtures are our hostile-feed corpus;
 #   - rss2email and feed2exec in their own environment, bench/.peers: the benchmark's peers.
 set -eu
@@ -20,6 +21,7 @@ missing=""
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$missing nginx"
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$missing postgresql"
+[ -x /usr/sbin/smtp-sink ] || missing="$missing postfix"
 if [ -z "$missing" ]; then
     exit 0
 fi
@@ -32,6 +34,8 @@ if [ "$(id -u)" != 0 ]; then
     as_root="sudo"
 fi
 export DEBIAN_FRONTEND=noninteractive
+# postfix asks how to deliver mail: not at all, we only want its smtp-sink.
+echo "postfix postfix/main_mailer_type select No configuration" | $as_root debconf-set-selections
 $as_root apt-get update -qq
 # shellcheck disable=SC2086
 $as_root apt-get install -y -qq $missing >/dev/null

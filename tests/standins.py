@@ -20,6 +20,7 @@ import socket
 import ssl
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -513,6 +514,10 @@ class SmtpRecorder:
     messages: list[tuple[str, list[str], bytes]] = field(default_factory=list)
     peers: set[Any] = field(default_factory=set)
     delay: float = 0.0  # seconds before each answer to EHLO, RCPT and DATA: a slow relay
+    by_peer: Counter[Any] = field(default_factory=Counter)  # messages taken per connection
+    pipelining: bool = False  # offer PIPELINING (aiosmtpd answers pipelined commands in order)
+    most_at_once: int = 0  # the most messages whose DATA was being answered at one time
+    _answering: int = 0
 
     @property
     def connections(self) -> int:
@@ -525,7 +530,7 @@ class SmtpRecorder:
         await asyncio.sleep(self.delay)
         session.host_name = hostname
         self.peers.add(session.peer)
-        return responses
+        return [*responses[:1], "250-PIPELINING", *responses[1:]] if self.pipelining else responses
 
     async def handle_RCPT(
         self,
@@ -542,9 +547,15 @@ class SmtpRecorder:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
-        await asyncio.sleep(self.delay)
+        self._answering += 1
+        self.most_at_once = max(self.most_at_once, self._answering)
+        try:
+            await asyncio.sleep(self.delay)
+        finally:
+            self._answering -= 1
         data = envelope.original_content or b""
         self.messages.append((str(envelope.mail_from), list(envelope.rcpt_tos), data))
+        self.by_peer[session.peer] += 1
         return f"250 2.0.0 Ok: queued as Q{len(self.messages):05d}"
 
 

@@ -181,6 +181,7 @@ def test_a_send_slower_than_the_lease_is_not_taken_over(
                 "mail": slow_smtp.output(
                     to=["a@example.org", "b@example.org", "c@example.org"],
                     timeout="1s",
+                    connections=1,  # one after another, so that together they outlast the lease
                     **{"from": "news@example.org"},
                 )
             },

@@ -9,7 +9,9 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -52,9 +54,7 @@ class Deliverer:
     pace: bool = False
     stop: threading.Event = field(default_factory=threading.Event)
     # A digest renders (and its articles load) once per output, not once per recipient.
-    _digests: dict[tuple[int, str], tuple[RenderedDigest, list[Article]]] = field(
-        default_factory=dict
-    )
+    _digests: dict[tuple[int, str], Message] = field(default_factory=dict)
     # Posts per output in this run, and those held back by ``max_posts_per_run``.
     _posts: dict[str, int] = field(default_factory=dict)
     held: dict[str, int] = field(default_factory=dict)
@@ -182,6 +182,7 @@ class Deliverer:
         # Asked once per run, and only of outputs with something to send: preparing can
         # reach the network (Mastodon's limits).
         readiness: dict[str, str | None] = {}
+        flights = InFlight(self._settle)
         try:
             for delivery in self._claimed(now):
                 if delivery.kind == "post" and self._over_run_cap(delivery.output):
@@ -193,12 +194,14 @@ class Deliverer:
                     if delivery.output not in readiness:
                         readiness[delivery.output] = _readiness(self.outputs[delivery.output])
                     unready = readiness[delivery.output]
-                results.append(self._deliver_one(delivery, now, dry_run, out_dir, unready))
+                results.append(self._deliver_one(delivery, now, dry_run, out_dir, unready, flights))
         finally:
+            # Every send in flight is settled (recorded) before the outputs close.
+            landed = flights.drain()
             for output in self.outputs.values():
                 output.close()
             self.store.release()  # what this run claimed but did not start, others may take
-        return results
+        return [landed.get(id(result), result) for result in results]
 
     def _claimed(self, now: datetime) -> Iterator[Delivery]:
         """Due pending deliveries, oldest first, claimed a few at a time (under a lease, so
@@ -244,6 +247,7 @@ class Deliverer:
         dry_run: bool,
         out_dir: Path | None,
         unready: str | None,
+        flights: InFlight,
     ) -> DeliveryResult:
         base = _result(delivery, "failed")
         output = self.outputs.get(delivery.output)
@@ -290,26 +294,36 @@ class Deliverer:
             if spaced is not None:
                 self.store.mark(delivery.id, "pending", now, next_attempt=spaced)
                 return replace(shown, status="waiting", error=f"spaced until {spaced}")
-        return self._send(delivery, output, message, shown, now)
-
-    def _send(
-        self,
-        delivery: Delivery,
-        output: Output,
-        message: Message,
-        shown: DeliveryResult,
-        now: datetime,
-    ) -> DeliveryResult:
-        if not self.store.start_sending(delivery.id, now):
+        # Sends run side by side only where no budget has to count them one by one.
+        side_by_side = output.capabilities.connections > 1 and not (
+            limit is not None or (self.pace and rate)
+        )
+        if side_by_side:
+            flights.wait_for_room(output)  # first: a row is `sending` only while it really is
+        # Sends that have finished are recorded in the commit that marks this one: one commit
+        # a message, not two. A crash before it leaves them `sending`, as one just after a send.
+        with self.store.batch() if flights.any_done() else nullcontext():
+            flights.land_done()
+            started = self.store.start_sending(delivery.id, now)
+        if not started:
             return replace(
                 shown,
                 status="pending",
                 error="taken over by another worker (this one's lease ran out)",
                 hint="raise daemon.lease above the slowest send",
             )
-        started = time.monotonic()
+        sending = Sending(delivery, output, shown, now, time.monotonic())
+        if side_by_side:
+            return flights.start(sending, lambda: output.send(message))
+        return self._settle(sending, lambda: output.send(message))
+
+    def _settle(self, sending: Sending, outcome: Callable[[], str]) -> DeliveryResult:
+        """Record how a send ended: ``outcome`` gives the remote id or raises what the output
+        raised.
+        """
+        delivery, output, shown, now = sending.delivery, sending.output, sending.shown, sending.now
         try:
-            remote_id = output.send(message)
+            remote_id = outcome()
         except OutputUnavailable as e:
             self.store.mark(delivery.id, "pending", now, error=e.reason)
             return replace(shown, status="pending", error=e.describe(), hint=e.hint)
@@ -342,7 +356,7 @@ class Deliverer:
             )
         self.store.mark(delivery.id, "sent", now, remote_id=remote_id)
         return replace(
-            shown, status="sent", remote_id=remote_id, seconds=time.monotonic() - started
+            shown, status="sent", remote_id=remote_id, seconds=time.monotonic() - sending.started
         )
 
     def _ambiguous(
@@ -361,53 +375,96 @@ class Deliverer:
         Raises:
             TemplateError: a template failed or a post cannot fit.
         """
-        capabilities = output.capabilities
-        kind: Kind = delivery.kind
-        if kind == "digest":
-            assert delivery.digest_id is not None
-            rule = next(r for r in self.config.digests if r.name == delivery.rule)
-            cached = (delivery.digest_id, delivery.output)
-            if cached not in self._digests:
-                articles = self.store.digest_articles(delivery.digest_id)
-                articles.sort(key=newest_first)
-                self._digests[cached] = (
-                    render_digest(
-                        self.renderer,
-                        rule,
-                        output,
-                        articles,
-                        self.store.digest_period(delivery.digest_id),
-                    ),
-                    articles,
-                )
-            rendered, articles = self._digests[cached]
-            subject: str | None = rendered.subject
-            text, html = rendered.text, rendered.html
-            length = len(html.encode("utf-8")) if capabilities.counting == "bytes" else len(text)
-        else:
+        if delivery.kind == "post":
             assert delivery.article_id is not None
             articles = self.store.articles([delivery.article_id])
-            subject, html = None, None
             text = render_post(self.renderer, delivery.rule, output, articles[0])
-            length = count(text, capabilities)
-        return Message(
+            return _message(delivery, output, None, text, None, articles)
+        assert delivery.digest_id is not None
+        cached = (delivery.digest_id, delivery.output)
+        if cached not in self._digests:
+            rule = next(r for r in self.config.digests if r.name == delivery.rule)
+            articles = self.store.digest_articles(delivery.digest_id)
+            articles.sort(key=newest_first)
+            period = self.store.digest_period(delivery.digest_id)
+            rendered = render_digest(self.renderer, rule, output, articles, period)
+            self._digests[cached] = _message(
+                delivery, output, rendered.subject, rendered.text, rendered.html, articles
+            )
+        # The same digest for every recipient: only what names this delivery differs.
+        return replace(
+            self._digests[cached],
             delivery_id=delivery.id,
-            output=delivery.output,
-            type=output.settings.type,
-            kind=kind,
-            name=delivery.rule,
-            subject=subject,
-            text=text,
-            html=html,
-            length=length,
-            limit=capabilities.limit,
-            articles=tuple(articles),
-            cards=tuple(card for article in articles for card in article.cards),
             key=delivery.idempotency_key,
-            unit=unit(capabilities),
             recipient=delivery.recipient,
             record_key=delivery.record_key,
         )
+
+
+@dataclass(frozen=True)
+class Sending:
+    """A delivery marked ``sending`` whose output has been called."""
+
+    delivery: Delivery
+    output: Output
+    shown: DeliveryResult
+    now: datetime
+    started: float
+
+
+class InFlight:
+    """Sends in flight on other threads, up to each output's ``connections`` at once. Their
+    outcomes are recorded on the thread that owns the store, by ``settle``.
+    """
+
+    def __init__(self, settle: Callable[[Sending, Callable[[], str]], DeliveryResult]) -> None:
+        self._settle = settle
+        self._pools: dict[str, ThreadPoolExecutor] = {}
+        self._flying: dict[Future[str], tuple[Sending, DeliveryResult]] = {}
+        self.landed: dict[int, DeliveryResult] = {}
+
+    def wait_for_room(self, output: Output) -> None:
+        """Return once fewer than ``connections`` sends of ``output`` are still running."""
+        while True:
+            running = [
+                future
+                for future, (sending, _) in self._flying.items()
+                if sending.output is output and not future.done()
+            ]
+            if len(running) < output.capabilities.connections:
+                return
+            wait(running, return_when=FIRST_COMPLETED)
+
+    def start(self, sending: Sending, send: Callable[[], str]) -> DeliveryResult:
+        """Send on another thread. The placeholder returned is replaced by its outcome, recorded
+        by ``land_done`` or ``drain``.
+        """
+        name = sending.output.name
+        if name not in self._pools:
+            room = sending.output.capabilities.connections
+            self._pools[name] = ThreadPoolExecutor(room, thread_name_prefix=f"send-{name}")
+        placeholder = replace(sending.shown)  # a new object: its id names this send
+        self._flying[self._pools[name].submit(send)] = (sending, placeholder)
+        return placeholder
+
+    def any_done(self) -> bool:
+        return any(future.done() for future in self._flying)
+
+    def land_done(self) -> None:
+        """Record the sends that have finished."""
+        self._land([future for future in self._flying if future.done()])
+
+    def drain(self) -> dict[int, DeliveryResult]:
+        """Wait for every send in flight and record it: results by their placeholder's id."""
+        self._land(list(self._flying))
+        for pool in self._pools.values():
+            pool.shutdown()
+        return self.landed
+
+    def _land(self, done: Iterable[Future[str]]) -> None:
+        for future in done:
+            sending, placeholder = self._flying.pop(future)
+            self.landed[id(placeholder)] = self._settle(sending, future.result)
 
 
 _RESOLVE_HINT = (
@@ -474,6 +531,42 @@ def link_tags(output: Output, kind: Kind, rule: str) -> LinkTags | None:
         "utm_campaign": utm.campaign or rule,
     }
     return LinkTags(tags, utm.other_sites)
+
+
+def _message(
+    delivery: Delivery,
+    output: Output,
+    subject: str | None,
+    text: str,
+    html: str | None,
+    articles: Sequence[Article],
+) -> Message:
+    """A rendered delivery as its output receives it, measured the way the output counts."""
+    capabilities = output.capabilities
+    if delivery.kind == "post":
+        length = count(text, capabilities)
+    elif capabilities.counting == "bytes" and html is not None:
+        length = len(html.encode("utf-8"))
+    else:
+        length = len(text)
+    return Message(
+        delivery_id=delivery.id,
+        output=delivery.output,
+        type=output.settings.type,
+        kind=delivery.kind,
+        name=delivery.rule,
+        subject=subject,
+        text=text,
+        html=html,
+        length=length,
+        limit=capabilities.limit,
+        articles=tuple(articles),
+        cards=tuple(card for article in articles for card in article.cards),
+        key=delivery.idempotency_key,
+        unit=unit(capabilities),
+        recipient=delivery.recipient,
+        record_key=delivery.record_key,
+    )
 
 
 def _result(delivery: Delivery, status: DeliveryStatus) -> DeliveryResult:

@@ -25,6 +25,8 @@ class Capabilities:
     ``idempotent``: a retry of the same delivery cannot post twice (an idempotency key, a
     pre-generated record key, a receiver that dedupes), for ``idempotency_window`` if limited.
     ``template``: which post template renders for it (``social/<template>.txt.j2``).
+    ``connections``: how many sends may be in flight at once, each from its own thread; above
+    1, ``send`` must be safe to call from several threads.
     """
 
     limit: int | None = None
@@ -36,6 +38,7 @@ class Capabilities:
     idempotency_window: timedelta | None = None
     rate_per_minute: float | None = None
     template: str = "default"
+    connections: int = 1
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,17 @@
-"""Email over SMTP: one delivery per recipient (the per-recipient ledger is the outbox), one
-connection reused across them, STARTTLS or implicit TLS, and errors sorted by what they mean:
-refused before the data was sent is safe to retry or a permanent refusal; a failure during or
-after the data is ambiguous.
+"""Email over SMTP: one delivery per recipient (the per-recipient ledger is the outbox), a few
+connections each reused across them (``connections`` sends at once), STARTTLS or implicit TLS,
+and errors sorted by what they mean: refused before the data was sent is safe to retry or a
+permanent refusal; a failure during or after the data is ambiguous.
 """
 
 from __future__ import annotations
 
 import contextlib
+import queue
+import re
 import smtplib
 import ssl
+import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.utils import parseaddr
@@ -20,7 +23,7 @@ from dispatch.config import OutputSettings
 from dispatch.errors import Ambiguous, AuthError, Rejected, TransientError
 from dispatch.mail import EmailTemplate, sender_domain
 from dispatch.models import Kind, Message
-from dispatch.outputs.base import BaseOutput, Capabilities
+from dispatch.outputs.base import BaseOutput, Capabilities, OutputContext
 from dispatch.secrets import Secret
 
 GMAIL_CLIP_BYTES = 102_000
@@ -38,6 +41,9 @@ class SmtpSettings(OutputSettings):
     to: list[str] = Field(min_length=1)
     unsubscribe: str | None = None
     ca_file: str | None = None
+    # Messages in flight at once, each on a connection of its own. More is faster against a
+    # distant relay; a crash can leave this many messages not known to be sent or not.
+    connections: int = Field(default=4, ge=1, le=32)
 
 
 class SmtpOutput(BaseOutput):
@@ -46,8 +52,14 @@ class SmtpOutput(BaseOutput):
     settings_model: ClassVar[type[OutputSettings]] = SmtpSettings
     kinds: ClassVar[frozenset[Kind]] = frozenset({"digest"})
 
-    _connection: smtplib.SMTP | None = None
     _template: tuple[tuple[str | None, str, str | None], EmailTemplate] | None = None
+    _context: ssl.SSLContext | None = None
+
+    def __init__(self, name: str, settings: OutputSettings, context: OutputContext) -> None:
+        super().__init__(name, settings, context)
+        self._idle: queue.SimpleQueue[smtplib.SMTP] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._envelope_from = parseaddr(self.smtp.from_)[1]
 
     @property
     def smtp(self) -> SmtpSettings:
@@ -57,7 +69,13 @@ class SmtpOutput(BaseOutput):
     @property
     def capabilities(self) -> Capabilities:
         # Gmail clips a message whose HTML passes about 102 KB.
-        return Capabilities(limit=GMAIL_CLIP_BYTES, counting="bytes", html=True, media=True)
+        return Capabilities(
+            limit=GMAIL_CLIP_BYTES,
+            counting="bytes",
+            html=True,
+            media=True,
+            connections=self.smtp.connections,
+        )
 
     def recipients(self) -> Sequence[str | None]:
         return list(self.smtp.to)
@@ -69,70 +87,111 @@ class SmtpOutput(BaseOutput):
         return unset
 
     def send(self, message: Message) -> str:
+        """Send one message on an idle connection (or a new one); safe from several threads."""
         recipient = message.recipient or self.smtp.to[0]
-        content = (message.subject, message.text, message.html)
-        if self._template is None or self._template[0] != content:
-            template = EmailTemplate(
-                message,
-                sender=self.smtp.from_,
-                date=datetime.now(UTC),
-                unsubscribe=self.smtp.unsubscribe,
-            )
-            self._template = (content, template)
-        email = self._template[1].for_recipient(message, recipient)
-        connection = self._connect()
-        envelope_from = parseaddr(self.smtp.from_)[1]
+        email = self._email(message, recipient)
+        connection = self._checkout()
         try:
-            code, answer = connection.mail(envelope_from)
-            if code != 250:
-                raise self._refused(code, answer, "sender")
-            code, answer = connection.rcpt(recipient)
-            if code not in (250, 251):
-                raise self._refused(code, answer, f"recipient {recipient}")
-        except (smtplib.SMTPServerDisconnected, OSError) as e:
-            self.close()
-            raise TransientError(self.name, f"the connection dropped before sending: {e}") from None
+            code, answer, what = self._transact(connection, recipient, email)
+        except BaseException:
+            self._discard(connection)
+            raise
+        if code == 250 and what == "message":
+            self._idle.put(connection)
+            message_id = f"<{message.key}@{sender_domain(self.smtp.from_)}>"
+            return f"{message_id} {_text(answer)}".strip()
         try:
-            code, answer = connection.data(email)
-        except (smtplib.SMTPServerDisconnected, OSError) as e:
-            self.close()
-            raise Ambiguous(self.name, f"the connection dropped while sending: {e}") from None
-        except smtplib.SMTPDataError as e:
-            raise self._refused(e.smtp_code, e.smtp_error, "message") from None
-        if code != 250:
-            raise self._refused(code, answer, "message")
-        message_id = f"<{message.key}@{sender_domain(self.smtp.from_)}>"
-        return f"{message_id} {answer.decode(errors='replace')}".strip()
-
-    def _refused(self, code: int, answer: bytes | str, what: str) -> Rejected | TransientError:
+            connection.rset()  # a clean slate for the next message
+        except (smtplib.SMTPException, OSError):
+            self._discard(connection)
+        else:
+            self._idle.put(connection)
         reason = f"{what} refused: {code} {_text(answer)}"
-        self._reset()
         if 400 <= code < 500:
-            return TransientError(self.name, reason, hint="the server asks to try later")
-        return Rejected(self.name, reason, hint="check the address; it will not be retried")
+            raise TransientError(self.name, reason, hint="the server asks to try later")
+        raise Rejected(self.name, reason, hint="check the address; it will not be retried")
 
-    def _reset(self) -> None:
-        if self._connection is not None:
-            try:
-                self._connection.rset()
-            except (smtplib.SMTPException, OSError):
-                self.close()
+    def _email(self, message: Message, recipient: str) -> bytes:
+        """The digest serialised once (per subject and body), then copied per recipient."""
+        content = (message.subject, message.text, message.html)
+        with self._lock:
+            if self._template is None or self._template[0] != content:
+                template = EmailTemplate(
+                    message,
+                    sender=self.smtp.from_,
+                    date=datetime.now(UTC),
+                    unsubscribe=self.smtp.unsubscribe,
+                )
+                self._template = (content, template)
+            template = self._template[1]
+        return template.for_recipient(message, recipient)
+
+    def _transact(
+        self, connection: smtplib.SMTP, recipient: str, email: bytes
+    ) -> tuple[int, bytes | str, str]:
+        """MAIL, RCPT and DATA on one connection, in one flight where the server offers
+        PIPELINING (RFC 2920): the last reply and what it answered (250 and "message" when the
+        message was taken).
+
+        Raises:
+            TransientError: the connection dropped before the data was sent.
+            Ambiguous: it dropped while the data was sent or answered.
+        """
+        envelope = f"MAIL FROM:<{self._envelope_from}>", f"RCPT TO:<{parseaddr(recipient)[1]}>"
+        try:
+            if connection.has_extn("pipelining"):
+                connection.send("\r\n".join((*envelope, "DATA", "")))
+                replies = [connection.getreply() for _ in range(3)]
+            else:
+                replies = []
+                for command in (*envelope, "DATA"):
+                    replies.append(connection.docmd(command))
+                    if replies[-1][0] not in (250, 251):
+                        break
+        except (smtplib.SMTPServerDisconnected, OSError) as e:
+            raise TransientError(self.name, f"the connection dropped before sending: {e}") from None
+        refused = _refused(replies, recipient)
+        opened = len(replies) == 3 and replies[2][0] == 354
+        try:
+            if opened:
+                # Lines starting with a dot get another (RFC 5321 4.5.2); a lone dot ends it.
+                # Where the envelope was refused, the server should not have opened the data
+                # (RFC 2920); if it did, the data is ended empty, to nobody.
+                body = b"" if refused else re.sub(rb"(?m)^\.", b"..", email)
+                if body and not body.endswith(b"\r\n"):
+                    body += b"\r\n"
+                connection.send(body + b".\r\n")
+                code, answer = connection.getreply()
+            else:
+                code, answer = replies[-1]
+        except (smtplib.SMTPServerDisconnected, OSError) as e:
+            if refused:
+                raise TransientError(self.name, f"the connection dropped: {e}") from None
+            raise Ambiguous(self.name, f"the connection dropped while sending: {e}") from None
+        return refused or (code, answer, "message")
+
+    def _checkout(self) -> smtplib.SMTP:
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            return self._connect()
+
+    def _discard(self, connection: smtplib.SMTP) -> None:
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            connection.quit()
 
     def _connect(self) -> smtplib.SMTP:
-        if self._connection is not None:
-            return self._connection
         settings = self.smtp
         timeout = settings.timeout.total_seconds()
-        context = ssl.create_default_context(cafile=settings.ca_file)
         try:
             if settings.tls:
                 connection: smtplib.SMTP = smtplib.SMTP_SSL(
-                    settings.host, settings.port, timeout=timeout, context=context
+                    settings.host, settings.port, timeout=timeout, context=self._tls()
                 )
             else:
                 connection = smtplib.SMTP(settings.host, settings.port, timeout=timeout)
                 if settings.starttls:
-                    connection.starttls(context=context)
+                    connection.starttls(context=self._tls())
             if settings.username:
                 assert settings.password is not None
                 connection.login(settings.username, settings.password.reveal())
@@ -153,14 +212,32 @@ class SmtpOutput(BaseOutput):
                 f"cannot reach {settings.host}:{settings.port}: {e}",
                 hint="check host, port and TLS settings",
             ) from None
-        self._connection = connection
         return connection
 
+    def _tls(self) -> ssl.SSLContext:
+        """The TLS context, made once: loading the CA bundle takes tens of milliseconds."""
+        with self._lock:
+            if self._context is None:
+                self._context = ssl.create_default_context(cafile=self.smtp.ca_file)
+            return self._context
+
     def close(self) -> None:
-        if self._connection is not None:
-            with contextlib.suppress(smtplib.SMTPException, OSError):
-                self._connection.quit()
-            self._connection = None
+        while True:
+            try:
+                self._discard(self._idle.get_nowait())
+            except queue.Empty:
+                return
+
+
+def _refused(
+    replies: list[tuple[int, bytes]], recipient: str
+) -> tuple[int, bytes | str, str] | None:
+    """The envelope's refusal among the replies to MAIL and RCPT, if there is one."""
+    if replies[0][0] != 250:
+        return replies[0][0], replies[0][1], "sender"
+    if len(replies) > 1 and replies[1][0] not in (250, 251):
+        return replies[1][0], replies[1][1], f"recipient {recipient}"
+    return None
 
 
 def _text(answer: bytes | str) -> str:
