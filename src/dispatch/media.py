@@ -80,7 +80,8 @@ def cards_in_entry(entry: Any, raw_html: str, title: str) -> list[VideoCard]:
         thumbnail = thumbnails[0].get("url") if thumbnails else None
         cards.append(card_for(video, title, thumbnail))
     for link in entry.get("links") or []:
-        linked = youtube_id(link.get("href") or "")
+        href = link.get("href") or ""
+        linked = youtube_id(href) if "youtu" in href.lower() else None  # most links: no video
         if linked:
             cards.append(card_for(linked, title))
     cards += cards_in_html(raw_html, title)

@@ -529,11 +529,14 @@ class Store:
                         article_id,
                     ),
                 )
+            # Every new article's story first (most are a story of their own: one statement),
+            # then its queues; what is queued decides whether a later copy goes too.
+            self._db.executemany(
+                "UPDATE articles SET story_id = ? WHERE id = ?",
+                [(route.story or i, i) for i, route in zip(new_ids, update.routes, strict=True)],
+            )
             for article, article_id, route in zip(update.new, new_ids, update.routes, strict=True):
                 story = route.story or article_id
-                self._db.execute(
-                    "UPDATE articles SET story_id = ? WHERE id = ?", (story, article_id)
-                )
                 for digest in route.digests:
                     if route.story and self._story_in_digest(digest, story):
                         continue  # one story once: it is in this digest already
