@@ -11,7 +11,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,9 +34,11 @@ from dispatch.store import Delivery, Store, idempotency_key
 
 Progress = Callable[[str], None]
 
-# Deliveries claimed at a time: few enough that other workers find work, many enough that
-# claiming costs little beside sending.
+# Deliveries claimed at a time on a shared store: few enough that other workers find work,
+# many enough that claiming costs little beside sending. Alone on SQLite (one sender, by its
+# lock), a claim is a commit that shares nothing, so it takes more at once.
 CLAIM_BATCH = 20
+CLAIM_BATCH_ALONE = 200
 
 
 @dataclass
@@ -182,7 +183,7 @@ class Deliverer:
         # Asked once per run, and only of outputs with something to send: preparing can
         # reach the network (Mastodon's limits).
         readiness: dict[str, str | None] = {}
-        flights = InFlight(self._settle)
+        flights = InFlight(self.store, self._settle)
         try:
             for delivery in self._claimed(now):
                 if delivery.kind == "post" and self._over_run_cap(delivery.output):
@@ -195,9 +196,12 @@ class Deliverer:
                         readiness[delivery.output] = _readiness(self.outputs[delivery.output])
                     unready = readiness[delivery.output]
                 results.append(self._deliver_one(delivery, now, dry_run, out_dir, unready, flights))
-        finally:
-            # Every send in flight is settled (recorded) before the outputs close.
             landed = flights.drain()
+        except BaseException:
+            # What was started is recorded before the outputs close; what waits is not sent.
+            flights.drain(start_waiting=False)
+            raise
+        finally:
             for output in self.outputs.values():
                 output.close()
             self.store.release()  # what this run claimed but did not start, others may take
@@ -210,7 +214,10 @@ class Deliverer:
         after = 0
         while not self.stop.is_set():
             batch = self.store.claim_deliveries(
-                now, datetime.now(UTC) + self.config.daemon.lease, after=after, limit=CLAIM_BATCH
+                now,
+                datetime.now(UTC) + self.config.daemon.lease,
+                after=after,
+                limit=CLAIM_BATCH if self.store.shared else CLAIM_BATCH_ALONE,
             )
             if not batch:
                 return
@@ -294,27 +301,12 @@ class Deliverer:
             if spaced is not None:
                 self.store.mark(delivery.id, "pending", now, next_attempt=spaced)
                 return replace(shown, status="waiting", error=f"spaced until {spaced}")
-        # Sends run side by side only where no budget has to count them one by one.
-        side_by_side = output.capabilities.connections > 1 and not (
-            limit is not None or (self.pace and rate)
-        )
-        if side_by_side:
-            flights.wait_for_room(output)  # first: a row is `sending` only while it really is
-        # Sends that have finished are recorded in the commit that marks this one: one commit
-        # a message, not two. A crash before it leaves them `sending`, as one just after a send.
-        with self.store.batch() if flights.any_done() else nullcontext():
-            flights.land_done()
-            started = self.store.start_sending(delivery.id, now)
-        if not started:
-            return replace(
-                shown,
-                status="pending",
-                error="taken over by another worker (this one's lease ran out)",
-                hint="raise daemon.lease above the slowest send",
-            )
         sending = Sending(delivery, output, shown, now, time.monotonic())
-        if side_by_side:
-            return flights.start(sending, lambda: output.send(message))
+        # Sends run side by side only where no budget has to count them one by one.
+        if output.capabilities.connections > 1 and limit is None and not (self.pace and rate):
+            return flights.add(sending, lambda: output.send(message))
+        if not self.store.start_sending(delivery.id, now):
+            return _taken_over(shown)
         return self._settle(sending, lambda: output.send(message))
 
     def _settle(self, sending: Sending, outcome: Callable[[], str]) -> DeliveryResult:
@@ -413,58 +405,87 @@ class Sending:
 
 
 class InFlight:
-    """Sends in flight on other threads, up to each output's ``connections`` at once. Their
-    outcomes are recorded on the thread that owns the store, by ``settle``.
+    """Sends on other threads, up to each output's ``connections`` at once.
+
+    They start in waves of half that many: a wave's rows are marked ``sending`` in one commit,
+    which also records the sends that have finished, and only once the wave's connections are
+    free, so a row is ``sending`` only while it really is. Outcomes are recorded on the thread
+    that owns the store, by ``settle``.
     """
 
-    def __init__(self, settle: Callable[[Sending, Callable[[], str]], DeliveryResult]) -> None:
+    def __init__(
+        self, store: Store, settle: Callable[[Sending, Callable[[], str]], DeliveryResult]
+    ) -> None:
+        self._store = store
         self._settle = settle
         self._pools: dict[str, ThreadPoolExecutor] = {}
+        self._waiting: dict[str, list[tuple[Sending, Callable[[], str], DeliveryResult]]] = {}
         self._flying: dict[Future[str], tuple[Sending, DeliveryResult]] = {}
         self.landed: dict[int, DeliveryResult] = {}
 
-    def wait_for_room(self, output: Output) -> None:
-        """Return once fewer than ``connections`` sends of ``output`` are still running."""
+    def add(self, sending: Sending, send: Callable[[], str]) -> DeliveryResult:
+        """Send on another thread, with the next wave. The placeholder returned is replaced by
+        the outcome ``drain`` gives.
+        """
+        placeholder = replace(sending.shown)  # a new object: its id names this send
+        wave = self._waiting.setdefault(sending.output.name, [])
+        wave.append((sending, send, placeholder))
+        if len(wave) >= max(1, sending.output.capabilities.connections // 2):
+            self._launch(sending.output.name)
+        return placeholder
+
+    def drain(self, *, start_waiting: bool = True) -> dict[int, DeliveryResult]:
+        """Start what waits, wait for every send and record it: results by placeholder id."""
+        for name in list(self._waiting):
+            if start_waiting:
+                self._launch(name)
+            else:
+                del self._waiting[name]  # never marked: they stay pending, for the next run
+        self._land(list(self._flying))
+        for pool in self._pools.values():
+            pool.shutdown()
+        return self.landed
+
+    def _launch(self, name: str) -> None:
+        wave = self._waiting.pop(name)
+        output = wave[0][0].output
+        self._wait_for_room(output, len(wave))
+        with self._store.batch():
+            self._land([future for future in self._flying if future.done()])
+            started = [self._store.start_sending(s.delivery.id, s.now) for s, _, _ in wave]
+        if name not in self._pools:
+            room = output.capabilities.connections
+            self._pools[name] = ThreadPoolExecutor(room, thread_name_prefix=f"send-{name}")
+        for (sending, send, placeholder), ok in zip(wave, started, strict=True):
+            if ok:
+                self._flying[self._pools[name].submit(send)] = (sending, placeholder)
+            else:
+                self.landed[id(placeholder)] = _taken_over(sending.shown)
+
+    def _wait_for_room(self, output: Output, wanted: int) -> None:
         while True:
             running = [
                 future
                 for future, (sending, _) in self._flying.items()
                 if sending.output is output and not future.done()
             ]
-            if len(running) < output.capabilities.connections:
+            if len(running) + wanted <= output.capabilities.connections:
                 return
             wait(running, return_when=FIRST_COMPLETED)
-
-    def start(self, sending: Sending, send: Callable[[], str]) -> DeliveryResult:
-        """Send on another thread. The placeholder returned is replaced by its outcome, recorded
-        by ``land_done`` or ``drain``.
-        """
-        name = sending.output.name
-        if name not in self._pools:
-            room = sending.output.capabilities.connections
-            self._pools[name] = ThreadPoolExecutor(room, thread_name_prefix=f"send-{name}")
-        placeholder = replace(sending.shown)  # a new object: its id names this send
-        self._flying[self._pools[name].submit(send)] = (sending, placeholder)
-        return placeholder
-
-    def any_done(self) -> bool:
-        return any(future.done() for future in self._flying)
-
-    def land_done(self) -> None:
-        """Record the sends that have finished."""
-        self._land([future for future in self._flying if future.done()])
-
-    def drain(self) -> dict[int, DeliveryResult]:
-        """Wait for every send in flight and record it: results by their placeholder's id."""
-        self._land(list(self._flying))
-        for pool in self._pools.values():
-            pool.shutdown()
-        return self.landed
 
     def _land(self, done: Iterable[Future[str]]) -> None:
         for future in done:
             sending, placeholder = self._flying.pop(future)
             self.landed[id(placeholder)] = self._settle(sending, future.result)
+
+
+def _taken_over(shown: DeliveryResult) -> DeliveryResult:
+    return replace(
+        shown,
+        status="pending",
+        error="taken over by another worker (this one's lease ran out)",
+        hint="raise daemon.lease above the slowest send",
+    )
 
 
 _RESOLVE_HINT = (
