@@ -19,6 +19,7 @@ SCENARIOS = [
     "CPU for one changed 100 KB WordPress feed (parse to stored)",
     "rendering a 20-article digest (MJML included)",
     "sending 50 emails to the sink",
+    "the same, first to last email taken",
 ]
 
 
@@ -39,3 +40,4 @@ def test_the_benchmark_runs_every_scenario_against_the_peers() -> None:
         assert ("first poll of 20 feeds (all new)", peer) in seen
         assert ("steady state, 20 feeds (all 304)", peer) in seen
     assert ("sending 50 emails to the sink", "rss2email") in seen
+    assert ("the same, first to last email taken", "rss2email") in seen
