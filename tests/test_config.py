@@ -129,6 +129,23 @@ def test_output_settings_are_validated_by_their_type() -> None:
     assert any(p.startswith("outputs.toots.acces_token (line 6): unknown key") for p in found)
 
 
+def test_an_smtp_address_with_a_line_break_is_refused_at_its_line() -> None:
+    """Addresses go into SMTP commands (pipelined, bypassing smtplib's own check) and headers."""
+    text = GOOD.replace(
+        "  archive: {type: file, path: out/}",
+        "  archive: {type: file, path: out/}\n"
+        "  mail:\n"
+        "    type: smtp\n"
+        "    host: 127.0.0.1\n"
+        '    from: "d@example.org"\n'
+        '    to: ["a@example.org", "b@example.org\\r\\nRCPT TO:<eve@example.org>"]',
+    )
+    found = problems(text)
+    assert any(p.startswith("outputs.mail.to (line 10): ") and "line break" in p for p in found)
+    clean = parse_config(text.replace("\\r\\nRCPT TO:<eve@example.org>", ""), "feeds.yaml", {})
+    assert clean.outputs["mail"].to == ["a@example.org", "b@example.org"]  # type: ignore[attr-defined]
+
+
 def test_yaml_syntax_error_has_its_line() -> None:
     found = problems("feeds:\n  - name: a\n    url: [unclosed\n")
     assert len(found) == 1 and found[0].startswith("(file) (line 4): not valid YAML")

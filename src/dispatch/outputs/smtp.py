@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from email.utils import parseaddr
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from dispatch.config import OutputSettings
 from dispatch.errors import Ambiguous, AuthError, Rejected, TransientError
@@ -44,6 +44,17 @@ class SmtpSettings(OutputSettings):
     # Messages in flight at once, each on a connection of its own. More is faster against a
     # distant relay; a crash can leave this many messages not known to be sent or not.
     connections: int = Field(default=4, ge=1, le=32)
+
+    @field_validator("to")
+    @classmethod
+    def _one_line(cls, value: list[str]) -> list[str]:
+        """A recipient goes into RCPT and To: a line break would start another command or
+        header.
+        """
+        for address in value:
+            if "\r" in address or "\n" in address:
+                raise ValueError(f"a line break in the address {address!r}")
+        return value
 
 
 class SmtpOutput(BaseOutput):
@@ -138,6 +149,8 @@ class SmtpOutput(BaseOutput):
             Ambiguous: it dropped while the data was sent or answered.
         """
         envelope = f"MAIL FROM:<{self._envelope_from}>", f"RCPT TO:<{parseaddr(recipient)[1]}>"
+        if any("\r" in command or "\n" in command for command in envelope):
+            raise Rejected(self.name, f"a line break in the envelope: {envelope!r}")
         try:
             if connection.has_extn("pipelining"):
                 connection.send("\r\n".join((*envelope, "DATA", "")))
