@@ -255,3 +255,28 @@ def test_a_password_in_the_url_is_never_shown(state: State) -> None:
         Store.open(wrong.replace("/t_", "/missing_"))
     assert "hunter2-canary" not in str(raised.value)
     assert "missing_" in str(raised.value) and "PGPASSWORD" in str(raised.value)  # the hint
+
+
+def test_sqlite_is_in_wal_mode_while_open_and_a_plain_file_once_everyone_left(
+    tmp_path: Path,
+) -> None:
+    """WAL while dispatch runs (one fsync a commit); back to the rollback journal when the last
+    user closes, so a reader who may not write the folder (no -shm there) can open it.
+    """
+    import sqlite3
+
+    def mode() -> str:
+        reader = sqlite3.connect(f"{(tmp_path / 'state.db').as_uri()}?mode=ro", uri=True)
+        try:
+            return str(reader.execute("PRAGMA journal_mode").fetchone()[0])
+        finally:
+            reader.close()
+
+    first = Store.open(tmp_path / "state.db")
+    second = Store.open(tmp_path / "state.db")  # a `dispatch status` beside the service, say
+    assert mode() == "wal"
+    second.close()  # the service still has it: it stays WAL, and closing does not wait
+    assert mode() == "wal"
+    first.close()
+    assert mode() == "delete"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.db"]

@@ -8,6 +8,7 @@ transactions, row locks that skip rows another worker holds, and the store-wide 
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import re
@@ -190,6 +191,13 @@ class SqliteDatabase:
             handle.close()
 
     def close(self) -> None:
+        if self._lock_path is not None:
+            # Back to the rollback journal when the last user leaves, so that someone who may
+            # read the file but not write its folder can still open it (a WAL file needs its
+            # -shm beside it). Another process still in it keeps WAL: busy, and left so.
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("PRAGMA busy_timeout = 0")
+                self._db.execute("PRAGMA journal_mode = DELETE")
         self._db.close()
 
 
