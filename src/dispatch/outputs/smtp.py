@@ -71,6 +71,7 @@ class SmtpOutput(BaseOutput):
         self._idle: queue.SimpleQueue[smtplib.SMTP] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._envelope_from = parseaddr(self.smtp.from_)[1]
+        self._domain = sender_domain(self.smtp.from_)  # of every Message-ID
 
     @property
     def smtp(self) -> SmtpSettings:
@@ -109,7 +110,7 @@ class SmtpOutput(BaseOutput):
             raise
         if code == 250 and what == "message":
             self._idle.put(connection)
-            message_id = f"<{message.key}@{sender_domain(self.smtp.from_)}>"
+            message_id = f"<{message.key}@{self._domain}>"
             return f"{message_id} {_text(answer)}".strip()
         try:
             connection.rset()  # a clean slate for the next message
