@@ -4,8 +4,10 @@ same run, each as medians of several runs: wall time, CPU time (user + system) a
 
     .venv/bin/python bench/run.py            # the full run, as in docs/performance.md
     .venv/bin/python bench/run.py --small    # a small configuration (CI runs it)
+    .venv/bin/python bench/run.py --only sending             # one scenario (repeatable)
+    BENCH_CONNECTIONS=8 .venv/bin/python bench/run.py --only sending   # SMTP's connections
 
-Needs nginx (Debian's; tests/prepare.sh installs it) and the test extras (aiosmtpd); makes
+Needs nginx and postfix's smtp-sink (Debian's; tests/prepare.sh installs them); makes
 bench/.peers (rss2email 3.14, feed2exec 0.23 from PyPI) and bench/.data (the corpus) once.
 """
 
