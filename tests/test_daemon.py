@@ -122,9 +122,12 @@ def test_a_new_article_is_posted_within_its_interval(
     wait_for(lambda: receiver.received, timeout=10)
     ((_, payload),) = receiver.received
     assert payload["data"]["articles"][0]["title"] == "Story fresh1"
+    sent = 'dispatch_deliveries_total{output="hook",status="sent"} 1.0'
+    # The receiver has the post a moment before the daemon has recorded it and counted it.
+    wait_for(lambda: sent in running.get("/metrics")[1], timeout=10)
     status, metrics = running.get("/metrics")
     assert status == 200
-    assert 'dispatch_deliveries_total{output="hook",status="sent"} 1.0' in metrics
+    assert sent in metrics
     assert 'dispatch_articles_found_total{feed="news"} 1.0' in metrics
     assert "dispatch_send_seconds_count" in metrics
     assert 'dispatch_polls_total{feed="news",result="not-modified"}' in metrics
