@@ -94,3 +94,37 @@ def test_a_template_that_loops_too_long_is_stopped(tmp_path: Path, case: str) ->
     assert caught.value.template.endswith("subject.txt.j2")
     # The thread that was stopped renders normally afterwards.
     assert render_subject(tmp_path, "Fine {{ digest.title }}\n") == "Fine Daily"
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "d.title",  # an item
+        "d._hidden",  # an item that looks private is still only an item
+        "d.items()|list|length",  # a dict method wins over an item of the same name
+        "d.keys is callable",
+        "d.missing is defined",
+        "d.__class__",  # refused by the sandbox
+        "d.copy",  # a dict method the sandbox allows
+    ],
+)
+def test_dict_lookups_answer_as_jinjas_own_sandbox_does(expression: str) -> None:
+    """The sandbox looks up a dict's items without Jinja's failed attribute lookup first (a
+    digest does it hundreds of times); what every lookup answers must not change.
+    """
+    import jinja2
+    from jinja2.sandbox import SandboxedEnvironment
+
+    from dispatch.sandbox import GuardedSandbox
+
+    value = {"title": "T", "_hidden": "h", "items": "not the method", "keys": 1}
+
+    def answer(env: jinja2.Environment) -> str:
+        try:
+            return env.from_string("{{ " + expression + " }}").render(d=value)
+        except Exception as e:
+            return f"{type(e).__name__}: {e}"
+
+    ours = answer(GuardedSandbox(undefined=jinja2.StrictUndefined))
+    assert ours == answer(SandboxedEnvironment(undefined=jinja2.StrictUndefined))
+    assert ours  # every expression answers something, or an error naming the lookup

@@ -29,6 +29,7 @@ MAX_VALUE = 1_000_000  # characters (or items) in any one value a template makes
 MAX_OUTPUT = 5_000_000  # characters one template may output
 MAX_SECONDS = 2.0  # for one digest or post, every template it takes included
 MAX_EXPONENT = 64
+_DICT_ATTRIBUTES = frozenset(dir(dict))
 
 
 class RenderTimeout(Exception):
@@ -58,6 +59,17 @@ class GuardedSandbox(SandboxedEnvironment):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self.globals["namespace"] = _BoundedNamespace
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # ``article.title`` on a context dict: Jinja tries the attribute first and takes the
+        # item after an AttributeError, hundreds of times a digest. A dict has no attribute
+        # but dict's own, so the item is the same answer, without raising.
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         if operator == "**" and isinstance(right, int) and abs(right) > MAX_EXPONENT:
