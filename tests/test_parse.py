@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from html import unescape
+
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from conftest import rss
 from dispatch.errors import ParseError
 from dispatch.parse import parse_feed
-from dispatch.sanitize import clean_html
+from dispatch.sanitize import clean_html, text_of_clean
 
 
 def parse(body: str) -> list:  # type: ignore[type-arg]
@@ -104,3 +109,33 @@ def test_doctype_entities_are_not_expanded() -> None:
     )
     (article,) = parse(body)
     assert "AAAA" not in article.title
+
+
+# Mostly words, spaces and line breaks, as articles are; now and then other white space.
+PIECES = ["a", "é", "&amp;", "<b>", "</b>", "<p>", "</p>", " ", " ", " ", "\n", "\n"]
+PIECES += [
+    "\t",
+    "\r",
+    "\x0b",
+    "\x0c",
+    "\x1c",
+    "\x85",
+    "\xa0",
+    "\u2028",
+    "\u3000",
+    "\u200b",
+    "&nbsp;",
+]
+
+
+@given(st.lists(st.sampled_from(PIECES), max_size=40).map("".join))
+@example("a \n b")
+@example("a  b")
+@example("a\xa0b\t")
+def test_plain_text_folds_white_space_as_splitting_into_words_does(html: str) -> None:
+    """One paragraph a line, every run of white space one space, no empty line: the quick
+    path for lines already folded answers as splitting every line into words would.
+    """
+    lines = unescape(re.sub(r"<[^>]*>", "", html.replace("<p>", "\n").replace("</p>", "\n")))
+    expected = "\n".join(filter(None, (" ".join(line.split()) for line in lines.split("\n"))))
+    assert text_of_clean(html) == expected

@@ -97,8 +97,19 @@ def text_of_clean(cleaned: str) -> str:
     paragraph a line, white space folded. A few regular expressions, not a parser.
     """
     text = unescape(_ANY_TAG.sub("", _BLOCK_TAG.sub("\n", cleaned)))
-    # str.split per line beats any regular expression for folding white space here.
-    return "\n".join(filter(None, (" ".join(line.split()) for line in text.split("\n"))))
+    return "\n".join(filter(None, map(_folded, text.split("\n"))))
+
+
+def _folded(line: str) -> str:
+    """The line with its white space folded: runs of it made one space, none at the ends.
+
+    Most lines are folded already, and splitting one into words to join them again costs
+    far more than seeing that. Every white space character but the space is unprintable.
+    """
+    if line.isprintable() and "  " not in line and line[:1] != " " and line[-1:] != " ":
+        return line
+    # str.split beats any regular expression for folding white space here.
+    return " ".join(line.split())
 
 
 def html_to_text(fragment: str) -> str:
