@@ -10,28 +10,35 @@ from dispatch.media import cards_in_entry, cards_in_html, youtube_id
 VIDEO = "dQw4w9WgXcQ"
 
 
-@pytest.mark.parametrize(
-    "url",
-    [
-        f"https://youtu.be/{VIDEO}",
-        f"https://youtu.be/{VIDEO}?si=abcdef&t=42",
-        f"https://www.youtube.com/watch?v={VIDEO}",
-        f"https://www.youtube.com/watch?feature=share&v={VIDEO}&t=10s",
-        f"https://www.youtube.com/watch?feature=share&amp;v={VIDEO}",
-        f"https://youtube.com/watch?v={VIDEO}",
-        f"https://m.youtube.com/watch?v={VIDEO}",
-        f"https://music.youtube.com/watch?v={VIDEO}&list=RDAMVM",
-        f"https://www.youtube.com/embed/{VIDEO}?feature=oembed",
-        f"https://www.youtube-nocookie.com/embed/{VIDEO}",
-        f"//www.youtube.com/embed/{VIDEO}",
-        f"https://www.youtube.com/shorts/{VIDEO}",
-        f"https://www.youtube.com/live/{VIDEO}?feature=share",
-        f"https://www.youtube.com/v/{VIDEO}?version=3",
-        f"http://www.youtube.com/watch?v={VIDEO}",
-    ],
-)
+FORMS = [
+    f"https://youtu.be/{VIDEO}",
+    f"https://youtu.be/{VIDEO}?si=abcdef&t=42",
+    f"https://www.youtube.com/watch?v={VIDEO}",
+    f"https://www.youtube.com/watch?feature=share&v={VIDEO}&t=10s",
+    f"https://www.youtube.com/watch?feature=share&amp;v={VIDEO}",
+    f"https://youtube.com/watch?v={VIDEO}",
+    f"https://m.youtube.com/watch?v={VIDEO}",
+    f"https://music.youtube.com/watch?v={VIDEO}&list=RDAMVM",
+    f"https://www.youtube.com/embed/{VIDEO}?feature=oembed",
+    f"https://www.youtube-nocookie.com/embed/{VIDEO}",
+    f"//www.youtube.com/embed/{VIDEO}",
+    f"https://www.youtube.com/shorts/{VIDEO}",
+    f"https://www.youtube.com/live/{VIDEO}?feature=share",
+    f"https://www.youtube.com/v/{VIDEO}?version=3",
+    f"http://www.youtube.com/watch?v={VIDEO}",
+    f"HTTPS://WWW.YOUTUBE.COM/watch?v={VIDEO}",
+]
+
+
+@pytest.mark.parametrize("url", FORMS)
 def test_every_url_form(url: str) -> None:
     assert youtube_id(url) == VIDEO
+
+
+@pytest.mark.parametrize("url", FORMS)
+def test_every_url_form_is_found_in_html(url: str) -> None:
+    html = f'<p>Watch <a href="{url}">this</a>.</p><p>Or paste {url} in a browser.</p>'
+    assert [card.video_id for card in cards_in_html(html, "t")] == [VIDEO]
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,10 @@ from urllib.parse import parse_qs, urlsplit
 from dispatch.models import VideoCard
 
 _VIDEO_ID = re.compile(r"[A-Za-z0-9_-]{11}")
+# From the "//" on: the scheme does not change the video, and a pattern that starts with a
+# literal is searched for as one; an optional scheme first made it 50 times slower.
 _YOUTUBE_URL = re.compile(
-    r"(?:https?:)?//(?:[a-z0-9-]+\.)*(?:youtube(?:-nocookie)?\.com|youtu\.be)/[^\s\"'<>\]\[)]*",
+    r"//(?:[a-z0-9-]+\.)*(?:youtube(?:-nocookie)?\.com|youtu\.be)/[^\s\"'<>\]\[)]*",
     re.IGNORECASE,
 )
 _IFRAME = re.compile(r"<iframe\b[^>]*>", re.IGNORECASE)
