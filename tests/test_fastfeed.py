@@ -5,6 +5,7 @@ corpus and in feedparser's own fixtures, gives exactly the articles feedparser g
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from functools import cache
 
 from conftest import ROOT
@@ -20,11 +21,13 @@ import corpus as bench_corpus
 def both(name: str, body: bytes, content_type: str | None) -> tuple[object, object]:
     def parsed(fast: bool) -> ParsedFeed | str:
         try:
-            return parse_feed(
+            feed = parse_feed(
                 name, body, url="https://example.org/feed", content_type=content_type, fast=fast
             )
         except ParseError as e:
             return f"rejected: {e.reason}"
+        # The fingerprint is of the parser's entry, which differs by parser; articles must not.
+        return replace(feed, articles=tuple(replace(a, fingerprint="") for a in feed.articles))
 
     return parsed(True), parsed(False)
 

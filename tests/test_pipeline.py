@@ -44,6 +44,38 @@ def test_second_poll_is_answered_304_and_parses_nothing(
     assert state.rows("SELECT COUNT(*) FROM articles") == [(3,)]
 
 
+def test_a_changed_feed_makes_only_its_changed_entries_again(
+    server: FeedServer, tmp_path: Path, state: State
+) -> None:
+    """A feed that changed by an article: the entries that did not change are not sanitised
+    and read again. The store shows it: an article whose stored text and hash were altered
+    keeps them (read again, it would be seen to differ and be written again), unless its
+    entry changed. Articles stored before entries were fingerprinted get their fingerprint.
+    """
+    url = server.serve("/feed", rss(article_items(3)))
+    path = config(state, tmp_path, [{"name": "news", "url": url, "backfill": "all"}])
+
+    def poll(hour: int, items: list[dict[str, str]]) -> dict[str, str]:
+        server.serve("/feed", rss(items))
+        when = f"2026-11-27T{hour:02d}:00:00+00:00"
+        assert run_cli("poll", "--all", "--now", when, config=path).code == 0
+        return dict(state.rows("SELECT key, text FROM articles"))  # type: ignore[arg-type]
+
+    poll(3, article_items(3))
+    state.rows("UPDATE articles SET fingerprint = NULL")  # as if stored before fingerprints
+    assert len(poll(4, article_items(4))) == 4
+    assert state.rows("SELECT COUNT(*) FROM articles WHERE fingerprint IS NULL") == [(0,)]
+
+    state.rows("UPDATE articles SET text = 'altered', content_hash = 'altered'")
+    items = article_items(5)
+    items[-1]["content"] = "<p>Story a1, corrected.</p>"
+    texts = poll(5, items)
+    assert texts["guid:a-5"] == "This is story a5. It has two sentences of text."  # new
+    assert texts["guid:a-1"] == "Story a1, corrected."  # its entry changed: made again
+    assert [texts[f"guid:a-{n}"] for n in (2, 3, 4)] == ["altered"] * 3  # left as they were
+    assert state.rows("SELECT COUNT(*) FROM deliveries") == [(5,)]  # each article posted once
+
+
 def test_a_feed_is_not_polled_before_it_is_due(
     server: FeedServer, tmp_path: Path, state: State
 ) -> None:

@@ -46,6 +46,7 @@ class Article:
     image: str | None = None
     cards: tuple[VideoCard, ...] = ()
     content_hash: str = ""
+    fingerprint: str = ""  # of the feed entry it was made from: unchanged, it is not remade
     summary: str = ""
     id: int = 0
     story: int = 0  # the id of the story's first article (its own id when it is the first)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -225,7 +225,11 @@ class Dispatcher:
         if state is not None and state.url == feed.url and state.body_hash == body_hash:
             return None  # the same bytes as last time: nothing to parse
         parsed = parse_feed(
-            feed.name, response.body, url=response.url, content_type=response.content_type
+            feed.name,
+            response.body,
+            url=response.url,
+            content_type=response.content_type,
+            stored=partial(self.store.fingerprints, feed.name),
         )
         articles = parsed.articles
         if feed.title:

@@ -43,7 +43,10 @@ def classify(articles: Sequence[Article], known: Known, backfill: int | Literal[
     for article in articles:
         known_id = known.keys.get(article.key)
         if known_id is not None:
-            if known.content_hashes.get(known_id) != article.content_hash:
+            # Changed, or made from an entry that changed (or before entries were
+            # fingerprinted): written again, so that the next poll leaves it out.
+            changed = known.content_hashes.get(known_id) != article.content_hash
+            if changed or known.fingerprints.get(known_id) != article.fingerprint:
                 updated.append((known_id, article))
             continue
         same = None

@@ -143,6 +143,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX articles_by_story ON articles (story_id);
     CREATE INDEX articles_by_first_seen ON articles (first_seen);
     """,
+    # 7: an article remembers the feed entry it was made from: unchanged, it is not remade.
+    """
+    ALTER TABLE articles ADD COLUMN fingerprint TEXT;
+    """,
 )
 
 # One name per process for the leases it takes, whichever connection takes them.
@@ -173,6 +177,7 @@ class Known:
     first_poll: bool
     keys: dict[str, int]
     content_hashes: dict[int, str]
+    fingerprints: dict[int, str | None]
     links: dict[str, int]
     titles: dict[tuple[str, str], int]
 
@@ -463,37 +468,52 @@ class Store:
     def known(self, feed: str, keys: Iterable[str], recent: int = 500) -> Known:
         """What is known of these keys in this feed, plus the feed's recent articles."""
         wanted = list(keys)
-        found: dict[str, int] = {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for table, column in (("articles", "id"), ("aliases", "article_id")):
-                for row in self._db.execute(
-                    f"SELECT key, {column} AS id FROM {table} WHERE feed = ? AND key IN ({marks})",
-                    (feed, *chunk),
-                ):
-                    found[row["key"]] = row["id"]
+        found = dict(self._by_key("articles", "id", feed, wanted))
+        found.update(self._by_key("aliases", "article_id", feed, wanted))
         rows = self._db.execute(
-            """SELECT id, norm_link, norm_title, content_hash FROM articles WHERE feed = ?
-               ORDER BY id DESC LIMIT ?""",
+            """SELECT id, norm_link, norm_title, content_hash, fingerprint FROM articles
+               WHERE feed = ? ORDER BY id DESC LIMIT ?""",
             (feed, recent),
         ).fetchall()
         state = self._db.execute(
             "SELECT last_success_at FROM feeds WHERE name = ?", (feed,)
         ).fetchone()
         hashes = {row["id"]: row["content_hash"] for row in rows}
+        fingerprints = {row["id"]: row["fingerprint"] for row in rows}
         for article_id in set(found.values()) - hashes.keys():
             row = self._db.execute(
-                "SELECT content_hash FROM articles WHERE id = ?", (article_id,)
+                "SELECT content_hash, fingerprint FROM articles WHERE id = ?", (article_id,)
             ).fetchone()
             hashes[article_id] = row["content_hash"]
+            fingerprints[article_id] = row["fingerprint"]
         return Known(
             first_poll=state is None or state["last_success_at"] is None,
             keys=found,
             content_hashes=hashes,
+            fingerprints=fingerprints,
             links={row["norm_link"]: row["id"] for row in rows if row["norm_link"]},
             titles={(row["norm_title"], row["content_hash"]): row["id"] for row in rows},
         )
+
+    def fingerprints(self, feed: str, keys: list[str]) -> dict[str, str]:
+        """The fingerprints of this feed's articles stored under these keys."""
+        return {key: value for key, value in self._by_key("articles", "fingerprint", feed, keys)}
+
+    def _by_key(self, table: str, column: str, feed: str, keys: list[str]) -> list[tuple[str, Any]]:
+        """(key, column) of this feed's rows in ``table`` with these keys, where not NULL."""
+        found = []
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found += [
+                (row["key"], row["value"])
+                for row in self._db.execute(
+                    f"""SELECT key, {column} AS value FROM {table}
+                        WHERE feed = ? AND key IN ({marks}) AND {column} IS NOT NULL""",
+                    (feed, *chunk),
+                )
+            ]
+        return found
 
     def record_poll(self, update: FeedUpdate, now: datetime, next_poll: datetime) -> list[int]:
         """Write one successful poll: feed state, articles, aliases, queues and deliveries, all
@@ -517,7 +537,7 @@ class Store:
             for article_id, article in update.updated:
                 self._db.execute(
                     """UPDATE articles SET title = ?, html = ?, text = ?, content_hash = ?,
-                         norm_title = ?, image = ?, cards = ? WHERE id = ?""",
+                         norm_title = ?, image = ?, cards = ?, fingerprint = ? WHERE id = ?""",
                     (
                         article.title,
                         article.html,
@@ -526,6 +546,7 @@ class Store:
                         norm_title(article.title),
                         article.image,
                         _cards_json(article.cards),
+                        article.fingerprint,
                         article_id,
                     ),
                 )
@@ -967,8 +988,8 @@ def _delivery(row: Mapping[str, Any]) -> Delivery:
 
 _INSERT_ARTICLE = """INSERT INTO articles (feed, key, source, guid, title, link, norm_link,
     norm_title, author, published, categories, html, text, full_text, summary, image, cards,
-    content_hash, first_seen, baseline)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+    content_hash, fingerprint, first_seen, baseline)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 
 
 def _row(article: Article, now: datetime, baseline: bool) -> tuple[Any, ...]:
@@ -991,6 +1012,7 @@ def _row(article: Article, now: datetime, baseline: bool) -> tuple[Any, ...]:
         article.image,
         _cards_json(article.cards),
         article.content_hash,
+        article.fingerprint,
         _iso(now),
         int(baseline),
     )
@@ -1028,6 +1050,7 @@ def _article(row: Mapping[str, Any]) -> Article:
         image=row["image"],
         cards=tuple(VideoCard(**card) for card in json.loads(row["cards"])),
         content_hash=row["content_hash"],
+        fingerprint=row["fingerprint"] or "",
         summary=row["summary"],
         id=row["id"],
         story=row["story_id"] or row["id"],
