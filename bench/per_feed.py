@@ -2,7 +2,12 @@
 parse (the fast path), tell new from seen, and write, in a real SQLite file. Prints the median
 in seconds. The fetch is not in it: bench/run.py times whole polls, fetches included.
 
+By default every one of the feed's 20 articles is new. With ``--one-new`` the feed is one
+the store has read before, and it changed the way feeds usually do: one new article on top,
+the other 20 as they were.
+
     .venv/bin/python bench/per_feed.py --runs 50
+    .venv/bin/python bench/per_feed.py --runs 50 --one-new
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -27,37 +33,61 @@ from dispatch.store import FeedUpdate, Route, Store
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=50)
-    runs = parser.parse_args().runs
+    parser.add_argument("--one-new", action="store_true", help="one new article, 20 seen")
+    arguments = parser.parse_args()
     feed = corpus.feeds(1)[0]
     now = datetime(2026, 11, 27, tzinfo=UTC)
+    url = "https://news0.example/feed/"
     times = []
     with tempfile.TemporaryDirectory() as folder:
         store = Store.open(Path(folder) / "state.db")
-        for run in range(runs + 3):
-            name = f"wp-{run}"
-            body = corpus.wordpress(feed, generation=run).encode()
-            started = time.process_time()
-            parsed = parse_feed(name, body, url="https://news0.example/feed/")
+
+        def record(name: str, body: bytes) -> int:
+            """Poll ``body`` as feed ``name``; the count of articles new or written again."""
+            parsed = parse_feed(name, body, url=url, stored=partial(store.fingerprints, name))
             decision = classify(
                 parsed.articles, store.known(name, (a.key for a in parsed.articles)), "all"
             )
             store.record_poll(
                 FeedUpdate(
                     feed=name,
-                    url="https://news0.example/feed/",
+                    url=url,
                     etag=None,
                     last_modified=None,
                     body_hash=hashlib.sha256(body).hexdigest(),
                     new=decision.new,
                     baseline=decision.baseline,
+                    updated=decision.updated,
                     routes=[Route()] * len(decision.new),  # recorded, routed nowhere
                 ),
                 now,
                 now + timedelta(minutes=15),
             )
+            return len(decision.new) + len(decision.updated)
+
+        for run in range(arguments.runs + 3):
+            name = f"wp-{run}"
+            body = corpus.wordpress(feed, generation=run)
+            if arguments.one_new:
+                record(name, body.encode())  # read before: its 20 articles are stored
+                body = with_one_more(feed, body, run)
+            started = time.process_time()
+            written = record(name, body.encode())
             times.append(time.process_time() - started)
+            assert written == (1 if arguments.one_new else 20), written
         store.close()
-    print(f"{statistics.median(times[3:]):.6f} seconds (median of {runs}, {len(body):,} bytes)")
+    print(
+        f"{statistics.median(times[3:]):.6f} seconds "
+        f"(median of {arguments.runs}, {len(body):,} bytes)"
+    )
+
+
+def with_one_more(feed: corpus.Feed, body: str, generation: int) -> str:
+    """The feed with one new item on top, the others byte for byte as they were."""
+    longer = corpus.wordpress(feed, generation=generation, items=21)
+    newest = longer[longer.index("<item>") : longer.index("</item>") + len("</item>")]
+    first = body.index("<item>")
+    return body[:first] + newest + body[first:]
 
 
 if __name__ == "__main__":

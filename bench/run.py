@@ -313,12 +313,12 @@ def startup(rows: list[Row], runs: int) -> None:
         rows.append(Row("`--help` start-up", tool, median(samples), runs))
 
 
-def in_process(rows: list[Row], script: str, scenario: str, runs: int) -> None:
+def in_process(rows: list[Row], script: str, scenario: str, runs: int, *options: str) -> None:
     """A measurement a script makes inside its own process (it prints the median seconds):
     rendering a digest, the CPU for one changed feed. No peer does these.
     """
     output = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / script), "--runs", str(max(runs, 20))],
+        [sys.executable, str(ROOT / "bench" / script), "--runs", str(max(runs, 20)), *options],
         capture_output=True,
         text=True,
         check=True,
@@ -394,8 +394,15 @@ def main() -> None:
             in_process(
                 rows,
                 "per_feed.py",
-                "CPU for one changed 100 KB WordPress feed (parse to stored)",
+                "CPU for one changed 100 KB WordPress feed, 20 articles new (parse to stored)",
                 arguments.runs,
+            )
+            in_process(
+                rows,
+                "per_feed.py",
+                "the same feed, changed by 1 new article (20 stored, unchanged)",
+                arguments.runs,
+                "--one-new",
             )
         if "render" in chosen:
             in_process(
