@@ -497,7 +497,7 @@ class Store:
 
     def fingerprints(self, feed: str, keys: list[str]) -> dict[str, str]:
         """The fingerprints of this feed's articles stored under these keys."""
-        return {key: value for key, value in self._by_key("articles", "fingerprint", feed, keys)}
+        return dict(self._by_key("articles", "fingerprint", feed, keys))
 
     def _by_key(self, table: str, column: str, feed: str, keys: list[str]) -> list[tuple[str, Any]]:
         """(key, column) of this feed's rows in ``table`` with these keys, where not NULL."""
