@@ -76,6 +76,28 @@ def test_a_changed_feed_makes_only_its_changed_entries_again(
     assert state.rows("SELECT COUNT(*) FROM deliveries") == [(5,)]  # each article posted once
 
 
+def test_a_store_from_before_fingerprints_is_upgraded_and_posts_nothing_twice(
+    server: FeedServer, tmp_path: Path, state: State
+) -> None:
+    """A store made by the version before entries were fingerprinted (schema 6): opened, it
+    gains the column; its articles are known, get their fingerprints, and only the feed's new
+    article is posted.
+    """
+    url = server.serve("/feed", rss(article_items(3)))
+    path = config(state, tmp_path, [{"name": "news", "url": url, "backfill": "all"}])
+    assert run_cli("poll", "--now", NOW, config=path).code == 0
+    state.rows("ALTER TABLE articles DROP COLUMN fingerprint")  # as schema 6 had it
+    if state.file is not None:
+        state.rows("PRAGMA user_version = 6")
+    else:
+        state.rows("UPDATE dispatch_schema SET version = 6")
+
+    server.serve("/feed", rss(article_items(4)))
+    assert run_cli("poll", "--all", "--now", "2026-11-27T04:00:00+00:00", config=path).code == 0
+    assert state.rows("SELECT COUNT(*) FROM articles WHERE fingerprint IS NULL") == [(0,)]
+    assert state.rows("SELECT COUNT(*) FROM deliveries") == [(4,)]  # 3, then the new one
+
+
 def test_a_feed_is_not_polled_before_it_is_due(
     server: FeedServer, tmp_path: Path, state: State
 ) -> None:
