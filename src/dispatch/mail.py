@@ -30,11 +30,12 @@ def sender_domain(sender: str) -> str:
 
 _TO = "dispatch-recipient@placeholder.invalid"
 _ID = "<dispatch-message-id@placeholder.invalid>"
+_LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
 class EmailTemplate:
-    """A digest's email serialised once; each recipient's copy differs only in To and
-    Message-ID, put in as bytes the email policy itself encoded.
+    """A digest's email serialised once, as SMTP's DATA carries it: each recipient's copy
+    differs only in To and Message-ID, put in as bytes the email policy itself encoded.
     """
 
     def __init__(
@@ -44,16 +45,27 @@ class EmailTemplate:
             message, sender=sender, recipient=_TO, date=date, unsubscribe=unsubscribe
         )
         del email["Message-ID"]
-        email["Message-ID"] = _ID
-        self._bytes = email.as_bytes()
+        email["Message-ID"] = _ID  # now the last header, after To
+        # A line starting with a dot gets another (RFC 5321 4.5.2). Done here once: searching
+        # each recipient's copy took longer than sending it. The headers put in later are
+        # folded, so none of their lines starts with a dot.
+        data = _LEADING_DOT.sub(b"..", email.as_bytes())
+        self._head, _, rest = data.partition(SMTP.fold_binary("To", _TO))
+        self._middle, _, self._tail = rest.partition(SMTP.fold_binary("Message-ID", _ID))
         self._domain = sender_domain(sender)
 
     def for_recipient(self, message: Message, recipient: str) -> bytes:
-        """The email for ``recipient``, with the Message-ID of ``message`` (its delivery)."""
-        to = SMTP.fold_binary("To", one_line(recipient))
-        message_id = SMTP.fold_binary("Message-ID", f"<{message.key}@{self._domain}>")
-        return self._bytes.replace(SMTP.fold_binary("To", _TO), to, 1).replace(
-            SMTP.fold_binary("Message-ID", _ID), message_id, 1
+        """The email for ``recipient``, with the Message-ID of ``message`` (its delivery),
+        dot-stuffed for DATA.
+        """
+        return b"".join(
+            (
+                self._head,
+                SMTP.fold_binary("To", one_line(recipient)),
+                self._middle,
+                SMTP.fold_binary("Message-ID", f"<{message.key}@{self._domain}>"),
+                self._tail,
+            )
         )
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import queue
-import re
 import smtplib
 import ssl
 import threading
@@ -124,7 +123,9 @@ class SmtpOutput(BaseOutput):
         raise Rejected(self.name, reason, hint="check the address; it will not be retried")
 
     def _email(self, message: Message, recipient: str) -> bytes:
-        """The digest serialised once (per subject and body), then copied per recipient."""
+        """The digest serialised once (per subject and body), then copied per recipient,
+        dot-stuffed for DATA.
+        """
         content = (message.subject, message.text, message.html)
         with self._lock:
             if self._template is None or self._template[0] != content:
@@ -168,10 +169,10 @@ class SmtpOutput(BaseOutput):
         opened = len(replies) == 3 and replies[2][0] == 354
         try:
             if opened:
-                # Lines starting with a dot get another (RFC 5321 4.5.2); a lone dot ends it.
-                # Where the envelope was refused, the server should not have opened the data
-                # (RFC 2920); if it did, the data is ended empty, to nobody.
-                body = b"" if refused else re.sub(rb"(?m)^\.", b"..", email)
+                # The email is dot-stuffed already; a lone dot ends it. Where the envelope was
+                # refused, the server should not have opened the data (RFC 2920); if it did,
+                # the data is ended empty, to nobody.
+                body = b"" if refused else email
                 if body and not body.endswith(b"\r\n"):
                     body += b"\r\n"
                 connection.send(body + b".\r\n")
