@@ -10,6 +10,7 @@ Exit codes:
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import sys
 import tempfile
@@ -180,7 +181,15 @@ def _moment(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+# The cyclic garbage collector runs after this many new objects, not 700. With the default,
+# a poll of 10,000 feeds spent a fifth of its time (0.6 to 0.9 s) in it, mostly rescanning
+# feed states that live to the end; with this, 0.15 s, at the same peak memory. Almost
+# everything dispatch makes is freed by reference counting anyway. (mypy does the same.)
+GC_THRESHOLD = 10_000
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
     arguments = _parser().parse_args(argv)
     from dispatch.errors import ConfigError, StoreError
 
