@@ -59,10 +59,23 @@ class FeedServer:
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
         self.requests: list[Request] = []
+        self.most_at_once = 0  # the most requests being answered at one time
+        self._answering = 0
+        counting = threading.Lock()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                with counting:
+                    server._answering += 1
+                    server.most_at_once = max(server.most_at_once, server._answering)
+                try:
+                    self._answer()
+                finally:
+                    with counting:
+                        server._answering -= 1
+
+            def _answer(self) -> None:
                 route = server.routes.get(self.path)
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 if route is None:

@@ -1,5 +1,6 @@
 """How dispatch answers what HTTP servers do: permanent and temporary redirects, loops,
-Retry-After in both forms, and bodies that are not the feed, each against a real server.
+Retry-After in both forms, and bodies that are not the feed, each against a real server; and
+how many requests it makes at once.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FeedServer, Route, State, article_items, rss, run_cli
-from test_pipeline import config
+from test_pipeline import LOCAL, config
 
 NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 
@@ -177,3 +178,16 @@ def test_encoding_trouble_is_read_right_and_reported(
     assert state.rows("SELECT title FROM articles") == [("Café Zürich",)]
     if content_type:
         assert "the server says charset=koi8-r but the feed says utf-8" in result.stderr
+
+
+def test_no_more_feeds_are_fetched_at_once_than_fetch_concurrency_allows(
+    server: FeedServer, tmp_path: Path
+) -> None:
+    feeds = [
+        {"name": f"f{n}", "url": server.serve(f"/f{n}", rss(article_items(1)), delay=0.2)}
+        for n in range(9)
+    ]
+    path = config(LOCAL, tmp_path, feeds, fetch={"concurrency": 3})
+    poll(path, 0)
+    assert server.most_at_once == 3  # as many as allowed, and never more
+    assert [len(server.hits(f"/f{n}")) for n in range(9)] == [1] * 9

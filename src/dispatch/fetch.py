@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from itertools import chain
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
@@ -126,7 +127,6 @@ class Fetcher:
     async def _fetch_all(
         self, requests: Sequence[FetchRequest]
     ) -> list[FetchResponse | FetchError]:
-        limit = asyncio.Semaphore(self.settings.concurrency)
         timeout = aiohttp.ClientTimeout(
             sock_connect=self.settings.connect_timeout.total_seconds(),
             sock_read=self.settings.timeout.total_seconds(),
@@ -156,24 +156,34 @@ class Fetcher:
             return result
 
         async def fetch(request: FetchRequest) -> FetchResponse | FetchError:
-            async with limit:
-                try:
-                    if request.local and _is_local(request.url):
-                        return self._read_local(request)
-                    async with asyncio.timeout(self.settings.timeout.total_seconds()):
-                        return await self._get(session_for(request.allow_private), request)
-                except FetchError as e:
-                    return e
-                except TimeoutError:
-                    seconds = self.settings.timeout.total_seconds()
-                    return FetchError(
-                        request.name,
-                        f"no complete answer within {seconds:g}s",
-                        hint="the server is slow or down; it is tried again at the next poll",
-                    )
+            try:
+                if request.local and _is_local(request.url):
+                    return self._read_local(request)
+                async with asyncio.timeout(self.settings.timeout.total_seconds()):
+                    return await self._get(session_for(request.allow_private), request)
+            except FetchError as e:
+                return e
+            except TimeoutError:
+                seconds = self.settings.timeout.total_seconds()
+                return FetchError(
+                    request.name,
+                    f"no complete answer within {seconds:g}s",
+                    hint="the server is slow or down; it is tried again at the next poll",
+                )
+
+        # ``concurrency`` workers, each taking the next request once done with one, rather
+        # than a task for every request waiting on a semaphore: 10,000 feeds made 10,000 tasks.
+        waiting = iter(enumerate(requests))
+
+        async def worker() -> list[tuple[int, FetchResponse | FetchError]]:
+            return [(index, await one(request)) for index, request in waiting]
 
         try:
-            return list(await asyncio.gather(*(one(request) for request in requests)))
+            workers = min(self.settings.concurrency, len(requests))
+            done = dict(
+                chain.from_iterable(await asyncio.gather(*(worker() for _ in range(workers))))
+            )
+            return [done[index] for index in range(len(requests))]
         finally:
             for session in sessions.values():
                 await session.close()
