@@ -229,7 +229,8 @@ class Dispatcher:
             response.body,
             url=response.url,
             content_type=response.content_type,
-            stored=partial(self.store.fingerprints, feed.name),
+            # A feed polled for the first time has nothing stored to ask about.
+            stored=partial(self.store.fingerprints, feed.name) if state is not None else None,
         )
         articles = parsed.articles
         if feed.title:
