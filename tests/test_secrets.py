@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,12 +68,14 @@ def test_a_canary_secret_never_shows(
         },
         "hook": {"type": "webhook", "url": "http://127.0.0.1:9/hook", "secret": "${HOOK_SECRET}"},
     }
+    health = free_port()
     path = write_config(
         tmp_path,
         {
             "state": "state.db",
             "allow_private_networks": True,
             "fetch": {"timeout": "3s", "connect_timeout": "1s"},
+            "daemon": {"listen": f"127.0.0.1:{health}"},  # not the default port
             "feeds": [{"name": "news", "url": url, "backfill": "all"}],
             "outputs": outputs,
             "digests": [{"name": "daily", "outputs": ["mail"]}],
@@ -145,6 +148,14 @@ def test_a_canary_secret_never_shows(
             lines.append(line)
             if "HTTP 401" in line or not line:  # not "401": a timestamp may hold it
                 break
+        for endpoint in ("healthz", "metrics"):  # answered while it runs
+            request = urllib.request.Request(f"http://127.0.0.1:{health}/{endpoint}")
+            try:
+                with urllib.request.urlopen(request) as response:
+                    answer = response.read().decode()
+            except urllib.error.HTTPError as e:  # /healthz answers 503 when unhealthy
+                answer = e.read().decode()
+            assert answer and leaks(answer) == [], endpoint
         daemon.send_signal(signal.SIGTERM)
         log = "".join(lines) + daemon.communicate(timeout=30)[0]
         assert "mastodon" in log and "HTTP 401" in log, log  # it tried, failed, and said so
