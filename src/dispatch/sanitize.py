@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 from html import unescape
 from urllib.parse import urljoin
 
@@ -59,6 +59,14 @@ def clean_html(raw: str, base: str | None = None) -> str:
     Relative links and images are made absolute against ``base`` (the feed's URL), as a
     reader of an email cannot follow them otherwise; without a base they are dropped.
     """
+    return _cleaner(base).clean(_drop_pixels(raw))
+
+
+@lru_cache(maxsize=256)
+def _cleaner(base: str | None) -> nh3.Cleaner:
+    """The sanitiser for one base URL, made once: a feed's articles share it, and building
+    it for each article took a third of the cleaning.
+    """
 
     def absolute(tag: str, attribute: str, value: str) -> str | None:
         if attribute not in ("href", "src"):
@@ -67,8 +75,7 @@ def clean_html(raw: str, base: str | None = None) -> str:
             value = urljoin(base, value.strip())
         return value if value.lower().startswith(_ABSOLUTE) else None
 
-    return nh3.clean(
-        _drop_pixels(raw),
+    return nh3.Cleaner(
         tags=_TAGS,
         attributes=_ATTRIBUTES,
         url_schemes={"http", "https", "mailto"},
