@@ -142,21 +142,25 @@ def test_a_canary_secret_never_shows(
         )
         assert daemon.stdout is not None
         lines = []
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:  # until it has tried Mastodon and failed
-            line = daemon.stdout.readline()
-            lines.append(line)
-            if "HTTP 401" in line or not line:  # not "401": a timestamp may hold it
-                break
-        for endpoint in ("healthz", "metrics"):  # answered while it runs
-            request = urllib.request.Request(f"http://127.0.0.1:{health}/{endpoint}")
-            try:
-                with urllib.request.urlopen(request) as response:
-                    answer = response.read().decode()
-            except urllib.error.HTTPError as e:  # /healthz answers 503 when unhealthy
-                answer = e.read().decode()
-            assert answer and leaks(answer) == [], endpoint
-        daemon.send_signal(signal.SIGTERM)
-        log = "".join(lines) + daemon.communicate(timeout=30)[0]
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:  # until it has tried Mastodon and failed
+                line = daemon.stdout.readline()
+                lines.append(line)
+                if "HTTP 401" in line or not line:  # not "401": a timestamp may hold it
+                    break
+            assert "HTTP 401" in lines[-1], "".join(lines)  # it still runs, and tried
+            for endpoint in ("healthz", "metrics"):  # answered while it runs
+                request = urllib.request.Request(f"http://127.0.0.1:{health}/{endpoint}")
+                try:
+                    with urllib.request.urlopen(request) as response:
+                        answer = response.read().decode()
+                except urllib.error.HTTPError as e:  # /healthz answers 503 when unhealthy
+                    answer = e.read().decode()
+                assert answer and leaks(answer) == [], endpoint
+        finally:
+            daemon.send_signal(signal.SIGTERM)
+            lines.append(daemon.communicate(timeout=30)[0])
+        log = "".join(lines)
         assert "mastodon" in log and "HTTP 401" in log, log  # it tried, failed, and said so
         assert leaks(log) == [], log
