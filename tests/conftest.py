@@ -59,31 +59,29 @@ class FeedServer:
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
         self.requests: list[Request] = []
-        self.most_at_once = 0  # the most requests being answered at one time
-        self._answering = 0
+        # The most requests waiting for their answer at one time. Counted until the answer
+        # starts, not until the thread is done: a client may ask again before that.
+        self.most_at_once = 0
+        waiting = [0]
         counting = threading.Lock()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 with counting:
-                    server._answering += 1
-                    server.most_at_once = max(server.most_at_once, server._answering)
-                try:
-                    self._answer()
-                finally:
-                    with counting:
-                        server._answering -= 1
-
-            def _answer(self) -> None:
+                    waiting[0] += 1
+                    server.most_at_once = max(server.most_at_once, waiting[0])
                 route = server.routes.get(self.path)
                 headers = {k.lower(): v for k, v in self.headers.items()}
+                if route is not None:
+                    time.sleep(route.delay)
+                with counting:
+                    waiting[0] -= 1
                 if route is None:
                     status = 404
                     self.send_response(404)
                     self.end_headers()
                 else:
-                    time.sleep(route.delay)
                     status = route.status
                     if route.status == 200 and (
                         (route.etag and headers.get("if-none-match") == route.etag)

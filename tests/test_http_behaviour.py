@@ -184,7 +184,7 @@ def test_no_more_feeds_are_fetched_at_once_than_fetch_concurrency_allows(
     server: FeedServer, tmp_path: Path
 ) -> None:
     feeds = [
-        {"name": f"f{n}", "url": server.serve(f"/f{n}", rss(article_items(1)), delay=0.2)}
+        {"name": f"f{n}", "url": server.serve(f"/f{n}", rss(article_items(1)), delay=0.3)}
         for n in range(9)
     ]
     path = config(LOCAL, tmp_path, feeds, fetch={"concurrency": 3})
