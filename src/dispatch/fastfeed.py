@@ -23,7 +23,9 @@ CONTENT = "{http://purl.org/rss/1.0/modules/content/}encoded"
 DC = "{http://purl.org/dc/elements/1.1/}"
 MEDIA = "{http://search.yahoo.com/mrss/}"
 YT = "{http://www.youtube.com/xml/schemas/2015}"
-XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
+# Any element with a non-empty xml:base: feedparser resolves links against it. An XPath runs
+# in libxml2, ten times quicker than looking at every element from Python.
+_HAS_XML_BASE = etree.XPath("boolean(//@xml:base[. != ''])")
 
 _MARKUP = re.compile(r"[<&]")
 # C1 controls: feedparser reads them as Windows-1252 (smart quotes) and repairs double-encoded
@@ -84,7 +86,7 @@ def declared_encoding(body: bytes) -> str | None:
 
 def _rss(root: Any) -> tuple[str, list[Entry]]:
     channel = root.find("channel")
-    if channel is None or any(e.get(XML_BASE) for e in root.iter() if isinstance(e.tag, str)):
+    if channel is None or _HAS_XML_BASE(root):
         raise Decline
     entries = []
     for item in channel.iterfind("item"):
@@ -126,7 +128,7 @@ def _rss(root: Any) -> tuple[str, list[Entry]]:
 
 
 def _atom(root: Any) -> tuple[str, list[Entry]]:
-    if any(e.get(XML_BASE) for e in root.iter() if isinstance(e.tag, str)):
+    if _HAS_XML_BASE(root):
         raise Decline
     for child in root:  # anything else (an RSS item in an Atom feed...): feedparser's to judge
         if isinstance(child.tag, str) and child.tag not in _ATOM_FEED:
