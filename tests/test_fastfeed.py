@@ -92,3 +92,62 @@ def test_a_feed_with_xml_base_is_left_to_feedparser_which_resolves_against_it() 
         assert fastfeed.read(body, "application/xml") is None, name
         fast, reference = both(name, body, "application/xml")
         assert fast == reference, name
+
+
+def rss_item(
+    item: str, *, declared: str | None = "utf-8", encoding: str = "utf-8", version: str = "2.0"
+) -> bytes:
+    declaration = f'<?xml version="1.0" encoding="{declared}"?>\n' if declared else ""
+    return (
+        f'{declaration}<rss version="{version}"><channel><title>T</title><item>{item}</item>'
+        "</channel></rss>"
+    ).encode(encoding)
+
+
+def atom_entry(entry: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
+        "<title>T</title><id>urn:t</id><updated>2026-11-27T00:00:00Z</updated>"
+        f"<entry>{entry}<updated>2026-11-27T00:00:00Z</updated></entry></feed>"
+    ).encode()
+
+
+LINK = "<link>https://news.example/a</link>"
+# Each a way the two paths could part: the fast path must read it as feedparser does, or
+# leave it to feedparser.
+PLAIN = f"<title>Café</title>{LINK}<guid>tag:x,1</guid><description>Text</description>"
+EDGE_FEEDS = {
+    "a plain item": rss_item(PLAIN),  # the fast path reads it, unless the server says otherwise
+    "no declaration": rss_item(PLAIN, declared=None),
+    "declared Latin-1, written in UTF-8": rss_item(PLAIN, declared="iso-8859-1"),
+    "RSS 0.91": rss_item(PLAIN, version="0.91"),
+    "RSS 1.0 in an rss element": rss_item(PLAIN, version="1.0"),
+    "an RSS GUID without a scheme": rss_item(f"<title>A</title>{LINK}<guid>1234</guid>"),
+    "one not a permalink": rss_item(f'<title>A</title>{LINK}<guid isPermaLink="false">g</guid>'),
+    "a protocol-relative GUID": rss_item(f"<title>A</title>{LINK}<guid>//cdn.example/1</guid>"),
+    "an Atom id without a scheme": atom_entry(
+        '<title>A</title><id>e-1</id><link href="https://news.example/a"/>'
+    ),
+    "a C1 control in a title": rss_item(f"<title>Caf\u0092s</title>{LINK}<guid>tag:x,1</guid>"),
+    "escaped markup in a title": rss_item(
+        f"<title>A &lt;b&gt;bold&lt;/b&gt; &amp;amp; title</title>{LINK}<guid>tag:x,1</guid>"
+    ),
+    "markup inside a description": rss_item(
+        f"<title>A</title>{LINK}<guid>tag:x,1</guid>"
+        '<description>Text <b xmlns="http://www.w3.org/1999/xhtml">bold</b></description>'
+    ),
+    "a relative link": rss_item("<title>A</title><link>/a</link><guid>tag:x,1</guid>"),
+    "Latin-1, declared": rss_item(
+        f"<title>Café</title>{LINK}<guid>tag:x,1</guid>", declared="iso-8859-1", encoding="latin-1"
+    ),
+}
+
+
+def test_edge_cases_read_the_same_both_ways() -> None:
+    different = []
+    for name, body in EDGE_FEEDS.items():
+        for content_type in ("application/xml", "text/html", "application/xml; charset=latin-1"):
+            fast, reference = both(name, body, content_type)
+            if fast != reference:
+                different.append(f"{name} as {content_type}: {fast!r:.300} != {reference!r:.300}")
+    assert different == []

@@ -15,6 +15,7 @@ import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from lxml import etree
 
@@ -100,7 +101,7 @@ def _rss(root: Any) -> tuple[str, list[Entry]]:
             elif tag == "link":
                 entry["link"] = _url(_text(child))
             elif tag == "guid":
-                entry["id"] = _text(child).strip()
+                entry["id"] = _id(_text(child))
             elif tag == "description":
                 entry["summary"] = _html(_text(child))
             elif tag == CONTENT:
@@ -156,7 +157,7 @@ def _atom(root: Any) -> tuple[str, list[Entry]]:
                         {"href": href, "type": child.get("type") or ""}
                     )
             elif tag == f"{ATOM}id":
-                entry["id"] = _text(child).strip()
+                entry["id"] = _id(_text(child))
             elif tag == f"{ATOM}content":
                 entry["content"] = [{"value": _typed(child)}]
             elif tag == f"{ATOM}summary":
@@ -250,6 +251,17 @@ def _url(value: str) -> str:
     if not url.lower().startswith(("http://", "https://")):
         raise Decline
     return url
+
+
+def _id(value: str) -> str:
+    """A GUID or id with a scheme (``https:``, ``tag:``, ``urn:``...). feedparser takes one
+    without a scheme (``1234``) for a relative URI and resolves it against the feed's URL:
+    the article's key would differ between the two paths.
+    """
+    found = value.strip()
+    if not urlsplit(found).scheme:
+        raise Decline
+    return found
 
 
 def _rfc822(value: str) -> time.struct_time:
