@@ -125,6 +125,7 @@ EDGE_FEEDS = {
     "an RSS GUID without a scheme": rss_item(f"<title>A</title>{LINK}<guid>1234</guid>"),
     "one not a permalink": rss_item(f'<title>A</title>{LINK}<guid isPermaLink="false">g</guid>'),
     "a protocol-relative GUID": rss_item(f"<title>A</title>{LINK}<guid>//cdn.example/1</guid>"),
+    "an https GUID without a host": rss_item(f"<title>A</title>{LINK}<guid>https:1234</guid>"),
     "an Atom id without a scheme": atom_entry(
         '<title>A</title><id>e-1</id><link href="https://news.example/a"/>'
     ),

@@ -254,12 +254,13 @@ def _url(value: str) -> str:
 
 
 def _id(value: str) -> str:
-    """A GUID or id with a scheme (``https:``, ``tag:``, ``urn:``...). feedparser takes one
-    without a scheme (``1234``) for a relative URI and resolves it against the feed's URL:
-    the article's key would differ between the two paths.
+    """A GUID or id with a scheme (``tag:``, ``urn:``, a full ``https://`` URL...). feedparser
+    takes one without (``1234``), or an ``http(s):`` one without a host, for a relative URI
+    and resolves it against the feed's URL: the article's key would differ between the paths.
     """
     found = value.strip()
-    if not urlsplit(found).scheme:
+    parts = urlsplit(found)
+    if not parts.scheme or (parts.scheme in ("http", "https") and not parts.netloc):
         raise Decline
     return found
 
