@@ -126,6 +126,11 @@ EDGE_FEEDS = {
     "one not a permalink": rss_item(f'<title>A</title>{LINK}<guid isPermaLink="false">g</guid>'),
     "a protocol-relative GUID": rss_item(f"<title>A</title>{LINK}<guid>//cdn.example/1</guid>"),
     "an https GUID without a host": rss_item(f"<title>A</title>{LINK}<guid>https:1234</guid>"),
+    "a GUID that is a broken URL": rss_item(f"<title>A</title>{LINK}<guid>http://[x</guid>"),
+    "a link with a broken host": rss_item("<title>A</title><link>http://[x</link>"),
+    "a link with a port out of range": rss_item(
+        "<title>A</title><link>http://a.example:99999/</link>"
+    ),
     "an Atom id without a scheme": atom_entry(
         '<title>A</title><id>e-1</id><link href="https://news.example/a"/>'
     ),

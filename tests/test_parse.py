@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from html import unescape
 
 import pytest
@@ -61,6 +62,19 @@ def test_tracking_pixels_are_dropped() -> None:
         '<img src="https://example.org/photo.jpg" width="600" height="400">'
     )
     assert "t.example" not in html and "photo.jpg" in html
+
+
+def test_a_broken_url_in_content_is_dropped_quietly(monkeypatch: pytest.MonkeyPatch) -> None:
+    reported: list[object] = []
+    monkeypatch.setattr(sys, "unraisablehook", reported.append)  # where nh3 tells of errors
+    html = clean_html(
+        '<a href="//[x">a</a><img src="//[::1"><a href="/ok">b</a>', "https://n.example/"
+    )
+    assert html == (
+        '<a rel="noopener noreferrer nofollow">a</a><img>'
+        '<a href="https://n.example/ok" rel="noopener noreferrer nofollow">b</a>'
+    )
+    assert reported == []
 
 
 def test_excerpt_only_is_detected() -> None:

@@ -24,7 +24,7 @@ CONTENT = "{http://purl.org/rss/1.0/modules/content/}encoded"
 DC = "{http://purl.org/dc/elements/1.1/}"
 MEDIA = "{http://search.yahoo.com/mrss/}"
 YT = "{http://www.youtube.com/xml/schemas/2015}"
-# Any element with a non-empty xml:base: feedparser resolves links against it. An XPath runs
+# Any element with a non-empty xml:base: feedparser resolves ids and links against it. An XPath runs
 # in libxml2, ten times quicker than looking at every element from Python.
 _HAS_XML_BASE = etree.XPath("boolean(//@xml:base[. != ''])")
 
@@ -259,7 +259,10 @@ def _id(value: str) -> str:
     and resolves it against the feed's URL: the article's key would differ between the paths.
     """
     found = value.strip()
-    parts = urlsplit(found)
+    try:
+        parts = urlsplit(found)
+    except ValueError:  # http://[broken: not a URL; feedparser's to judge
+        raise Decline from None
     if not parts.scheme or (parts.scheme in ("http", "https") and not parts.netloc):
         raise Decline
     return found

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from dispatch import fastfeed
 from dispatch.errors import ParseError
@@ -178,12 +179,19 @@ def _link(entry: Any) -> str | None:
 
 def web_url(value: Any) -> str | None:
     """The URL when it is an absolute http(s) URL, else None: no ``javascript:`` or ``data:``
-    link ever reaches a template.
+    link ever reaches a template, and no ``http://[broken`` host or port out of range reaches
+    the code that takes URLs apart.
     """
     if not isinstance(value, str):
         return None
     url = value.strip()
-    return url if url[:8].lower().startswith(("http:", "https:")) and "//" in url else None
+    if not (url[:8].lower().startswith(("http:", "https:")) and "//" in url):
+        return None
+    try:
+        urlsplit(url).port  # noqa: B018 (reading the port is the check)
+    except ValueError:
+        return None
+    return url
 
 
 def _key(entry: Any, guids: Counter[str], links: Counter[str | None]) -> str | None:

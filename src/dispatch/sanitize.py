@@ -72,7 +72,10 @@ def _cleaner(base: str | None) -> nh3.Cleaner:
         if attribute not in ("href", "src"):
             return value
         if base is not None and not value.lower().startswith(_ABSOLUTE):
-            value = urljoin(base, value.strip())
+            try:
+                value = urljoin(base, value.strip())
+            except ValueError:  # //[broken: dropped here, not reported by nh3 on stderr
+                return None
         return value if value.lower().startswith(_ABSOLUTE) else None
 
     return nh3.Cleaner(
