@@ -128,6 +128,18 @@ EDGE_FEEDS = {
     "an https GUID without a host": rss_item(f"<title>A</title>{LINK}<guid>https:1234</guid>"),
     "a GUID that is a broken URL": rss_item(f"<title>A</title>{LINK}<guid>http://[x</guid>"),
     "a link with a broken host": rss_item("<title>A</title><link>http://[x</link>"),
+    "a pubDate in the year 10000 in UTC": rss_item(
+        f"<title>A</title>{LINK}<guid>tag:x,1</guid>"
+        "<pubDate>Fri, 31 Dec 9999 23:59:59 -1400</pubDate>"
+    ),
+    "an Atom date of February 30th": atom_entry(
+        '<title>A</title><id>urn:1</id><link href="https://news.example/a"/>'
+        "<published>2026-02-30T10:00:00Z</published>"
+    ),
+    "an Atom date in the year 10000 in UTC": atom_entry(
+        '<title>A</title><id>urn:1</id><link href="https://news.example/a"/>'
+        "<published>9999-12-31T23:00:00-14:00</published>"
+    ),
     "a link with a port out of range": rss_item(
         "<title>A</title><link>http://a.example:99999/</link>"
     ),

@@ -275,12 +275,22 @@ def _rfc822(value: str) -> time.struct_time:
         raise Decline from None
     if moment.tzinfo is None:
         raise Decline
-    return moment.astimezone(UTC).timetuple()
+    return _utc(moment)
 
 
 def _iso(value: str) -> time.struct_time:
     text = value.strip()
     if not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)", text):
         raise Decline
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment.astimezone(UTC).timetuple()
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:  # February 30th, hour 25...: feedparser's to judge
+        raise Decline from None
+    return _utc(moment)
+
+
+def _utc(moment: datetime) -> time.struct_time:
+    try:
+        return moment.astimezone(UTC).timetuple()
+    except OverflowError:  # 9999-12-31T23:00-14:00 is in the year 10000
+        raise Decline from None

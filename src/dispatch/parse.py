@@ -256,7 +256,9 @@ def _article(
 
 def _date(entry: Any) -> datetime | None:
     for field in ("published_parsed", "updated_parsed"):
-        value = entry.get(field)
+        # The key itself: feedparser's own get() stands one for the other when it is missing,
+        # with a DeprecationWarning; this loop tries both anyway.
+        value = dict.get(entry, field)
         if value:
             try:
                 year, month, day, hour, minute, second = value[:6]
