@@ -73,7 +73,7 @@ def parse_feed(
     else:
         feed_title, entries, warnings = _by_feedparser(name, body, url, content_type)
     guids = Counter(entry.get("id") for entry in entries if entry.get("id"))
-    links = Counter(_link(entry) for entry in entries if _link(entry))
+    links = Counter(link for link in map(_link, entries) if link)
     title = clean_text(feed_title) or name
     keyed = [(entry, _key(entry, guids, links), _fingerprint(entry, url)) for entry in entries]
     same = stored([key for _, key, _ in keyed if key]) if stored else {}
@@ -194,7 +194,7 @@ def web_url(value: Any) -> str | None:
     return url
 
 
-def _key(entry: Any, guids: Counter[str], links: Counter[str | None]) -> str | None:
+def _key(entry: Any, guids: Counter[str], links: Counter[str]) -> str | None:
     """The entry's key by its GUID, else its link, where that is unique in the feed; None
     when only its content can tell it.
     """
