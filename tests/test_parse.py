@@ -114,6 +114,31 @@ def test_recoverable_xml_errors_are_read_with_a_warning() -> None:
     assert parsed.warnings[0].startswith("the feed is not well-formed XML (line 1")
 
 
+@pytest.mark.parametrize(
+    "reference", ["&#xD800;", "&#xdfff;", "&#55296;", "&#x110000;", "&#1114112;", "&#xFFFFFFFFFF;"]
+)
+def test_a_character_reference_to_no_character_is_read_as_the_replacement_character(
+    reference: str,
+) -> None:
+    # feedparser raises on these (its issue #591), which would lose the whole feed.
+    body = rss(
+        [
+            {"title": f"a {reference} b", "link": f"https://example.org/{reference}"},
+            {"title": "&#x1F600;&#0065;&#x00000041;", "guid": "g2"},
+        ]
+    )
+    parsed = parse_feed(
+        "f", body.encode(), url="https://example.org/feed", content_type="application/rss+xml"
+    )
+    first, second = parsed.articles
+    assert first.title == "a \ufffd b"
+    assert first.link == "https://example.org/\ufffd"
+    assert second.title == "\U0001f600AA"  # zero-padded references are characters too
+    assert parsed.warnings == (
+        "2 character reference(s) to no character (like &#xD800;) read as U+FFFD",
+    )
+
+
 def test_doctype_entities_are_not_expanded() -> None:
     body = (
         '<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "AAAAAAAAAA">'

@@ -30,6 +30,9 @@ _EXCERPT_ENDINGS = ("[…]", "[...]", "…", "...", "continue reading", "read mo
 _SHORT_EXCERPT = 600
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
 _IMAGE = re.compile(r"<img\b[^>]*\bsrc\s*=\s*[\"']([^\"']+)[\"']", re.IGNORECASE)
+# A numeric character reference, as feedparser's loose parser finds them.
+_REFERENCE = re.compile(rb"&#([0-9]+|[xX][0-9a-fA-F]+);")
+_NO_CHARACTER = b"&#xFFFD;"
 
 
 @dataclass(frozen=True)
@@ -99,9 +102,17 @@ def _by_feedparser(
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
-    parsed = feedparser.parse(
-        body, sanitize_html=False, resolve_relative_uris=False, response_headers=headers
-    )
+    body, references = _references_to_characters(body)
+    try:
+        parsed = feedparser.parse(
+            body, sanitize_html=False, resolve_relative_uris=False, response_headers=headers
+        )
+    except Exception as error:  # feedparser raises on some broken feeds (its issue #599)
+        raise ParseError(
+            name,
+            f"feedparser could not read it ({type(error).__name__}: {error})",
+            hint="feedparser fails on something in this feed; it is tried again next poll",
+        ) from error
     if not parsed.get("version") and not parsed.entries:
         raise ParseError(
             name,
@@ -124,7 +135,38 @@ def _by_feedparser(
                 hint="the publisher's feed is broken; it is tried again next poll",
             )
         warnings = (f"{problem}; {len(entries)} article(s) read anyway",)
+    if references:
+        warnings += (
+            f"{references} character reference(s) to no character (like &#xD800;) read as U+FFFD",
+        )
     return parsed.feed.get("title", ""), entries, warnings
+
+
+def _references_to_characters(body: bytes) -> tuple[bytes, int]:
+    """The body with each numeric character reference to no character (a surrogate, or a
+    number past U+10FFFF) made one to U+FFFD, as HTML reads them, and how many there were.
+
+    feedparser's loose parser makes characters of them with ``chr`` and raises, and so
+    loses the whole feed (feedparser's issue #591). No well-formed feed has one, so the fast
+    path never sees them: lxml refuses the document.
+    """
+    if b"&#" not in body:
+        return body, 0
+    count = 0
+
+    def character(match: re.Match[bytes]) -> bytes:
+        nonlocal count
+        number = match.group(1)
+        hexadecimal = number[:1] in b"xX"
+        digits = (number[1:] if hexadecimal else number).lstrip(b"0")
+        if len(digits) <= (6 if hexadecimal else 7):
+            value = int(digits or b"0", 16 if hexadecimal else 10)
+            if value <= 0x10FFFF and not 0xD800 <= value <= 0xDFFF:
+                return match.group(0)
+        count += 1
+        return _NO_CHARACTER
+
+    return _REFERENCE.sub(character, body), count
 
 
 def _trust_the_document(content_type: str, body: bytes) -> tuple[str, tuple[str, ...]]:
