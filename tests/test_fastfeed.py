@@ -128,6 +128,14 @@ EDGE_FEEDS = {
     "an https GUID without a host": rss_item(f"<title>A</title>{LINK}<guid>https:1234</guid>"),
     "a GUID that is a broken URL": rss_item(f"<title>A</title>{LINK}<guid>http://[x</guid>"),
     "a link with a broken host": rss_item("<title>A</title><link>http://[x</link>"),
+    "a YouTube embed with a broken host": rss_item(
+        f"<title>A</title>{LINK}<guid>tag:x,1</guid><description>"
+        "&lt;iframe src=&quot;https://[www.youtube.com/embed/dQw4w9WgXcQ&quot;&gt;"
+        "&lt;/iframe&gt;</description>"
+    ),
+    "a YouTube link with a broken host": atom_entry(
+        '<title>A</title><id>urn:1</id><link href="https://youtu.be]/dQw4w9WgXcQ"/>'
+    ),
     "a pubDate in the year 10000 in UTC": rss_item(
         f"<title>A</title>{LINK}<guid>tag:x,1</guid>"
         "<pubDate>Fri, 31 Dec 9999 23:59:59 -1400</pubDate>"

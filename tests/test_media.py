@@ -51,6 +51,8 @@ def test_every_url_form_is_found_in_html(url: str) -> None:
         f"https://example.org/watch?v={VIDEO}",
         f"https://notyoutube.com/embed/{VIDEO}",
         "https://youtu.be/",
+        f"https://[www.youtube.com/embed/{VIDEO}",  # a host urlsplit cannot take apart
+        f"//youtu.be]/{VIDEO}",
     ],
 )
 def test_not_videos(url: str) -> None:

@@ -32,7 +32,10 @@ def youtube_id(url: str) -> str | None:
     text = html.unescape(url).strip()
     if text.startswith("//"):
         text = "https:" + text
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # a host that cannot be taken apart, like "//[x": not a video
+        return None
     host = (parts.hostname or "").lower().removeprefix("www.")
     segments = [segment for segment in parts.path.split("/") if segment]
     candidate: str | None = None
