@@ -4,17 +4,29 @@ fixtures and a list of XSS vectors through our nh3 policy, tracking pixels, and 
 
 from __future__ import annotations
 
+import sys
+import tempfile
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
 import lxml.html
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import attacks
-from conftest import FeedServer
-from dispatch.parse import ParsedFeed
+from conftest import ROOT, FeedServer
+from dispatch.errors import ParseError
+from dispatch.parse import ParsedFeed, parse_feed
 from dispatch.sanitize import clean_html
+from dispatch.store import FeedUpdate, Route, Store
 from feedparser_fixtures import Report, fixtures, run
+
+sys.path.insert(0, str(ROOT / "bench"))
+import corpus as bench_corpus
+
+NOW = datetime(2026, 11, 27, 3, tzinfo=UTC)
 
 ALLOWED_SCHEMES = ("http://", "https://", "mailto:")
 
@@ -155,3 +167,69 @@ def test_external_dtds_and_parameter_entities_make_no_connection(server: FeedSer
         result, _, _ = attacks.measure(body)
         assert isinstance(result, ParsedFeed) and len(result.articles) == 1
     assert server.requests == []
+
+
+# Pieces that broke a parser somewhere: character references to no character, broken
+# encodings and URLs, stray markup, odd dates and numbers, YouTube embeds and links.
+NASTY = [
+    b"&#xD800;", b"&#56319;", b"&#x110000;", b"&#99999999999999999999;", b"&#0;", b"&#x00041;",
+    b"<![CDATA[", b"]]>", b"\x00", b"\xff\xfe", b"\xed\xa0\x80", b"\xf1", b"<", b">", b"&", b'"',
+    b'<?xml version="1.0" encoding="utf-16"?>', b"<!DOCTYPE rss [<!ENTITY x 'C:\\data'>]>",
+    b'xml:base="http://[x/"', b"http://[x", b"http://a.example:99999/", b"//[::1", b"[", b"]",
+    b"<link>http://[x</link>", b'<link href="https://[www.youtube.com/watch?v=dQw4w9WgXcQ"/>',
+    b"&lt;iframe src=&quot;https://[www.youtube.com/embed/dQw4w9WgXcQ&quot;&gt;",
+    b"<enclosure url='http://[x' length='-1' type='image/jpeg'/>",
+    b"<media:thumbnail url='http://a:999999/x'/>", b"<guid>http://[x</guid>",
+    b"<pubDate>Fri, 31 Dec 9999 23:59:59 -1400</pubDate>",
+    b"<updated>2026-02-30T10:00:00Z</updated>",
+    b"<georss:where><gml:Point srsName='EPSG:x'><gml:pos>1 2</gml:pos></gml:Point></georss:where>",
+    b"<author><name>&#xD800;</name></author>", b"<category term='&#x110000;'/>", b"caf\xe9",
+]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    kind=st.sampled_from(sorted(bench_corpus.RENDER)),
+    edits=st.lists(
+        st.tuples(st.floats(0, 1), st.sampled_from(NASTY) | st.binary(min_size=1, max_size=3)),
+        min_size=1,
+        max_size=4,
+    ),
+    fast=st.booleans(),
+)
+def test_a_mangled_feed_is_read_or_refused_never_raised(
+    kind: str, edits: list[tuple[float, bytes]], fast: bool
+) -> None:
+    """One feed must never stop a poll: whatever its bytes, it is read and stored, or it is
+    refused with its name and a reason.
+    """
+    feed = next(feed for feed in bench_corpus.feeds(20) if feed.kind == kind)
+    body = bytearray(bench_corpus.RENDER[kind](feed, 0, 3).encode())
+    for where, piece in edits:
+        at = int(where * len(body))
+        body[at:at] = piece
+    with tempfile.TemporaryDirectory() as folder:
+        store = Store.open(Path(folder) / "state.db")
+        try:
+            parsed = parse_feed("f", bytes(body), url="https://example.org/feed", fast=fast)
+        except ParseError as refused:
+            parsed, reason = None, refused.describe()
+        if parsed is None:
+            assert reason.startswith("feed 'f': ") and len(reason) > len("feed 'f': ")
+        else:
+            store.record_poll(
+                FeedUpdate(
+                    feed="f",
+                    url="https://example.org/feed",
+                    etag=None,
+                    last_modified=None,
+                    body_hash="",
+                    new=parsed.articles,
+                    routes=[Route()] * len(parsed.articles),
+                ),
+                NOW,
+                NOW,
+            )
+            stored = store.known("f", [article.key for article in parsed.articles])
+            assert len(stored.keys) == len(parsed.articles)
+        store.close()
