@@ -112,6 +112,69 @@ def test_retry_after_as_a_date_is_honoured_and_a_huge_one_is_capped(
     assert _next_poll(state) - NOW <= timedelta(days=1, hours=6)  # a day, with jitter
 
 
+# Answers no server should give, each with what dispatch must say of it. The test server
+# writes header values as Latin-1, so "é" goes out as the byte E9, which is not UTF-8, and
+# "Â²" as C2 B2, which is UTF-8 for "²".
+HOSTILE = {
+    "/broken-redirect": (
+        Route(status=301, headers={"Location": "http://[x/feed"}),
+        "HTTP 301 to 'http://[x/feed', which is not a URL",
+    ),
+    "/port-redirect": (
+        Route(status=302, headers={"Location": "http://a.example:99999/feed"}),
+        "refused: the URL cannot be read (Port out of range 0-65535)",
+    ),
+    "/script-redirect": (
+        Route(status=302, headers={"Location": "javascript:alert(1)"}),
+        "refused: scheme 'javascript' is not fetched",
+    ),
+    "/endless-wait": (
+        Route(status=429, headers={"Retry-After": "9" * 400}),
+        "HTTP 429 from {url}, asking us to wait 31536000 s",
+    ),
+    "/superscript-wait": (
+        Route(status=503, headers={"Retry-After": "Â²"}),
+        "HTTP 503 from {url}\n",
+    ),
+}
+
+
+def test_a_hostile_answer_is_its_feeds_error_and_never_stops_the_others(
+    server: FeedServer, tmp_path: Path, state: State
+) -> None:
+    feeds = [
+        {"name": "good", "url": server.serve("/good", rss(article_items(1))), "backfill": 1},
+        {"name": "etag", "url": server.serve("/etag", rss(article_items(1)), etag='"é"')},
+        {
+            "name": "type",
+            "url": server.serve(
+                "/type", rss(article_items(1)), content_type="application/rss+xml; charset=é"
+            ),
+        },
+    ]
+    for route, (answer, _) in HOSTILE.items():
+        server.routes[route] = answer
+        feeds.append({"name": route.strip("/"), "url": server.url(route)})
+    path = config(state, tmp_path, feeds)
+    result = run_cli("poll", "--all", "--now", NOW.isoformat(), config=path)
+    assert result.code == 1 and "Traceback" not in result.stderr
+    for route, (_, reason) in HOSTILE.items():
+        assert f"feed {route.strip('/')!r}: {reason.format(url=server.url(route))}" in (
+            result.stderr + "\n"
+        )
+    # The ETag that is not text is not kept (the feed is fetched whole next time); the
+    # Content-Type that is not text is left out, and the feed read as it declares itself.
+    rows = state.rows("SELECT name, etag FROM feeds WHERE failing_since IS NULL ORDER BY name")
+    assert rows == [("etag", None), ("good", None), ("type", None)]
+    assert state.rows("SELECT feed, COUNT(*) FROM articles GROUP BY feed ORDER BY feed") == [
+        ("etag", 1),
+        ("good", 1),
+        ("type", 1),
+    ]
+    wait = state.rows("SELECT next_poll_at FROM feeds WHERE name = 'endless-wait'")[0][0]
+    assert datetime.fromisoformat(wait) - NOW <= timedelta(days=1, hours=6)
+
+
 BROKEN = {
     "an HTML page": ("<!doctype html><html><body><h1>Our site</h1></body></html>", "text/html"),
     "an empty body": ("", "application/rss+xml"),

@@ -26,6 +26,7 @@ from dispatch.config import FetchSettings
 from dispatch.errors import FetchError
 from dispatch.resolve import BlockedAddress, GuardedResolver, is_public
 
+LONGEST_WAIT = 365 * 86400.0  # seconds: a longer Retry-After is read as this
 MAX_REDIRECTS = 5
 
 
@@ -71,13 +72,21 @@ class FetchResponse:
         return target
 
 
+class NotFetched(BlockedAddress):
+    """A URL dispatch never fetches, whatever the settings: not http(s), or without a host."""
+
+
 def _check_target(url: str, allow_private: bool) -> None:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (reading the port is the check)
+    except ValueError as e:
+        raise NotFetched(f"the URL cannot be read ({e})") from None
     if parts.scheme not in ("http", "https"):
-        raise BlockedAddress(f"scheme {parts.scheme!r} is not fetched; only http and https are")
+        raise NotFetched(f"scheme {parts.scheme!r} is not fetched; only http and https are")
     host = parts.hostname or ""
     if not host:
-        raise BlockedAddress("the URL has no host")
+        raise NotFetched("the URL has no host")
     if allow_private:
         return
     literal: ipaddress.IPv4Address | ipaddress.IPv6Address | None
@@ -90,6 +99,36 @@ def _check_target(url: str, allow_private: bool) -> None:
     if not is_public(str(literal)):
         shown = host if str(literal) == host else f"{host} ({literal})"
         raise BlockedAddress(f"{shown} is a private address")
+
+
+def _redirect_target(name: str, status: int, url: str, location: str) -> str:
+    """Where a redirect from ``url`` leads (``_check_target`` then judges it).
+
+    Raises:
+        FetchError: ``location`` cannot be read as a URL (a broken host).
+    """
+    try:
+        return urljoin(url, location)
+    except ValueError:
+        raise FetchError(
+            name,
+            f"HTTP {status} to {location!r}, which is not a URL",
+            hint="the site's redirect is broken; open the feed URL in a browser",
+        ) from None
+
+
+def _text(value: str | None) -> str | None:
+    """A header's value, or None where it is not text: aiohttp reads bytes that are not UTF-8
+    as lone surrogates, which no database stores and no parser reads. Without its ETag and
+    Last-Modified a feed is fetched whole; without its Content-Type, read as it declares.
+    """
+    if value is None or value.isascii():
+        return value
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return None
+    return value
 
 
 def _legacy_ipv4(host: str) -> ipaddress.IPv4Address | None:
@@ -212,7 +251,7 @@ class Fetcher:
                                 f"more than {MAX_REDIRECTS} redirects (last: {url})",
                                 hint="the site redirects in a loop; open the feed URL in a browser",
                             )
-                        url = urljoin(url, location)
+                        url = _redirect_target(request.name, response.status, url, location)
                         redirects.append((response.status, url))
                         continue
                     if response.status == 304:
@@ -237,9 +276,9 @@ class Fetcher:
                         url,
                         200,
                         body,
-                        etag=response.headers.get("ETag"),
-                        last_modified=response.headers.get("Last-Modified"),
-                        content_type=response.headers.get("Content-Type"),
+                        etag=_text(response.headers.get("ETag")),
+                        last_modified=_text(response.headers.get("Last-Modified")),
+                        content_type=_text(response.headers.get("Content-Type")),
                         redirects=tuple(redirects),
                     )
             except BlockedAddress as e:
@@ -296,11 +335,10 @@ def _is_local(url: str) -> bool:
 
 
 def _blocked(name: str, error: OSError) -> FetchError:
-    return FetchError(
-        name,
-        f"refused: {error}",
-        hint="set allow_private_networks: true (globally or on this feed) to allow it",
-    )
+    hint = "set allow_private_networks: true (globally or on this feed) to allow it"
+    if isinstance(error, NotFetched):
+        hint = "check the URL, and where the site redirects it, in a browser"
+    return FetchError(name, f"refused: {error}", hint=hint)
 
 
 _STATUS_HINTS: dict[int, str] = {
@@ -406,16 +444,18 @@ async def _request(
 
 
 def retry_after_seconds(value: str | None, now: datetime) -> float | None:
-    """``Retry-After`` as seconds from ``now``: it may be a number of seconds or an HTTP date."""
+    """``Retry-After`` as seconds from ``now``: it may be a number of seconds or an HTTP date.
+    At most a year: 400 nines would be an infinite wait, which no date can be added to.
+    """
     if not value:
         return None
     text = value.strip()
-    if text.isdigit():
-        return float(text)
+    if text.isascii() and text.isdigit():  # "²" and "٣" are digits to Python, not to HTTP
+        return min(float(text), LONGEST_WAIT)
     try:
         moment = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return max((moment - now).total_seconds(), 0.0)
+    return min(max((moment - now).total_seconds(), 0.0), LONGEST_WAIT)
