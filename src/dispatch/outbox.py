@@ -56,7 +56,8 @@ def next_attempt(
     ceiling = min(FIRST_BACKOFF * (1 << min(max(attempts - 1, 0), 20)), MAX_BACKOFF)
     delay = ceiling * rng.uniform(0.5, 1.0)
     if retry_after is not None and retry_after > 0:
-        delay = max(delay, min(timedelta(seconds=retry_after), MAX_RETRY_AFTER))
+        wait = min(retry_after, MAX_RETRY_AFTER.total_seconds())  # a huge one overflows
+        delay = max(delay, timedelta(seconds=wait))
     return now + delay
 
 
