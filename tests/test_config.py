@@ -100,6 +100,22 @@ digests:
     )
 
 
+def test_a_feed_url_that_cannot_be_fetched_is_refused_at_its_line() -> None:
+    # Each once reached the fetch and stopped the whole poll with a traceback.
+    text = """\
+feeds:
+  - {name: a, url: "http://[x/feed"}
+  - {name: b, url: "https://news.example:99999/feed"}
+  - {name: c, url: "https:///feed"}
+  - {name: d, url: "https://news.example:8443/feed"}
+"""
+    assert problems(text) == [
+        "feeds[0].url (line 2): the URL cannot be read (Invalid IPv6 URL)",
+        "feeds[1].url (line 3): the URL cannot be read (Port out of range 0-65535)",
+        "feeds[2].url (line 4): the URL has no host",
+    ]
+
+
 def test_cross_references_are_checked() -> None:
     text = """\
 feeds:
