@@ -107,6 +107,33 @@ def test_opml_round_trip_with_a_readers_export(tmp_path: Path, server: FeedServe
     assert bad.code == 1 and "not an OPML file" in bad.stderr
 
 
+def test_an_opml_feed_that_cannot_be_fetched_is_refused_and_the_rest_added(
+    tmp_path: Path, server: FeedServer
+) -> None:
+    config = _project(tmp_path, server)
+    opml = tmp_path / "mixed.opml"
+    opml.write_text(
+        '<?xml version="1.0"?><opml version="2.0"><head><title>t</title></head><body>'
+        '<outline text="Good" xmlUrl="https://good.example/feed"/>'
+        '<outline text="Mail" xmlUrl="mailto:editor@example.org"/>'
+        '<outline text="Broken" xmlUrl="http://[broken.example/feed"/>'
+        '<outline text="Far port" xmlUrl="https://port.example:99999/feed"/>'
+        "</body></opml>"
+    )
+    result = run_cli("feeds", "import-opml", str(opml), config=config)
+    assert result.code == 1
+    assert "added 1 feed(s)" in result.stdout
+    assert result.stderr.splitlines() == [
+        "dispatch: not added: mailto:editor@example.org: not an http(s) URL",
+        "dispatch: not added: http://[broken.example/feed: the URL cannot be read "
+        "(Invalid IPv6 URL)",
+        "dispatch: not added: https://port.example:99999/feed: the URL cannot be read "
+        "(Port out of range 0-65535)",
+    ]
+    urls = [feed.url for feed in load_config(config).feeds]
+    assert urls[-1] == "https://good.example/feed" and len(urls) == 2
+
+
 def test_feeds_list_shows_each_feeds_health(tmp_path: Path, server: FeedServer) -> None:
     config = _project(tmp_path, server)
     data = yaml.safe_load(config.read_text())

@@ -423,10 +423,14 @@ def _feeds(config: Config, arguments: argparse.Namespace) -> int:
                 data = arguments.file.read_bytes()
             except OSError as e:
                 raise FeedsError(f"cannot read {arguments.file}: {e.strerror or e}") from None
-            added, skipped = import_opml(path, config, data)
+            added, skipped, refused = import_opml(path, config, data)
             print(f"added {len(added)} feed(s) to {path}: {', '.join(added) or 'none'}")
             if skipped:
                 print(f"{len(skipped)} already there: {', '.join(skipped)}")
+            for refusal in refused:
+                print(f"dispatch: not added: {refusal}", file=sys.stderr)
+            if refused:
+                return EXIT_FAILED
         elif arguments.action == "export-opml":
             opml = write_opml(config)
             if arguments.file is None:

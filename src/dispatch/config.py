@@ -141,19 +141,27 @@ class FeedConfig(StrictModel):
 
     @field_validator("url")
     @classmethod
-    def _url_scheme(cls, value: str) -> str:
-        scheme = value.split(":", 1)[0].lower() if "://" in value else ""
-        if scheme and scheme not in ("http", "https", "file"):
-            raise ValueError(f"scheme {scheme!r} is not fetched; use http(s) or a local path")
-        if scheme in ("http", "https") and not _plain_web_url(value):
-            try:
-                parts = urlsplit(value)
-                parts.port  # noqa: B018 (reading the port is the check)
-            except ValueError as e:
-                raise ValueError(f"the URL cannot be read ({e})") from None
-            if not parts.hostname:
-                raise ValueError("the URL has no host")
+    def _url_fetched(cls, value: str) -> str:
+        problem = feed_url_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
+
+
+def feed_url_problem(url: str) -> str | None:
+    """Why dispatch cannot fetch a feed at ``url``, or None: a web address or a local path."""
+    scheme = url.split(":", 1)[0].lower() if "://" in url else ""
+    if scheme and scheme not in ("http", "https", "file"):
+        return f"scheme {scheme!r} is not fetched; use http(s) or a local path"
+    if scheme in ("http", "https") and not _plain_web_url(url):
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 (reading the port is the check)
+        except ValueError as e:
+            return f"the URL cannot be read ({e})"
+        if not parts.hostname:
+            return "the URL has no host"
+    return None
 
 
 def _plain_web_url(url: str) -> bool:

@@ -17,7 +17,7 @@ from xml.sax.saxutils import quoteattr
 
 from lxml import etree, html
 
-from dispatch.config import Config, parse_config
+from dispatch.config import Config, feed_url_problem, parse_config
 from dispatch.errors import DispatchError, FetchError, ParseError
 from dispatch.fetch import Fetcher, FetchRequest, FetchResponse
 from dispatch.parse import parse_feed
@@ -204,8 +204,11 @@ def add_from_url(path: Path, config: Config, url: str, name: str | None, every: 
     return str(entry["name"])
 
 
-def import_opml(path: Path, config: Config, data: bytes) -> tuple[list[str], list[str]]:
-    """Add every feed an OPML file lists that feeds.yaml does not have; (added, skipped).
+def import_opml(
+    path: Path, config: Config, data: bytes
+) -> tuple[list[str], list[str], list[str]]:
+    """Add every feed an OPML file lists that feeds.yaml does not have: (added, already there,
+    refused). A URL dispatch cannot fetch is refused with its reason, and the rest are added.
 
     Raises:
         FeedsError: the file is not OPML.
@@ -213,10 +216,14 @@ def import_opml(path: Path, config: Config, data: bytes) -> tuple[list[str], lis
     """
     configured = {feed.url for feed in config.feeds}
     taken = {feed.name for feed in config.feeds}
-    entries, skipped = [], []
+    entries, skipped, refused = [], [], []
     for found in read_opml(data):
         if found.url in configured:
             skipped.append(found.url)
+            continue
+        problem = _web_feed_problem(found.url)
+        if problem:
+            refused.append(f"{found.url}: {problem}")
             continue
         name = slug(found.title or found.url, taken)
         taken.add(name)
@@ -227,4 +234,13 @@ def import_opml(path: Path, config: Config, data: bytes) -> tuple[list[str], lis
         entries.append(entry)
     if entries:
         add_feeds(path, entries)
-    return [str(e["name"]) for e in entries], skipped
+    return [str(e["name"]) for e in entries], skipped, refused
+
+
+def _web_feed_problem(url: str) -> str | None:
+    """Why an OPML file's feed URL cannot be polled, or None. Unlike feeds.yaml, an OPML
+    file names no local files: a URL that is not http(s) is not one to fetch.
+    """
+    if not url.lower().startswith(("http://", "https://")):
+        return "not an http(s) URL"
+    return feed_url_problem(url)
