@@ -46,6 +46,11 @@ def test_discovery_finds_the_site_feed_before_comments_and_resolves_links() -> N
     (channel,) = discover(YOUTUBE_CHANNEL.encode(), "https://www.youtube.com/@thinktanktv")
     assert channel.url.startswith("https://www.youtube.com/feeds/videos.xml?channel_id=UC4Q")
     assert discover(b"<html><head><title>No feeds</title></head></html>", "https://x.org/") == []
+    broken = (  # a link whose host cannot be taken apart is passed over, not raised
+        b'<html><head><link rel="alternate" type="application/rss+xml" href="//[x/feed">'
+        b'<link rel="alternate" type="application/atom+xml" href="/atom.xml"></head></html>'
+    )
+    assert [f.url for f in discover(broken, "https://x.org/")] == ["https://x.org/atom.xml"]
     assert slug("The Think Tank Journal » Feed", {"the-think-tank-journal-feed"}).endswith("-2")
 
 

@@ -59,7 +59,10 @@ def discover(page: bytes, base: str) -> list[Found]:
         kind = (link.get("type") or "").lower().split(";")[0].strip()
         href = (link.get("href") or "").strip()
         if "alternate" in rel and kind in FEED_TYPES and href:
-            url = urljoin(base, href)
+            try:
+                url = urljoin(base, href)
+            except ValueError:  # a host that cannot be taken apart, like "//[x"
+                continue
             if url not in (f.url for f in found):
                 found.append(Found(url, (link.get("title") or "").strip()))
     return sorted(found, key=lambda f: "comment" in f.title.lower() or "/comments" in f.url)
