@@ -260,6 +260,29 @@ def test_a_broken_feed_is_reported_and_never_stops_the_others(
     assert state.rows("SELECT error_count FROM feeds WHERE name = 'good'") == [(0,)]
 
 
+def test_a_nul_in_a_guid_or_link_is_stored_on_either_engine(
+    server: FeedServer, tmp_path: Path, state: State
+) -> None:
+    # feedparser reads a NUL out of &#0; or a raw NUL byte, and PostgreSQL refuses to store
+    # one: the transaction that held every feed's poll failed.
+    items = [
+        {"title": "By reference", "guid": "nul-&#0;-1", "link": "https://example.org/&#0;1"},
+        {"title": "By byte", "guid": "nul-\x00-2", "link": "https://example.org/\x002"},
+    ]
+    feeds = [
+        {"name": "nul", "url": server.serve("/nul", rss(items)), "backfill": "all"},
+        {"name": "good", "url": server.serve("/good", rss(article_items(1))), "backfill": 1},
+    ]
+    path = config(state, tmp_path, feeds)
+    result = run_cli("send", "--now", NOW, config=path)
+    assert result.code == 0, result.stderr
+    assert len(list((tmp_path / "archive").glob("*.json"))) == 3
+    keys = state.rows("SELECT key FROM articles WHERE feed = 'nul' ORDER BY key")
+    assert keys == [("guid:nul--2",), ("guid:nul-\ufffd-1",)]
+    again = run_cli("send", "--now", "2026-11-27T04:00:00+00:00", config=path)
+    assert again.code == 0 and len(list((tmp_path / "archive").glob("*.json"))) == 3
+
+
 def test_private_addresses_are_refused_unless_allowed(
     server: FeedServer, tmp_path: Path, state: State
 ) -> None:

@@ -21,7 +21,7 @@ from dispatch import fastfeed
 from dispatch.errors import ParseError
 from dispatch.media import cards_in_entry
 from dispatch.models import Article
-from dispatch.sanitize import clean_html, clean_text, text_of_clean
+from dispatch.sanitize import clean_html, clean_text, printable, text_of_clean
 from dispatch.urls import normalise_url
 
 # A DOCTYPE is never needed to read a feed, and its entities are how XML bombs and XXE work.
@@ -33,6 +33,7 @@ _IMAGE = re.compile(r"<img\b[^>]*\bsrc\s*=\s*[\"']([^\"']+)[\"']", re.IGNORECASE
 # A numeric character reference, as feedparser's loose parser finds them.
 _REFERENCE = re.compile(rb"&#([0-9]+|[xX][0-9a-fA-F]+);")
 _NO_CHARACTER = b"&#xFFFD;"
+_URL_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,10 @@ def _by_feedparser(
             hint="check that the URL is the feed, not the site's home page",
         )
     entries = [entry for entry in parsed.entries if _has_substance(entry)]
+    for entry in entries:
+        guid = entry.get("id")
+        if isinstance(guid, str) and "\x00" in guid:  # kept from a raw NUL byte
+            entry["id"] = printable(guid)
     warnings: tuple[str, ...] = ()
     exception = parsed.get("bozo_exception") if parsed.get("bozo") else None
     if isinstance(exception, feedparser.NonXMLContentType):
@@ -144,11 +149,13 @@ def _by_feedparser(
 
 def _references_to_characters(body: bytes) -> tuple[bytes, int]:
     """The body with each numeric character reference to no character (a surrogate, or a
-    number past U+10FFFF) made one to U+FFFD, as HTML reads them, and how many there were.
+    number past U+10FFFF) or to NUL made one to U+FFFD, as HTML reads them, and how many
+    there were.
 
     feedparser's loose parser makes characters of them with ``chr`` and raises, and so
-    loses the whole feed (feedparser's issue #591). No well-formed feed has one, so the fast
-    path never sees them: lxml refuses the document.
+    loses the whole feed (feedparser's issue #591); a NUL it keeps, and PostgreSQL refuses
+    to store one. No well-formed feed has one, so the fast path never sees them: lxml
+    refuses the document.
     """
     if b"&#" not in body:
         return body, 0
@@ -161,7 +168,7 @@ def _references_to_characters(body: bytes) -> tuple[bytes, int]:
         digits = (number[1:] if hexadecimal else number).lstrip(b"0")
         if len(digits) <= (6 if hexadecimal else 7):
             value = int(digits or b"0", 16 if hexadecimal else 10)
-            if value <= 0x10FFFF and not 0xD800 <= value <= 0xDFFF:
+            if 0 < value <= 0x10FFFF and not 0xD800 <= value <= 0xDFFF:
                 return match.group(0)
         count += 1
         return _NO_CHARACTER
@@ -228,6 +235,8 @@ def web_url(value: Any) -> str | None:
         return None
     url = value.strip()
     if not (url[:8].lower().startswith(("http:", "https:")) and "//" in url):
+        return None
+    if _URL_CONTROL.search(url):  # a NUL, which PostgreSQL cannot store, or the like
         return None
     try:
         urlsplit(url).port  # noqa: B018 (reading the port is the check)
