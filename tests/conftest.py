@@ -35,6 +35,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+class Backlogged(ThreadingHTTPServer):
+    """A threaded server that queues 128 connections, not socketserver's 5. With 5, a poll's
+    burst of connections overflowed the queue whenever the test process was busy, and the
+    kernel dropped the rest, which asked again only after the 1 s connect timeout.
+    """
+
+    request_queue_size = 128
+
+
 @dataclass
 class Route:
     body: bytes = b""
@@ -109,7 +118,7 @@ class FeedServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = Backlogged(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 

@@ -23,7 +23,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,8 @@ from urllib.parse import parse_qs, urlsplit
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
+
+from conftest import Backlogged
 
 Reply = tuple[int, dict[str, str], bytes]
 
@@ -48,7 +50,7 @@ class Call:
         return json.loads(self.body)
 
 
-class _QuietServer(ThreadingHTTPServer):
+class _QuietServer(Backlogged):
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # a client killed mid-request is what the crash test does on purpose
 
