@@ -277,8 +277,8 @@ def test_a_nul_in_a_guid_or_link_is_stored_on_either_engine(
     result = run_cli("send", "--now", NOW, config=path)
     assert result.code == 0, result.stderr
     assert len(list((tmp_path / "archive").glob("*.json"))) == 3
-    keys = state.rows("SELECT key FROM articles WHERE feed = 'nul' ORDER BY key")
-    assert keys == [("guid:nul--2",), ("guid:nul-\ufffd-1",)]
+    keys = state.rows("SELECT key FROM articles WHERE feed = 'nul'")
+    assert sorted(keys) == [("guid:nul--2",), ("guid:nul-\ufffd-1",)]  # sorted as Python does
     again = run_cli("send", "--now", "2026-11-27T04:00:00+00:00", config=path)
     assert again.code == 0 and len(list((tmp_path / "archive").glob("*.json"))) == 3
 
