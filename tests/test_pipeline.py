@@ -98,6 +98,26 @@ def test_a_store_from_before_fingerprints_is_upgraded_and_posts_nothing_twice(
     assert state.rows("SELECT COUNT(*) FROM deliveries") == [(4,)]  # 3, then the new one
 
 
+def test_a_poll_where_nothing_changed_loads_no_parser_renderer_or_sender(
+    server: FeedServer, tmp_path: Path
+) -> None:
+    # Start-up is most of a one-off poll of unchanged feeds (docs/performance.md).
+    url = server.serve("/feed", rss(article_items(2)), etag='"v1"')
+    path = config(LOCAL, tmp_path, [{"name": "news", "url": url}])
+    timed = {"PYTHONPROFILEIMPORTTIME": "1"}  # each module imported, on stderr
+
+    def loaded(*args: str) -> set[str]:
+        result = run_cli(*args, "--now", NOW, config=path, env=timed)
+        assert result.code == 0, result.stderr[-2000:]
+        lines = result.stderr.splitlines()
+        return {line.rsplit("|", 1)[1].strip() for line in lines if line.startswith("import time")}
+
+    heavy = {"lxml.etree", "nh3", "regex", "feedparser", "jinja2", "mjml"}
+    assert loaded("poll") & heavy >= {"lxml.etree", "nh3"}  # the first poll reads the feed
+    assert loaded("poll", "--all") & heavy == set()
+    assert [request.status for request in server.hits("/feed")] == [200, 304]
+
+
 def test_a_feed_is_not_polled_before_it_is_due(
     server: FeedServer, tmp_path: Path, state: State
 ) -> None:

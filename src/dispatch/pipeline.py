@@ -19,12 +19,9 @@ from typing import TYPE_CHECKING
 
 from dispatch.config import Config, FeedConfig
 from dispatch.errors import FeedError, FetchError
-from dispatch.extract import main_text, wants_full_text
 from dispatch.fetch import Fetcher, FetchRequest, FetchResponse
-from dispatch.filters import route
 from dispatch.models import Article, FeedResult, RunReport
 from dispatch.outputs.base import Output
-from dispatch.parse import parse_feed
 from dispatch.plan import classify, is_due, next_poll
 from dispatch.store import FeedState, FeedUpdate, Route, Store
 from dispatch.stories import Candidate, StoryIndex, with_shingles
@@ -34,6 +31,8 @@ from dispatch.urls import normalise_url
 if TYPE_CHECKING:  # rendering and sending are imported when used: a poll needs neither
     from dispatch.delivery import Deliverer, Progress
     from dispatch.render import Renderer
+# Nor does a poll where nothing changed need parsing (lxml, nh3), filters (regex) or the
+# reading of article pages: those are imported where a changed feed first needs them.
 
 # A permanent redirect is followed for good once consecutive polls have seen it this often:
 # one answer from a misconfigured server should not move a feed.
@@ -224,6 +223,8 @@ class Dispatcher:
         body_hash = hashlib.sha256(response.body).hexdigest()
         if state is not None and state.url == feed.url and state.body_hash == body_hash:
             return None  # the same bytes as last time: nothing to parse
+        from dispatch.parse import parse_feed
+
         parsed = parse_feed(
             feed.name,
             response.body,
@@ -269,6 +270,8 @@ class Dispatcher:
                     f"“{article.title}” ({article.feed}) is a story {match.source!r} told first "
                     f"({match.reason}): it goes out once"
                 )
+        from dispatch.filters import route
+
         digests: list[str] = []
         posts: list[tuple[str, str]] = []
         for kind, rules in (("digest", self.config.digests), ("post", self.config.posts)):
@@ -306,6 +309,8 @@ class Dispatcher:
 
     def _enrich(self, articles: Sequence[tuple[FeedConfig, Article]]) -> dict[int, Article]:
         """Full text for excerpt-only articles (fetched once, all at once), then a summary."""
+        from dispatch.extract import main_text, wants_full_text
+
         pages = [
             (feed, article)
             for feed, article in articles

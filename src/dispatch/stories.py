@@ -14,14 +14,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
+from typing import TYPE_CHECKING
 
-import regex
+if TYPE_CHECKING:
+    import regex
 
 SHINGLE = 3  # words per shingle
 TEXT_PREFIX = 2000  # characters of the text compared: enough for the story, not the boilerplate
 MIN_CONTAINED = 20  # shingles a text needs before its containment in another counts
 
-_WORD = regex.compile(r"\w+")
+
+@cache
+def _word() -> regex.Pattern[str]:
+    """Words, as Unicode has them (marks included, which ``re`` leaves out). Compiled when
+    first asked for: a poll in which nothing changed never imports ``regex``.
+    """
+    import regex
+
+    return regex.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -46,7 +57,7 @@ class Match:
 
 
 def shingles(title: str, text: str) -> frozenset[str]:
-    words = _WORD.findall(f"{title} {text[:TEXT_PREFIX]}".casefold())
+    words = _word().findall(f"{title} {text[:TEXT_PREFIX]}".casefold())
     if len(words) < SHINGLE:
         return frozenset({" ".join(words)}) if words else frozenset()
     return frozenset(" ".join(words[i : i + SHINGLE]) for i in range(len(words) - SHINGLE + 1))
