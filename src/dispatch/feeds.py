@@ -207,9 +207,7 @@ def add_from_url(path: Path, config: Config, url: str, name: str | None, every: 
     return str(entry["name"])
 
 
-def import_opml(
-    path: Path, config: Config, data: bytes
-) -> tuple[list[str], list[str], list[str]]:
+def import_opml(path: Path, config: Config, data: bytes) -> tuple[list[str], list[str], list[str]]:
     """Add every feed an OPML file lists that feeds.yaml does not have: (added, already there,
     refused). A URL dispatch cannot fetch is refused with its reason, and the rest are added.
 
