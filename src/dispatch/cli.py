@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import argparse
 import gc
-import hashlib
 import sys
-import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -242,6 +240,9 @@ def _send(config: Config, arguments: argparse.Namespace) -> int:
     now = arguments.now or datetime.now(UTC)
     out_dir = arguments.out
     if out_dir is None and arguments.dry_run:
+        import hashlib
+        import tempfile  # with shutil, a tenth of `dispatch --help`: only here
+
         digest = hashlib.sha256(str(config.base_dir).encode()).hexdigest()[:8]
         out_dir = Path(tempfile.gettempdir()) / f"dispatch-dry-run-{digest}"
     if arguments.test_to:
