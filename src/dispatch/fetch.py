@@ -18,7 +18,7 @@ from email.utils import parsedate_to_datetime
 from itertools import chain
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import aiohttp
 
@@ -26,6 +26,8 @@ from dispatch.config import FetchSettings
 from dispatch.errors import FetchError
 from dispatch.resolve import BlockedAddress, GuardedResolver, is_public
 
+# What a URL may hold as it is, besides letters, digits and "-._~": percent-encoding the rest.
+_URL_PUNCTUATION = "!#$%&'()*+,/:;=?@[]"
 LONGEST_WAIT = 365 * 86400.0  # seconds: a longer Retry-After is read as this
 MAX_REDIRECTS = 5
 
@@ -102,11 +104,15 @@ def _check_target(url: str, allow_private: bool) -> None:
 
 
 def _redirect_target(name: str, status: int, url: str, location: str) -> str:
-    """Where a redirect from ``url`` leads (``_check_target`` then judges it).
+    """Where a redirect from ``url`` leads (``_check_target`` then judges it). Bytes of the
+    Location that are not UTF-8 (aiohttp reads them as lone surrogates) go on percent-encoded,
+    as browsers send them: the URL is stored, and shown in errors.
 
     Raises:
         FetchError: ``location`` cannot be read as a URL (a broken host).
     """
+    if _text(location) is None:
+        location = quote(location.encode("utf-8", "surrogateescape"), safe=_URL_PUNCTUATION)
     try:
         return urljoin(url, location)
     except ValueError:
