@@ -353,6 +353,22 @@ def test_mastodon_server_errors_are_retried_with_the_same_key(
     assert keys == [key, key] and len(mastodon.statuses) == 1
 
 
+@pytest.mark.parametrize(
+    "reset", ["2100-01-01T00:00:00.000Z", "2100-01-01T00:00:00", "4102444800", "soon"]
+)
+def test_mastodon_rate_limit_is_a_wait_whatever_its_reset_says(
+    tmp_path: Path, state: State, server: FeedServer, mastodon: MastodonStandIn, reset: str
+) -> None:
+    # Mastodon sends an ISO 8601 time; servers speaking its API may send others. A naive one
+    # raised (an aware time minus a naive one), and the refused post was taken as ambiguous.
+    path = setup(state, tmp_path, server, {"toots": mastodon_output(mastodon)})
+    mastodon.failures.append((429, {"X-RateLimit-Reset": reset}, b'{"error":"Too many"}'))
+    result = run_cli("send", "--now", NOW, config=path, env={"MASTODON_TOKEN": "mastodon-token"})
+    assert result.code == 1 and f"rate limited until {reset}" in result.stderr
+    ((_, _, _, status, *_),) = deliveries(state)
+    assert status == "pending"
+
+
 def test_mastodon_bad_token_is_an_auth_error(
     tmp_path: Path, state: State, server: FeedServer, mastodon: MastodonStandIn
 ) -> None:

@@ -135,14 +135,24 @@ class MastodonOutput(BaseOutput):
         )
         if response.status == 429:
             reset = response.headers.get("x-ratelimit-reset")
-            wait = None
-            if reset:
-                try:
-                    wait = (datetime.fromisoformat(reset) - datetime.now(UTC)).total_seconds()
-                except ValueError:
-                    wait = None
-            raise RateLimited(self.name, f"rate limited until {reset}", retry_after=wait)
+            raise RateLimited(
+                self.name, f"rate limited until {reset}", retry_after=_seconds_until(reset)
+            )
         return response
+
+
+def _seconds_until(reset: str | None) -> float | None:
+    """Seconds until Mastodon's ``X-RateLimit-Reset`` (an ISO 8601 time in UTC), or None for
+    a value that is not one: a wait that cannot be read is left to the backoff, rather than
+    raising and taking the refused post for one that may have gone out.
+    """
+    try:
+        moment = datetime.fromisoformat(reset or "")
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - datetime.now(UTC)).total_seconds()
 
 
 def _error(response: HttpResponse) -> str:
