@@ -369,6 +369,20 @@ def test_mastodon_rate_limit_is_a_wait_whatever_its_reset_says(
     assert status == "pending"
 
 
+def test_a_networks_answer_that_no_database_stores_is_recorded_all_the_same(
+    tmp_path: Path, state: State, server: FeedServer, mastodon: MastodonStandIn
+) -> None:
+    # JSON may carry a lone surrogate or a NUL ("\\ud800", "\\u0000"), which neither UTF-8
+    # nor PostgreSQL takes: recording the refusal failed, and the send run stopped with it.
+    toots = mastodon_output(mastodon, max_characters=500)  # no instance call before the post
+    path = setup(state, tmp_path, server, {"toots": toots})
+    mastodon.failures.append((422, {}, b'{"error":"Validation failed: \\ud800 \\u0000 x"}'))
+    result = run_cli("send", "--now", NOW, config=path, env={"MASTODON_TOKEN": "mastodon-token"})
+    assert result.code == 1 and "Traceback" not in result.stderr, result.stderr
+    ((_, _, _, status, _, error, *_),) = deliveries(state)
+    assert status == "failed" and "Validation failed:   x" in error  # the two taken out
+
+
 def test_mastodon_bad_token_is_an_auth_error(
     tmp_path: Path, state: State, server: FeedServer, mastodon: MastodonStandIn
 ) -> None:

@@ -30,7 +30,7 @@ _BLOCKS = frozenset(
     article dd dt
     """.split()
 )
-_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 # nh3 writes tag names in lower case.
 _BLOCK_TAG = re.compile(r"</?(?:" + "|".join(sorted(_BLOCKS)) + r")\b[^>]*>")
 _ANY_TAG = re.compile(r"<[^>]*>")
@@ -96,8 +96,9 @@ def clean_text(raw: str) -> str:
 
 
 def printable(text: str) -> str:
-    """Text without the control characters that XML (and so MJML) refuses: NUL and the other
-    C0 controls but tab, line feed and carriage return.
+    """Text without the characters that XML (and so MJML) refuses: NUL and the other C0
+    controls but tab, line feed and carriage return, and lone surrogates, which JSON can carry
+    ("\\ud800") and UTF-8 cannot. PostgreSQL refuses NUL, and no database takes a surrogate.
     """
     return _CONTROLS.sub("", text)
 

@@ -11,6 +11,7 @@ from dispatch.errors import AuthError, RateLimited, Rejected, TransientError
 from dispatch.fetch import HttpFailure, HttpResponse, http_request, retry_after_seconds
 from dispatch.outputs.base import BaseOutput
 from dispatch.resolve import BlockedAddress
+from dispatch.sanitize import printable
 
 
 def request(
@@ -69,12 +70,12 @@ def check_status(output: str, response: HttpResponse, *, detail: Any = None) -> 
 
 def said(response: HttpResponse, key: str) -> str:
     """What an API's error answer says: its JSON ``key`` when there is one, else the start of
-    the body.
+    the body. Printable: it is stored with the delivery and shown in the run's report.
     """
     try:
         payload = response.json()
     except ValueError:
         payload = None
     if isinstance(payload, dict) and key in payload:
-        return str(payload[key])
-    return response.body[:200].decode(errors="replace")
+        return printable(str(payload[key]))
+    return printable(response.body[:200].decode(errors="replace"))
