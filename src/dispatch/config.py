@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -31,6 +30,7 @@ from pydantic import (
 
 from dispatch.errors import ConfigError, ConfigProblem
 from dispatch.secrets import Secret, Unset, interpolate
+from dispatch.urls import split_url
 
 DEFAULT_PATH = "feeds.yaml"
 Place = tuple[str | int, ...]
@@ -155,8 +155,7 @@ def feed_url_problem(url: str) -> str | None:
         return f"scheme {scheme!r} is not fetched; use http(s) or a local path"
     if scheme in ("http", "https") and not _plain_web_url(url):
         try:
-            parts = urlsplit(url)
-            parts.port  # noqa: B018 (reading the port is the check)
+            parts = split_url(url)
         except ValueError as e:
             return f"the URL cannot be read ({e})"
         if not parts.hostname:

@@ -18,13 +18,14 @@ from email.utils import parsedate_to_datetime
 from itertools import chain
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote, urljoin
 
 import aiohttp
 
 from dispatch.config import FetchSettings
 from dispatch.errors import FetchError
 from dispatch.resolve import BlockedAddress, GuardedResolver, is_public
+from dispatch.urls import split_url
 
 # What a URL may hold as it is, besides letters, digits and "-._~": percent-encoding the rest.
 _URL_PUNCTUATION = "!#$%&'()*+,/:;=?@[]"
@@ -80,8 +81,7 @@ class NotFetched(BlockedAddress):
 
 def _check_target(url: str, allow_private: bool) -> None:
     try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 (reading the port is the check)
+        parts = split_url(url)
     except ValueError as e:
         raise NotFetched(f"the URL cannot be read ({e})") from None
     if parts.scheme not in ("http", "https"):

@@ -15,14 +15,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from dispatch import fastfeed
 from dispatch.errors import ParseError
 from dispatch.media import cards_in_entry
 from dispatch.models import Article
 from dispatch.sanitize import clean_html, clean_text, printable, text_of_clean
-from dispatch.urls import normalise_url
+from dispatch.urls import normalise_url, split_url
 
 # A DOCTYPE is never needed to read a feed, and its entities are how XML bombs and XXE work.
 _DOCTYPE = re.compile(rb"<!DOCTYPE[^>\[]*(\[[\s\S]*?\]\s*)?>", re.IGNORECASE)
@@ -239,7 +238,7 @@ def web_url(value: Any) -> str | None:
     if _URL_CONTROL.search(url):  # a NUL, which PostgreSQL cannot store, or the like
         return None
     try:
-        urlsplit(url).port  # noqa: B018 (reading the port is the check)
+        split_url(url)
     except ValueError:
         return None
     return url

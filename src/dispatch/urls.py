@@ -4,7 +4,7 @@ article new.
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
 
 TRACKING_PARAMETERS = frozenset(
     {
@@ -31,6 +31,18 @@ TRACKING_PARAMETERS = frozenset(
 def is_tracking(parameter: str) -> bool:
     name = parameter.lower()
     return name.startswith("utm_") or name in TRACKING_PARAMETERS
+
+
+def split_url(url: str) -> SplitResult:
+    """``url`` taken apart, its port read as well: ``urlsplit`` takes ``http://a.example:99999/``
+    apart and raises only when the port is read.
+
+    Raises:
+        ValueError: a host or port that cannot be read (``http://[x``, a port past 65535).
+    """
+    parts = urlsplit(url)
+    parts.port  # noqa: B018 (reading the port is the check)
+    return parts
 
 
 def normalise_url(url: str) -> str:
