@@ -1,32 +1,28 @@
 """Counting text the way each network counts it, and fitting posts to the limit.
 
-- X: weighted characters after NFC; most Latin, Greek, Cyrillic, Hebrew and Arabic code points
-  weigh 1, others (CJK, most symbols) 2, an emoji sequence 2, every URL 23.
-- Mastodon: grapheme clusters, every URL 23 (``characters_reserved_per_url``).
+- X: twitter-text's own rules, through its Python port (``twitter-text-parser``): weighted
+  characters after NFC (most Latin, Greek, Cyrillic, Hebrew and Arabic code points 1, CJK and
+  most symbols 2, an emoji sequence 2), and every URL twitter-text finds (with or without a
+  scheme) 23. A URL ends where twitter-text ends it: at the first letter its grammar does not
+  take in a path (an Arabic or Japanese slug), so links go out in their ASCII form.
+- Mastodon: grapheme clusters, every URL with a scheme (found by the same grammar, as
+  Mastodon's validator does) ``characters_reserved_per_url``.
 - Bluesky: grapheme clusters of the text as written (links are facets on that text).
-
-Where we cannot know how the network will count (a bare domain on X may or may not be
-linked), we count the larger of the two, so a post we call fitting always fits.
 """
 
 from __future__ import annotations
 
-import unicodedata
+import functools
+import warnings
 from collections.abc import Callable
+from typing import Any
 
 import regex
 
 from dispatch.outputs.base import Capabilities
 
 _URL = regex.compile(r"""https?://[^\s<>"]*[^\s<>".,;:!?)\]}'’”]""", regex.IGNORECASE)
-_BARE_DOMAIN = regex.compile(
-    r"(?<![\w@./-])(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}(?:/[^\s<>\"]*)?",
-    regex.IGNORECASE,
-)
-_URL_OR_DOMAIN = regex.compile(f"{_URL.pattern}|{_BARE_DOMAIN.pattern}", regex.IGNORECASE)
 _GRAPHEME = regex.compile(r"\X")
-_PICTOGRAPHIC = regex.compile(r"\p{Extended_Pictographic}|\p{Regional_Indicator}")
-_X_LIGHT = ((0, 4351), (8192, 8205), (8208, 8223), (8242, 8247))
 ELLIPSIS = "…"
 
 
@@ -34,26 +30,33 @@ def graphemes(text: str) -> int:
     return len(_GRAPHEME.findall(text))
 
 
-def _x_weight(segment: str) -> int:
-    total = 0
-    for cluster in _GRAPHEME.findall(segment):
-        if _PICTOGRAPHIC.search(cluster):
-            total += 2
-            continue
-        for char in cluster:
-            point = ord(char)
-            total += 1 if any(low <= point <= high for low, high in _X_LIGHT) else 2
-    return total
+@functools.cache
+def _twitter_text() -> Any:
+    """twitter-text's Python port, imported on first use. It reads its emoji list through
+    ``pkg_resources``, whose import warns that it is deprecated: nothing for our users to act on.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import twitter_text
+        import twitter_text.config
+    return twitter_text
 
 
-def _with_urls(text: str, url_length: int, weigh: Callable[[str], int], bare: bool) -> int:
-    pattern = _URL_OR_DOMAIN if bare else _URL
+@functools.lru_cache(maxsize=4096)
+def x_length(text: str, url_length: int = 23) -> int:
+    """The weighted length of ``text`` as X counts it (twitter-text's ``parseTweet``)."""
+    twitter_text = _twitter_text()
+    options = {**twitter_text.config.config["defaults"], "transformed_url_length": url_length}
+    return int(twitter_text.parse_tweet(text, options).weightedLength)
+
+
+def _with_urls(text: str, url_length: int, weigh: Callable[[str], int]) -> int:
+    """``text`` weighed with every URL that has a scheme counted as ``url_length``."""
     total = position = 0
-    for match in pattern.finditer(text):
-        total += weigh(text[position : match.start()])
-        linked = match.group().lower().startswith(("http://", "https://"))
-        total += url_length if linked else max(url_length, weigh(match.group()))
-        position = match.end()
+    for found in _twitter_text().extract_urls_with_indices(text, False):
+        start, end = found["indices"]
+        total += weigh(text[position:start]) + url_length
+        position = end
     return total + weigh(text[position:])
 
 
@@ -74,13 +77,11 @@ def count(text: str, capabilities: Capabilities) -> int:
     if how == "bytes":
         return len(text.encode("utf-8"))
     if how == "weighted":
-        return _with_urls(
-            unicodedata.normalize("NFC", text), capabilities.url_length or 23, _x_weight, bare=True
-        )
+        return x_length(text, capabilities.url_length or 23)
     weigh: Callable[[str], int] = graphemes if how == "graphemes" else len
     if capabilities.url_length is None:
         return weigh(text)
-    return _with_urls(text, capabilities.url_length, weigh, bare=False)
+    return _with_urls(text, capabilities.url_length, weigh)
 
 
 def unit(capabilities: Capabilities) -> str:

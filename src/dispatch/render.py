@@ -28,7 +28,7 @@ from dispatch.models import Article, VideoCard
 from dispatch.outputs.base import Capabilities
 from dispatch.sandbox import MAX_SECONDS, GuardedSandbox, RenderTimeout, bounded_output, deadline
 from dispatch.sanitize import printable
-from dispatch.urls import same_site, tag_url
+from dispatch.urls import ascii_url, same_site, tag_url
 
 DIGEST_MJML = "email/digest.mjml.j2"
 DIGEST_TEXT = "email/digest.txt.j2"
@@ -281,6 +281,9 @@ def article_context(
     hosts = site_hosts or set()
 
     def tagged(url: str | None) -> str | None:
+        if url is None:
+            return None
+        url = ascii_url(url)  # one link for every network, counted as one
         return links.apply(url, hosts) if links is not None else url
 
     return {

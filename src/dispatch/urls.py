@@ -4,7 +4,7 @@ article new.
 
 from __future__ import annotations
 
-from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
+from urllib.parse import SplitResult, parse_qsl, quote, urlencode, urlsplit
 
 TRACKING_PARAMETERS = frozenset(
     {
@@ -80,3 +80,35 @@ def same_site(url: str, hosts: set[str]) -> bool:
     """Whether ``url`` is on one of ``hosts`` (``www.`` ignored)."""
     host = (urlsplit(url).hostname or "").lower().removeprefix("www.")
     return host in hosts
+
+
+# What a URI may hold as it is (RFC 3986's reserved and unreserved characters, and ``%`` so an
+# escape already made stays as it is); everything else is percent-encoded as UTF-8.
+_URI_SAFE = "!#$&'()*+,/:;=?@[]-._~%"
+
+
+def ascii_url(url: str) -> str:
+    """``url`` as a URI: a non-ASCII host in its IDNA (punycode) form, and non-ASCII or unsafe
+    characters in the rest percent-encoded as UTF-8. Networks then all see one link, and
+    count it as one (twitter-text ends a URL at the first Arabic or Japanese letter of a path).
+    A URL that is ASCII already, or whose host cannot be encoded, is returned as it is.
+    """
+    if url.isascii() and " " not in url:
+        return url
+    try:
+        parts = split_url(url)
+        host = parts.hostname or ""
+        ascii_host = host if host.isascii() else host.encode("idna").decode("ascii")
+    except (ValueError, UnicodeError):
+        return url
+    netloc = parts.netloc
+    if ascii_host != host:
+        userinfo = netloc.rpartition("@")[0]
+        port = f":{parts.port}" if parts.port is not None else ""
+        netloc = (f"{userinfo}@" if userinfo else "") + ascii_host + port
+    return parts._replace(
+        netloc=quote(netloc, safe=_URI_SAFE),
+        path=quote(parts.path, safe=_URI_SAFE),
+        query=quote(parts.query, safe=_URI_SAFE),
+        fragment=quote(parts.fragment, safe=_URI_SAFE),
+    ).geturl()

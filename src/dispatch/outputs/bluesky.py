@@ -16,6 +16,7 @@ from dispatch.limits import link_spans
 from dispatch.models import Kind, Message
 from dispatch.outputs.base import BaseOutput, Capabilities
 from dispatch.secrets import Secret
+from dispatch.urls import ascii_url
 
 POST = "app.bsky.feed.post"
 MAX_THUMBNAIL = 1_000_000
@@ -145,7 +146,7 @@ class BlueskyOutput(BaseOutput):
         if article is None or not article.link:
             return None
         external: dict[str, Any] = {
-            "uri": article.link,
+            "uri": ascii_url(article.link),
             "title": article.title,
             "description": article.summary,
         }
