@@ -13,6 +13,7 @@ from dispatch.limits import count
 from dispatch.models import Article
 from dispatch.outputs.base import Capabilities
 from dispatch.render import Renderer
+from dispatch.richtext import detect_facets
 from dispatch.urls import ascii_url
 
 X = Capabilities(limit=280, counting="weighted", url_length=23, template="x")
@@ -121,3 +122,208 @@ def test_every_post_fitted_for_x_is_valid_by_twitter_text(
     assert parsed.valid, (text, parsed)
     assert count(text, X) == parsed.weightedLength
     assert ascii_url(link) in text.split()
+
+
+# Bluesky's own detection cases (@atproto/api, tests/rich-text-detection.test.ts), written as
+# the parts of the text with, for each facet, what it points at: a handle for a mention (the
+# reference resolves it; resolution is the output's, tested with the PDS stand-in), a URI.
+BLUESKY_SEGMENTS: list[tuple[str, list[tuple[str, str | None]]]] = [
+    ("no mention", [("no mention", None)]),
+    ("@handle.com middle end", [("@handle.com", "handle.com"), (" middle end", None)]),
+    ("start @handle.com end", [("start ", None), ("@handle.com", "handle.com"), (" end", None)]),
+    ("@full123-chars.test", [("@full123-chars.test", "full123-chars.test")]),
+    ("not@right", [("not@right", None)]),
+    ("@handle.com!@#$chars", [("@handle.com", "handle.com"), ("!@#$chars", None)]),
+    (
+        "parenthetical (@handle.com)",
+        [("parenthetical (", None), ("@handle.com", "handle.com"), (")", None)],
+    ),
+    (
+        "👨‍👩‍👧‍👧 @handle.com 👨‍👩‍👧‍👧",
+        [("👨‍👩‍👧‍👧 ", None), ("@handle.com", "handle.com"), (" 👨‍👩‍👧‍👧", None)],
+    ),
+    (
+        "start https://middle.com/foo/bar?baz=bux#hash end",
+        [
+            ("start ", None),
+            ("https://middle.com/foo/bar?baz=bux#hash", "https://middle.com/foo/bar?baz=bux#hash"),
+            (" end", None),
+        ],
+    ),
+    (
+        "https://newline1.com\nhttps://newline2.com",
+        [
+            ("https://newline1.com", "https://newline1.com"),
+            ("\n", None),
+            ("https://newline2.com", "https://newline2.com"),
+        ],
+    ),
+    (
+        "start middle.com/foo/bar?baz=bux end",
+        [
+            ("start ", None),
+            ("middle.com/foo/bar?baz=bux", "https://middle.com/foo/bar?baz=bux"),
+            (" end", None),
+        ],
+    ),
+    (
+        "newline1.com\nnewline2.com",
+        [
+            ("newline1.com", "https://newline1.com"),
+            ("\n", None),
+            ("newline2.com", "https://newline2.com"),
+        ],
+    ),
+    (
+        "a example.com/index.php php link",
+        [
+            ("a ", None),
+            ("example.com/index.php", "https://example.com/index.php"),
+            (" php link", None),
+        ],
+    ),
+    (
+        "a trailing bsky.app: colon",
+        [("a trailing ", None), ("bsky.app", "https://bsky.app"), (": colon", None)],
+    ),
+    ("not.. a..url ..here", [("not.. a..url ..here", None)]),
+    ("e.g.", [("e.g.", None)]),
+    ("something-cool.jpg", [("something-cool.jpg", None)]),
+    ("website.com.jpg", [("website.com.jpg", None)]),
+    ("e.g./foo", [("e.g./foo", None)]),
+    ("website.com.jpg/foo", [("website.com.jpg/foo", None)]),
+    (
+        "punctuation https://foo.com, https://bar.com/whatever; https://baz.com.",
+        [
+            ("punctuation ", None),
+            ("https://foo.com", "https://foo.com"),
+            (", ", None),
+            ("https://bar.com/whatever", "https://bar.com/whatever"),
+            ("; ", None),
+            ("https://baz.com", "https://baz.com"),
+            (".", None),
+        ],
+    ),
+    (
+        "parenthentical (https://foo.com)",
+        [("parenthentical (", None), ("https://foo.com", "https://foo.com"), (")", None)],
+    ),
+    (
+        "except for https://foo.com/thing_(cool)",
+        [("except for ", None), ("https://foo.com/thing_(cool)", "https://foo.com/thing_(cool)")],
+    ),
+    (
+        "see https://en.wikipedia.org/wiki/Budget_(disambiguation).",
+        [
+            ("see ", None),
+            (
+                "https://en.wikipedia.org/wiki/Budget_(disambiguation)",
+                "https://en.wikipedia.org/wiki/Budget_(disambiguation)",
+            ),
+            (".", None),
+        ],
+    ),
+]
+
+
+def segments(text: str) -> list[tuple[str, str | None]]:
+    """``text`` cut at its facets, as the reference's RichText.segments() cuts it."""
+    data = text.encode()
+    parts: list[tuple[str, str | None]] = []
+    position = 0
+    for facet in detect_facets(text):
+        if facet.start > position:
+            parts.append((data[position : facet.start].decode(), None))
+        parts.append((data[facet.start : facet.end].decode(), facet.value))
+        position = facet.end
+    if position < len(data):
+        parts.append((data[position:].decode(), None))
+    return parts
+
+
+@pytest.mark.parametrize(("text", "expected"), BLUESKY_SEGMENTS)
+def test_bluesky_links_and_mentions_as_bluesky_detects_them(
+    text: str, expected: list[tuple[str, str | None]]
+) -> None:
+    assert segments(text) == expected
+
+
+BLUESKY_TAGS: list[tuple[str, list[str], list[tuple[int, int]]]] = [
+    ("#a", ["a"], [(0, 2)]),
+    ("#a #b", ["a", "b"], [(0, 2), (3, 5)]),
+    ("#1", [], []),
+    ("#1a", ["1a"], [(0, 3)]),
+    ("body #tag body", ["tag"], [(5, 9)]),
+    ("body #1", [], []),
+    ("#", [], []),
+    ("#?", [], []),
+    ("text # text", [], []),
+    (
+        "body #thisisa64characterstring_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        ["thisisa64characterstring_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"],
+        [(5, 70)],
+    ),
+    ("body #thisisa65characterstring_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab", [], []),
+    (
+        "body #thisisa64characterstring_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!",
+        ["thisisa64characterstring_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"],
+        [(5, 70)],
+    ),
+    ("its a #double#rainbow", ["double#rainbow"], [(6, 21)]),
+    ("##hashash", ["#hashash"], [(0, 9)]),
+    ("##", [], []),
+    ("some #n0n3s@n5e!", ["n0n3s@n5e"], [(5, 15)]),
+    ("works #with,punctuation", ["with,punctuation"], [(6, 23)]),
+    (
+        "strips trailing #punctuation, #like. #this!",
+        ["punctuation", "like", "this"],
+        [(16, 28), (30, 35), (37, 42)],
+    ),
+    ("strips #multi_trailing___...", ["multi_trailing"], [(7, 22)]),
+    ("works with #🦋 emoji, and #butter🦋fly", ["🦋", "butter🦋fly"], [(11, 16), (28, 42)]),
+    ("this #️⃣tag should not be a tag", [], []),
+    ("this ##️⃣tag should be a tag", ["#️⃣tag"], [(5, 16)]),
+    ("this #t\nag should be a tag", ["t"], [(5, 7)]),
+    ("no match (\\u200B): #\u200b", [], []),
+    ("no match (\\u200Ba): #\u200ba", [], []),
+    ("match (a\\u200Bb): #a\u200bb", ["a"], [(18, 20)]),
+    ("no match (\\u20e2tag): #\u20e2tag", [], []),
+    ("match full width number sign (tag): ＃tag", ["tag"], [(36, 42)]),
+    ("match full width number sign (tag): ＃#️⃣tag", ["#️⃣tag"], [(36, 49)]),
+    ("no match 1?: #1?", [], []),
+    # cashtags
+    ("$AAPL", ["$AAPL"], [(0, 5)]),
+    ("$aapl", ["$AAPL"], [(0, 5)]),
+    ("$BTC $ETH", ["$BTC", "$ETH"], [(0, 4), (5, 9)]),
+    ("$100", [], []),
+    ("$TOOLONG", [], []),
+    ("($GOOG)", ["$GOOG"], [(1, 6)]),
+    ("$AAPL, $MSFT!", ["$AAPL", "$MSFT"], [(0, 5), (7, 12)]),
+    ("no$SPACE", [], []),
+    ("$ AAPL", [], []),
+    ("$ABC12", ["$ABC12"], [(0, 6)]),
+    ("$ABC123", [], []),
+]
+
+
+@pytest.mark.parametrize(("text", "tags", "ranges"), BLUESKY_TAGS)
+def test_bluesky_hashtags_and_cashtags_as_bluesky_detects_them(
+    text: str, tags: list[str], ranges: list[tuple[int, int]]
+) -> None:
+    found = [f for f in detect_facets(text) if f.kind == "tag"]
+    assert [f.value for f in found] == tags
+    assert [(f.start, f.end) for f in found] == ranges
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=_PROSE)
+def test_every_bluesky_facet_covers_exactly_its_text(text: str) -> None:
+    data = text.encode()
+    for facet in detect_facets(text):
+        covered = data[facet.start : facet.end].decode()  # never splits a character
+        if facet.kind == "link":
+            assert facet.value in (covered, f"https://{covered}")
+        elif facet.kind == "mention":
+            assert covered == f"@{facet.value}"
+        else:
+            assert covered[1:] == facet.value or covered.upper() == facet.value

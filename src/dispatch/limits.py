@@ -21,7 +21,6 @@ import regex
 
 from dispatch.outputs.base import Capabilities
 
-_URL = regex.compile(r"""https?://[^\s<>"]*[^\s<>".,;:!?)\]}'’”]""", regex.IGNORECASE)
 _GRAPHEME = regex.compile(r"\X")
 ELLIPSIS = "…"
 
@@ -58,17 +57,6 @@ def _with_urls(text: str, url_length: int, weigh: Callable[[str], int]) -> int:
         total += weigh(text[position:start]) + url_length
         position = end
     return total + weigh(text[position:])
-
-
-def link_spans(text: str) -> list[tuple[int, int, str]]:
-    """Every http(s) URL in ``text`` as (start, end, url), in UTF-8 byte offsets, the way
-    Bluesky's facets index text.
-    """
-    spans = []
-    for match in _URL.finditer(text):
-        start = len(text[: match.start()].encode("utf-8"))
-        spans.append((start, start + len(match.group().encode("utf-8")), match.group()))
-    return spans
 
 
 def count(text: str, capabilities: Capabilities) -> int:

@@ -1,25 +1,38 @@
-"""Bluesky with atproto: links as facets (byte offsets), the article's card as an explicit
-``app.bsky.embed.external`` with an uploaded thumbnail (a video's thumbnail where the article
-carries one), and a record key made with the delivery row, so a retry cannot post twice.
+"""Bluesky with atproto: links, mentions and hashtags as facets found the way Bluesky's app
+finds them, the article's card as an explicit ``app.bsky.embed.external`` with an uploaded
+thumbnail (a video's thumbnail where the article carries one), a record key made with the
+delivery row, so a retry cannot post twice, and one session per account for the whole process.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import io
+import threading
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
 from dispatch.config import FetchSettings, OutputSettings
-from dispatch.errors import AuthError, Rejected, TransientError
+from dispatch.errors import AuthError, RateLimited, Rejected, TransientError
 from dispatch.fetch import Fetcher, FetchRequest, FetchResponse
-from dispatch.limits import link_spans
 from dispatch.models import Kind, Message
 from dispatch.outputs.base import BaseOutput, Capabilities
+from dispatch.richtext import detect_facets
 from dispatch.secrets import Secret
 from dispatch.urls import ascii_url
 
 POST = "app.bsky.feed.post"
+# app.bsky.embed.external's thumb: an image of at most 1,000,000 bytes. A larger picture is
+# scaled down to fit; the source may be larger than that, up to MAX_SOURCE_IMAGE.
 MAX_THUMBNAIL = 1_000_000
+MAX_SOURCE_IMAGE = 10_000_000
+THUMBNAIL_SIDES = (2000, 1200, 800, 500)
+
+# One logged-in client per account for the whole process: Bluesky allows 30 createSession
+# calls in 5 minutes and 300 a day, so a session is made once and refreshed, not made per run.
+_sessions: dict[tuple[str, str, str], tuple[Any, str]] = {}
+_sessions_lock = threading.Lock()
 
 
 class BlueskySettings(OutputSettings):
@@ -70,13 +83,7 @@ class BlueskyOutput(BaseOutput):
             "text": message.text,
             "createdAt": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
         }
-        facets = [
-            {
-                "index": {"byteStart": start, "byteEnd": end},
-                "features": [{"$type": "app.bsky.richtext.facet#link", "uri": uri}],
-            }
-            for start, end, uri in link_spans(message.text)
-        ]
+        facets = self._facets(client, message.text)
         if facets:
             record["facets"] = facets
         if self.bluesky.language:
@@ -93,11 +100,35 @@ class BlueskyOutput(BaseOutput):
                 return existing
             raise Rejected(self.name, f"the PDS refused the post: {_said(e)}") from None
         except exceptions.UnauthorizedError as e:
-            self._client = None
+            self._forget_session()
             raise AuthError(self.name, f"the PDS refused our session: {_said(e)}") from None
+        except exceptions.RateLimitExceededError as e:
+            raise self._rate_limited(e) from None
         except exceptions.AtProtocolError as e:
             raise TransientError(self.name, f"the PDS failed: {_said(e)}") from None
         return str(response.uri)
+
+    def _facets(self, client: Any, text: str) -> list[dict[str, object]]:
+        """The text's facets; a mention whose handle does not resolve to a DID stays text."""
+        from atproto_client import exceptions
+
+        facets = []
+        for facet in detect_facets(text):
+            did = None
+            if facet.kind == "mention":
+                try:
+                    did = client.com.atproto.identity.resolve_handle({"handle": facet.value}).did
+                except exceptions.AtProtocolError:
+                    continue
+            facets.append(facet.record(did))
+        return facets
+
+    def _rate_limited(self, error: Any) -> RateLimited:
+        reset = getattr(error, "reset_at", None)
+        wait = (reset - datetime.now(UTC)).total_seconds() if reset is not None else None
+        return RateLimited(
+            self.name, f"the PDS asks us to wait until {reset or 'later'}", retry_after=wait
+        )
 
     def lookup(self, message: Message) -> str | None:
         from atproto_client import exceptions
@@ -109,36 +140,59 @@ class BlueskyOutput(BaseOutput):
             )
         except exceptions.BadRequestError:
             return None
+        except exceptions.RateLimitExceededError as e:
+            raise self._rate_limited(e) from None
         except exceptions.AtProtocolError as e:
             raise TransientError(self.name, f"the PDS failed: {_said(e)}") from None
         return str(found.uri)
 
+    def _account(self) -> tuple[str, str, str]:
+        password = self.bluesky.app_password.reveal()
+        digest = hashlib.sha256(password.encode()).hexdigest()
+        return (self.bluesky.service, self.bluesky.handle, digest)
+
     def _login(self) -> Any:
+        """The account's client, logged in once per process; atproto refreshes its session
+        (``refreshSession``) when the access token runs out.
+        """
         if self._client is not None:
             return self._client
         from atproto import Client
         from atproto_client import exceptions
 
-        client = Client(base_url=self.bluesky.service)
+        with _sessions_lock:
+            session = _sessions.get(self._account())
+            if session is None:
+                client = Client(base_url=self.bluesky.service)
+                dids: list[str] = []
+                client.on_session_change(lambda event, made: dids.append(made.did))
+                try:
+                    client.login(
+                        self.bluesky.handle,
+                        self.bluesky.app_password.reveal(),
+                        fetch_bsky_profile=False,
+                    )
+                except exceptions.RateLimitExceededError as e:
+                    raise self._rate_limited(e) from None
+                except (exceptions.UnauthorizedError, exceptions.BadRequestError) as e:
+                    raise AuthError(
+                        self.name,
+                        f"login refused: {_said(e)}",
+                        hint="use an app password, not the account password",
+                    ) from None
+                except exceptions.AtProtocolError as e:
+                    raise TransientError(
+                        self.name, f"cannot reach {self.bluesky.service}: {e}"
+                    ) from None
+                session = _sessions[self._account()] = (client, dids[-1])
+        self._client, self._did = session
+        return self._client
 
-        def remember(event: Any, session: Any) -> None:
-            self._did = session.did
-
-        client.on_session_change(remember)
-        try:
-            client.login(
-                self.bluesky.handle, self.bluesky.app_password.reveal(), fetch_bsky_profile=False
-            )
-        except (exceptions.UnauthorizedError, exceptions.BadRequestError) as e:
-            raise AuthError(
-                self.name,
-                f"login refused: {_said(e)}",
-                hint="use an app password, not the account password",
-            ) from None
-        except exceptions.AtProtocolError as e:
-            raise TransientError(self.name, f"cannot reach {self.bluesky.service}: {e}") from None
-        self._client = client
-        return client
+    def _forget_session(self) -> None:
+        """The PDS refused the session: the next send logs in anew."""
+        with _sessions_lock:
+            _sessions.pop(self._account(), None)
+        self._client = None
 
     def _card(self, client: Any, message: Message) -> dict[str, Any] | None:
         """The article as an external embed; a video's thumbnail when it carries one."""
@@ -158,21 +212,52 @@ class BlueskyOutput(BaseOutput):
         return {"$type": "app.bsky.embed.external", "external": external}
 
     def _upload(self, client: Any, url: str) -> Any:
-        fetcher = Fetcher(FetchSettings(max_bytes=MAX_THUMBNAIL), self.context.base_dir)
+        """The picture uploaded as a blob of its real type, scaled down to Bluesky's size
+        limit where it is larger; None (a card without a picture, rather than no post) when it
+        cannot be fetched, is no image, or will not fit.
+        """
+        fetcher = Fetcher(FetchSettings(max_bytes=MAX_SOURCE_IMAGE), self.context.base_dir)
         (result,) = fetcher.fetch_all(
             [FetchRequest("thumbnail", url, allow_private=self.allow_private)]
         )
         if not isinstance(result, FetchResponse) or not result.body:
-            return None  # the card goes without a picture rather than the post not at all
+            return None
+        image = thumbnail(result.body)
+        if image is None:
+            return None
         from atproto_client import exceptions
 
+        data, mime = image
         try:
-            return client.upload_blob(result.body).blob
+            return client.com.atproto.repo.upload_blob(data, headers={"Content-Type": mime}).blob
         except exceptions.AtProtocolError:
             return None
 
     def close(self) -> None:
-        self._client = None
+        self._client = None  # the session stays, for this account's next send in this process
+
+
+def thumbnail(data: bytes) -> tuple[bytes, str] | None:
+    """``data`` as Bluesky takes a thumbnail: its MIME type read from the bytes, and, past
+    MAX_THUMBNAIL, scaled down and saved as JPEG until it fits. None when it is no image.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            kind = image.format
+            if len(data) <= MAX_THUMBNAIL and kind in ("JPEG", "PNG", "GIF", "WEBP"):
+                return data, Image.MIME[kind]
+            picture = image.convert("RGB")
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        return None
+    for side in THUMBNAIL_SIDES:
+        picture.thumbnail((side, side))
+        out = io.BytesIO()
+        picture.save(out, "JPEG", quality=80, optimize=True)
+        if out.tell() <= MAX_THUMBNAIL:
+            return out.getvalue(), "image/jpeg"
+    return None
 
 
 def _said(error: Any) -> str:

@@ -1,0 +1,190 @@
+"""Bluesky as Bluesky takes it: facets its app would make (mentions resolved), thumbnails of
+their real type and size, one session per process, and its rate limit's reset honoured.
+The PDS stand-in checks every record with atproto's own models (strict string formats).
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from conftest import FeedServer, State, run_cli
+from dispatch.errors import RateLimited
+from dispatch.models import Article, Message
+from dispatch.outputs.base import OutputContext
+from dispatch.outputs.bluesky import MAX_THUMBNAIL, BlueskyOutput, BlueskySettings
+from standins import AtprotoStandIn, reply
+from test_outputs import NOW, PNG, bluesky_output, setup
+
+
+@pytest.fixture
+def pds() -> Iterator[AtprotoStandIn]:
+    standin = AtprotoStandIn()
+    yield standin
+    standin.stop()
+
+
+def send(
+    state: State, tmp_path: Path, server: FeedServer, pds: AtprotoStandIn, item: dict[str, str]
+) -> dict[str, Any]:
+    path = setup(state, tmp_path, server, {"sky": bluesky_output(pds)}, items=[item])
+    result = run_cli("send", "--now", NOW, config=path, env={"BSKY_APP_PASSWORD": "app-pass"})
+    assert result.code == 0, result.stderr
+    assert pds.invalid == []
+    (record,) = pds.records.values()
+    return record
+
+
+def covered(record: dict[str, Any]) -> list[tuple[str, dict[str, str]]]:
+    text = record["text"].encode()
+    return [
+        (text[f["index"]["byteStart"] : f["index"]["byteEnd"]].decode(), f["features"][0])
+        for f in record.get("facets", [])
+    ]
+
+
+def test_hashtags_resolved_mentions_and_bare_domains_become_facets(
+    tmp_path: Path, state: State, server: FeedServer, pds: AtprotoStandIn
+) -> None:
+    pds.handles["reporter.example.org"] = "did:plc:reporter0000000000000000"
+    item = {
+        "title": "Budget day",
+        "guid": "b1",
+        "link": "https://example.org/budget",
+        "content": "<p>Asked by @reporter.example.org and @nobody.example.org about "
+        "#Budget2026 (see example.com/faq).</p>",
+    }
+    facets = covered(send(state, tmp_path, server, pds, item))
+    assert (
+        "@reporter.example.org",
+        {"$type": "app.bsky.richtext.facet#mention", "did": "did:plc:reporter0000000000000000"},
+    ) in facets
+    assert not any(text == "@nobody.example.org" for text, _ in facets)  # unresolved: text
+    assert ("#Budget2026", {"$type": "app.bsky.richtext.facet#tag", "tag": "Budget2026"}) in facets
+    assert (
+        "example.com/faq",
+        {"$type": "app.bsky.richtext.facet#link", "uri": "https://example.com/faq"},
+    ) in facets
+    assert (
+        "https://example.org/budget",
+        {"$type": "app.bsky.richtext.facet#link", "uri": "https://example.org/budget"},
+    ) in facets
+
+
+def test_a_link_ending_in_a_parenthesis_keeps_it(
+    tmp_path: Path, state: State, server: FeedServer, pds: AtprotoStandIn
+) -> None:
+    link = "https://en.wikipedia.org/wiki/Budget_(disambiguation)"
+    item = {"title": "Which budget?", "guid": "w1", "link": link, "content": "<p>Several.</p>"}
+    facets = covered(send(state, tmp_path, server, pds, item))
+    assert (link, {"$type": "app.bsky.richtext.facet#link", "uri": link}) in facets
+
+
+def noise_png(side: int) -> bytes:
+    """A PNG of random pixels, which no compression makes small."""
+    rng = random.Random(7)
+    image = Image.frombytes("RGB", (side, side), rng.randbytes(side * side * 3))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("large", [False, True])
+def test_thumbnails_go_as_their_real_type_and_within_the_size_limit(
+    tmp_path: Path, state: State, server: FeedServer, pds: AtprotoStandIn, large: bool
+) -> None:
+    picture = noise_png(900) if large else PNG
+    assert (len(picture) > MAX_THUMBNAIL) is large
+    # A server that does not say what it sends: the type is read from the bytes.
+    server.serve("/pic", picture, content_type="application/octet-stream")
+    item = {
+        "title": "Pictured",
+        "guid": "p1",
+        "link": "https://example.org/p",
+        "content": f'<p>Text.</p><p><img src="{server.url("/pic")}" alt="x"></p>',
+    }
+    record = send(state, tmp_path, server, pds, item)
+    thumb = record["embed"]["external"]["thumb"]
+    (blob,) = pds.blobs
+    assert thumb["mimeType"] == ("image/jpeg" if large else "image/png")
+    assert len(blob) <= MAX_THUMBNAIL
+    assert Image.open(io.BytesIO(blob)).format == ("JPEG" if large else "PNG")
+
+
+def test_a_picture_that_is_no_image_leaves_the_card_without_one(
+    tmp_path: Path, state: State, server: FeedServer, pds: AtprotoStandIn
+) -> None:
+    server.serve("/pic", b"<html>not found</html>", content_type="image/png")
+    item = {
+        "title": "Pictured",
+        "guid": "p1",
+        "link": "https://example.org/p",
+        "content": f'<p>Text.</p><p><img src="{server.url("/pic")}" alt="x"></p>',
+    }
+    record = send(state, tmp_path, server, pds, item)
+    assert "thumb" not in record["embed"]["external"] and pds.blobs == []
+
+
+def message(number: int) -> Message:
+    article = Article(feed="f", key=f"k{number}", title="t", link=f"https://example.org/{number}")
+    return Message(
+        delivery_id=number,
+        output="sky",
+        type="bluesky",
+        kind="post",
+        name="social",
+        subject=None,
+        text=f"Post {number} https://example.org/{number}",
+        html=None,
+        length=0,
+        limit=300,
+        articles=(article,),
+        cards=(),
+        key=f"key-{number}",
+        unit="graphemes",
+        record_key=f"3kabc{number:08d}",
+    )
+
+
+def output(pds: AtprotoStandIn, tmp_path: Path) -> BlueskyOutput:
+    settings = BlueskySettings.model_validate({**pds.output(), "allow_private_networks": True})
+    return BlueskyOutput("sky", settings, OutputContext(tmp_path, allow_private_networks=True))
+
+
+def test_one_session_per_process_refreshed_not_recreated(
+    tmp_path: Path, pds: AtprotoStandIn
+) -> None:
+    """Runs close their outputs and a reload makes new ones: the session stays, and a token
+    about to run out is refreshed (atproto refreshes 15 minutes ahead), never made anew.
+    """
+    pds.access_lifetime = 60
+    for number in range(3):
+        sky = output(pds, tmp_path)
+        sky.send(message(number))
+        sky.close()
+    assert pds.sessions == 1 and pds.refreshes >= 3
+    assert len(pds.records) == 3 and pds.invalid == []
+
+
+def test_a_rate_limit_waits_for_bluesky_reset(tmp_path: Path, pds: AtprotoStandIn) -> None:
+    sky = output(pds, tmp_path)
+    sky.send(message(0))
+    reset = int(time.time()) + 600
+    pds.failures.append(
+        reply(
+            429,
+            {"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"},
+            {"ratelimit-reset": str(reset), "ratelimit-remaining": "0"},
+        )
+    )
+    with pytest.raises(RateLimited) as caught:
+        sky.send(message(1))
+    assert caught.value.retry_after is not None and 590 <= caught.value.retry_after <= 600
+    assert len(pds.records) == 1
