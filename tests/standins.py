@@ -593,7 +593,13 @@ class ListmonkStandIn(JsonServer):
 
 @dataclass
 class SmtpRecorder:
-    """An aiosmtpd handler: refuses some recipients, keeps every message, counts connections."""
+    """An aiosmtpd handler: refuses some recipients, keeps every message, counts connections.
+
+    Every message is checked as a mail server would: by Python's email parser (no defects,
+    readable From and To), and against MAIL's parameters (8-bit data needs BODY=8BITMIME or
+    SMTPUTF8, and is refused by a server that does not offer 8BITMIME). What fails goes to
+    ``invalid``.
+    """
 
     refuse: set[str] = field(default_factory=set)
     messages: list[tuple[str, list[str], bytes]] = field(default_factory=list)
@@ -601,6 +607,9 @@ class SmtpRecorder:
     delay: float = 0.0  # seconds before each answer to EHLO, RCPT and DATA: a slow relay
     by_peer: Counter[Any] = field(default_factory=Counter)  # messages taken per connection
     pipelining: bool = False  # offer PIPELINING (aiosmtpd answers pipelined commands in order)
+    eight_bit_mime: bool = True  # offer 8BITMIME
+    mail_options: list[list[str]] = field(default_factory=list)  # MAIL's parameters, per message
+    invalid: list[str] = field(default_factory=list)
     most_at_once: int = 0  # the most messages whose DATA was being answered at one time
     _answering: int = 0
 
@@ -615,6 +624,8 @@ class SmtpRecorder:
         await asyncio.sleep(self.delay)
         session.host_name = hostname
         self.peers.add(session.peer)
+        if not self.eight_bit_mime:
+            responses = [line for line in responses if "8BITMIME" not in line]
         return [*responses[:1], "250-PIPELINING", *responses[1:]] if self.pipelining else responses
 
     async def handle_RCPT(
@@ -639,9 +650,49 @@ class SmtpRecorder:
         finally:
             self._answering -= 1
         data = envelope.original_content or b""
+        problem = _mail_problem(data, envelope.mail_options, eight_bit_mime=self.eight_bit_mime)
+        if problem is not None:
+            self.invalid.append(problem)
+            return f"554 5.6.0 {problem}"
+        self.mail_options.append(list(envelope.mail_options))
         self.messages.append((str(envelope.mail_from), list(envelope.rcpt_tos), data))
         self.by_peer[session.peer] += 1
         return f"250 2.0.0 Ok: queued as Q{len(self.messages):05d}"
+
+
+def _mail_problem(data: bytes, options: list[str], *, eight_bit_mime: bool) -> str | None:
+    """Why a mail server would refuse or misread ``data`` sent with MAIL ``options``."""
+    said = {option.upper() for option in options}
+    if not data.isascii():
+        if not eight_bit_mime and "SMTPUTF8" not in said:
+            return "8-bit data to a server that does not offer 8BITMIME"
+        if not {"BODY=8BITMIME", "SMTPUTF8"} & said:
+            return "8-bit data without BODY=8BITMIME"
+    message = read_email(data, smtputf8="SMTPUTF8" in said)
+    for part in message.walk():
+        if part.defects:
+            return f"the email parser found defects: {part.defects}"
+    for name in ("From", "To"):
+        value = message[name]
+        if value is None:
+            return f"no {name} header"
+        # RFC 6532 allows a local part that is not ASCII; the parser notes it all the same.
+        defects = [d for d in value.defects if type(d).__name__ != "NonASCIILocalPartDefect"]
+        if not value.addresses or defects:
+            return f"{name} cannot be read: {value!r}"
+    return None
+
+
+def read_email(data: bytes, *, smtputf8: bool = False) -> Any:
+    """An email as its receiver reads it: UTF-8 headers (RFC 6532) where it came with
+    SMTPUTF8, else bytes whose headers are ASCII.
+    """
+    import email
+    from email import policy
+
+    if smtputf8:
+        return email.message_from_string(data.decode("utf-8"), policy=policy.default)
+    return email.message_from_bytes(data, policy=policy.default)
 
 
 def free_port() -> int:
@@ -696,6 +747,7 @@ class SmtpStandIn:
         implicit_tls: bool = False,
         user: str = "mailer",
         password: str = "mail-pass",
+        smtputf8: bool = False,
     ) -> None:
         self.user, self.password = user, password
         self.cert, key = self_signed(directory)
@@ -722,6 +774,7 @@ class SmtpStandIn:
                     authenticator=authenticate,
                     auth_require_tls=not implicit_tls,
                     hostname="standin.local",
+                    enable_SMTPUTF8=smtputf8,
                 )
 
         self.port = free_port()

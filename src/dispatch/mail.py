@@ -1,5 +1,9 @@
 """Email messages: multipart/alternative with a plain-text twin, safe one-line headers,
 a deterministic Message-ID, and RFC 8058 one-click unsubscribe.
+
+Encoded as the receiving server can take them: names that are not ASCII in RFC 2047
+encoded words; UTF-8 headers only for addresses that are not ASCII (SMTPUTF8, RFC 6531);
+bodies in 8 bits only where the server offers 8BITMIME, else quoted-printable or base64.
 """
 
 from __future__ import annotations
@@ -8,7 +12,7 @@ import re
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import SMTP, SMTPUTF8, EmailPolicy
 from email.utils import format_datetime, parseaddr
 
 from dispatch.models import Message
@@ -33,26 +37,55 @@ _ID = "<dispatch-message-id@placeholder.invalid>"
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
+def mail_policy(*, utf8: bool = False, seven_bit: bool = False) -> EmailPolicy[EmailMessage]:
+    """The policy to serialise with: UTF-8 headers (SMTPUTF8) or encoded words, and bodies
+    in 8 bits or in a 7-bit transfer encoding.
+    """
+    policy = SMTPUTF8 if utf8 else SMTP
+    return policy.clone(cte_type="7bit") if seven_bit else policy
+
+
+def header(name: str, value: str, policy: EmailPolicy[EmailMessage] = SMTP) -> bytes:
+    """One header, folded and encoded by ``policy``: a display name that is not ASCII in
+    encoded words (or as UTF-8 under SMTPUTF8), never a UnicodeEncodeError.
+    """
+    folded: str = policy.header_factory(name, value).fold(policy=policy)
+    return folded.encode("utf-8" if policy.utf8 else "ascii")
+
+
 class EmailTemplate:
     """A digest's email serialised once, as SMTP's DATA carries it: each recipient's copy
     differs only in To and Message-ID, put in as bytes the email policy itself encoded.
     """
 
     def __init__(
-        self, message: Message, *, sender: str, date: datetime, unsubscribe: str | None = None
+        self,
+        message: Message,
+        *,
+        sender: str,
+        date: datetime,
+        unsubscribe: str | None = None,
+        policy: EmailPolicy[EmailMessage] = SMTP,
     ) -> None:
         email = build_email(
-            message, sender=sender, recipient=_TO, date=date, unsubscribe=unsubscribe
+            message,
+            sender=sender,
+            recipient=_TO,
+            date=date,
+            unsubscribe=unsubscribe,
+            policy=policy,
         )
         del email["Message-ID"]
         email["Message-ID"] = _ID  # now the last header, after To
         # A line starting with a dot gets another (RFC 5321 4.5.2). Done here once: searching
         # each recipient's copy took longer than sending it. The headers put in later are
         # folded, so none of their lines starts with a dot.
-        data = _LEADING_DOT.sub(b"..", email.as_bytes())
-        self._head, _, rest = data.partition(SMTP.fold_binary("To", _TO))
-        self._middle, _, self._tail = rest.partition(SMTP.fold_binary("Message-ID", _ID))
+        data = _LEADING_DOT.sub(b"..", email.as_bytes(policy=policy))
+        self._head, _, rest = data.partition(header("To", _TO, policy))
+        self._middle, _, self._tail = rest.partition(header("Message-ID", _ID, policy))
         self._domain = sender_domain(sender)
+        self._policy = policy
+        self.eight_bit = not data.isascii()  # for MAIL's BODY=8BITMIME
 
     def for_recipient(self, message: Message, recipient: str) -> bytes:
         """The email for ``recipient``, with the Message-ID of ``message`` (its delivery),
@@ -61,9 +94,9 @@ class EmailTemplate:
         return b"".join(
             (
                 self._head,
-                SMTP.fold_binary("To", one_line(recipient)),
+                header("To", one_line(recipient), self._policy),
                 self._middle,
-                SMTP.fold_binary("Message-ID", f"<{message.key}@{self._domain}>"),
+                header("Message-ID", f"<{message.key}@{self._domain}>", self._policy),
                 self._tail,
             )
         )
@@ -76,11 +109,12 @@ def build_email(
     recipient: str,
     date: datetime,
     unsubscribe: str | None = None,
+    policy: EmailPolicy[EmailMessage] = SMTP,
 ) -> EmailMessage:
     """The email for one digest and one recipient. The Message-ID comes from the delivery's
     idempotency key, so the same digest to the same recipient always has the same id.
     """
-    email = EmailMessage(policy=SMTP)
+    email = EmailMessage(policy=policy)
     email["Subject"] = one_line(message.subject or message.name)
     name, address = parseaddr(one_line(sender))
     email["From"] = Address(display_name=name, addr_spec=address) if name else address

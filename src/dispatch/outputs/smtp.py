@@ -2,6 +2,10 @@
 connections each reused across them (``connections`` sends at once), STARTTLS or implicit TLS,
 and errors sorted by what they mean: refused before the data was sent is safe to retry or a
 permanent refusal; a failure during or after the data is ambiguous.
+
+Each message is encoded for the server it goes to: ``BODY=8BITMIME`` on MAIL whenever the
+data holds 8-bit bytes, a 7-bit transfer encoding where the server does not offer 8BITMIME,
+and ``SMTPUTF8`` for an address that is not ASCII (refused by name where it is not offered).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from pydantic import Field, field_validator
 
 from dispatch.config import OutputSettings
 from dispatch.errors import Ambiguous, AuthError, Rejected, TransientError
-from dispatch.mail import EmailTemplate, sender_domain
+from dispatch.mail import EmailTemplate, mail_policy, sender_domain
 from dispatch.models import Kind, Message
 from dispatch.outputs.base import BaseOutput, Capabilities, OutputContext
 from dispatch.secrets import Secret
@@ -62,7 +66,7 @@ class SmtpOutput(BaseOutput):
     settings_model: ClassVar[type[OutputSettings]] = SmtpSettings
     kinds: ClassVar[frozenset[Kind]] = frozenset({"digest"})
 
-    _template: tuple[tuple[str | None, str, str | None], EmailTemplate] | None = None
+    _template: tuple[tuple[str | None, str, str | None, bool, bool], EmailTemplate] | None = None
     _context: ssl.SSLContext | None = None
 
     def __init__(self, name: str, settings: OutputSettings, context: OutputContext) -> None:
@@ -100,10 +104,11 @@ class SmtpOutput(BaseOutput):
     def send(self, message: Message) -> str:
         """Send one message on an idle connection (or a new one); safe from several threads."""
         recipient = message.recipient or self.smtp.to[0]
-        email = self._email(message, recipient)
         connection = self._checkout()
         try:
-            code, answer, what = self._transact(connection, recipient, email)
+            options, email = self._encoded(connection, message, recipient)
+            connection.command_encoding = "utf-8" if "SMTPUTF8" in options else "ascii"
+            code, answer, what = self._transact(connection, recipient, email, options)
         except BaseException:
             self._discard(connection)
             raise
@@ -122,11 +127,41 @@ class SmtpOutput(BaseOutput):
             raise TransientError(self.name, reason, hint="the server asks to try later")
         raise Rejected(self.name, reason, hint="check the address; it will not be retried")
 
-    def _email(self, message: Message, recipient: str) -> bytes:
-        """The digest serialised once (per subject and body), then copied per recipient,
-        dot-stuffed for DATA.
+    def _encoded(
+        self, connection: smtplib.SMTP, message: Message, recipient: str
+    ) -> tuple[str, bytes]:
+        """MAIL's parameters and the email, encoded for what ``connection``'s server offers.
+
+        Raises:
+            Rejected: an address that is not ASCII, to a server without SMTPUTF8, or an email
+                that cannot be encoded at all; nothing was sent.
         """
-        content = (message.subject, message.text, message.html)
+        addresses = (self._envelope_from, parseaddr(recipient)[1])
+        utf8 = not all(address.isascii() for address in addresses)
+        if utf8 and not connection.has_extn("smtputf8"):
+            raise Rejected(
+                self.name,
+                f"{self.smtp.host} does not offer SMTPUTF8, which the address "
+                f"{next(a for a in addresses if not a.isascii())!r} needs",
+                hint="use an ASCII address (an IDN domain in its xn-- form) or a relay that "
+                "offers SMTPUTF8",
+            )
+        seven_bit = not connection.has_extn("8bitmime")
+        try:
+            template = self._email_template(message, utf8=utf8, seven_bit=seven_bit)
+            email = template.for_recipient(message, recipient)
+        except (UnicodeError, ValueError, TypeError) as e:
+            raise Rejected(self.name, f"the email cannot be encoded: {e}") from None
+        options = (" BODY=8BITMIME" if template.eight_bit and not seven_bit else "") + (
+            " SMTPUTF8" if utf8 else ""
+        )
+        return options, email
+
+    def _email_template(self, message: Message, *, utf8: bool, seven_bit: bool) -> EmailTemplate:
+        """The digest serialised once (per subject, body and encoding), then copied per
+        recipient, dot-stuffed for DATA.
+        """
+        content = (message.subject, message.text, message.html, utf8, seven_bit)
         with self._lock:
             if self._template is None or self._template[0] != content:
                 template = EmailTemplate(
@@ -134,13 +169,13 @@ class SmtpOutput(BaseOutput):
                     sender=self.smtp.from_,
                     date=datetime.now(UTC),
                     unsubscribe=self.smtp.unsubscribe,
+                    policy=mail_policy(utf8=utf8, seven_bit=seven_bit),
                 )
                 self._template = (content, template)
-            template = self._template[1]
-        return template.for_recipient(message, recipient)
+            return self._template[1]
 
     def _transact(
-        self, connection: smtplib.SMTP, recipient: str, email: bytes
+        self, connection: smtplib.SMTP, recipient: str, email: bytes, options: str = ""
     ) -> tuple[int, bytes | str, str]:
         """MAIL, RCPT and DATA on one connection, in one flight where the server offers
         PIPELINING (RFC 2920): the last reply and what it answered (250 and "message" when the
@@ -150,7 +185,10 @@ class SmtpOutput(BaseOutput):
             TransientError: the connection dropped before the data was sent.
             Ambiguous: it dropped while the data was sent or answered.
         """
-        envelope = f"MAIL FROM:<{self._envelope_from}>", f"RCPT TO:<{parseaddr(recipient)[1]}>"
+        envelope = (
+            f"MAIL FROM:<{self._envelope_from}>{options}",
+            f"RCPT TO:<{parseaddr(recipient)[1]}>",
+        )
         if any("\r" in command or "\n" in command for command in envelope):
             raise Rejected(self.name, f"a line break in the envelope: {envelope!r}")
         try:
