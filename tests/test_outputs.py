@@ -325,6 +325,7 @@ def test_mastodon_posts_with_an_idempotency_key_and_the_instance_limit(
     (row,) = deliveries(state)
     post = next(c for c in mastodon.calls if c.path == "/api/v1/statuses")
     assert post.headers["idempotency-key"] == row[6]
+    assert post.headers["user-agent"].startswith("dispatch/0.1.0 (+")  # the fetcher's own
     assert (status["visibility"], status["language"], status["spoiler_text"]) == (
         "unlisted",
         "en",
@@ -422,10 +423,33 @@ def test_x_posts_through_tweepy_and_keeps_to_its_daily_limit(
     rows = deliveries(state)
     assert [r[3] for r in rows] == ["sent", "sent", "pending"]
     assert rows[2][8] >= "2026-11-28T03:00:00"  # waits a day, is not dropped
-    auth = next(c for c in x_api.calls if c.path == "/2/tweets").headers["authorization"]
+    call = next(c for c in x_api.calls if c.path == "/2/tweets")
+    auth = call.headers["authorization"]
     assert 'oauth_token="x-token"' in auth and "oauth_signature=" in auth
+    assert call.headers["user-agent"].startswith("dispatch/")
     next_day = run_cli("send", "--now", "2026-11-28T03:01:00+00:00", config=path, env=X_ENV)
     assert next_day.code == 0 and len(x_api.tweets) == 3
+
+
+def test_x_post_with_a_non_latin_slug_is_valid_for_x(
+    tmp_path: Path, state: State, server: FeedServer, x_api: XStandIn
+) -> None:
+    """The stand-in judges with twitter-text: before, this post was 333 for X, called 278."""
+    items = [
+        {
+            "title": "بجٹ 2026: ٹیکس کی نئی شرحیں آپ کے لیے کیا معنی رکھتی ہیں",
+            "guid": "u1",
+            "link": "https://ur.example.pk/2026/11/بجٹ-میں-ٹیکس-کی-نئی-شرحیں-اور-ان-کا-اثر",
+            "content": "<p>"
+            + "وزیر خزانہ نے جمعرات کو انکم ٹیکس کی تین شرحیں بدل دیں۔ " * 6
+            + "</p>",
+        }
+    ]
+    path = setup(state, tmp_path, server, {"x": x_output(x_api)}, items=items)
+    result = run_cli("send", "--now", NOW, config=path, env=X_ENV)
+    assert result.code == 0, result.stderr
+    assert x_api.invalid == [] and len(x_api.tweets) == 1
+    assert "https://ur.example.pk/2026/11/%D8%A8" in x_api.tweets[0]["text"]
 
 
 def test_x_rate_limit_waits_for_the_reset(
@@ -561,6 +585,7 @@ def test_webhook_is_signed_and_keeps_its_id_across_retries(
     assert later.code == 0, later.stderr
     ids = [c.headers["webhook-id"] for c in receiver.calls]
     assert len(ids) == 2 and ids[0] == ids[1]
+    assert all(c.headers["user-agent"].startswith("dispatch/") for c in receiver.calls)
     ((webhook_id, payload),) = receiver.received
     assert receiver.rejected == 0
     assert payload["type"] == "dispatch.post" and payload["data"]["articles"][0]["title"]

@@ -28,11 +28,14 @@ from pydantic import (
     model_validator,
 )
 
+from dispatch import __version__
 from dispatch.errors import ConfigError, ConfigProblem
 from dispatch.secrets import Secret, Unset, interpolate
 from dispatch.urls import split_url
 
 DEFAULT_PATH = "feeds.yaml"
+# Who we are, to every server we fetch from or post to.
+USER_AGENT = f"dispatch/{__version__} (+https://github.com/dispatch-feeds/dispatch)"
 Place = tuple[str | int, ...]
 
 _DURATION = re.compile(r"(\d+)\s*([smhdw])")
@@ -72,7 +75,7 @@ class FetchSettings(StrictModel):
     connect_timeout: Duration = timedelta(seconds=10)
     max_bytes: int = Field(default=10_000_000, gt=0)
     concurrency: int = Field(default=16, gt=0, le=1000)
-    user_agent: str = "dispatch/0.1 (+https://github.com/dispatch-feeds/dispatch)"
+    user_agent: str = USER_AGENT
     # Nameservers to resolve feed hosts with (``10.0.0.53`` or ``10.0.0.53:5353``), instead of
     # the system's resolver.
     nameservers: list[str] = Field(default_factory=list)

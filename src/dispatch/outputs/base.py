@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import ClassVar, Literal, Protocol
 
-from dispatch.config import OutputSettings
+from dispatch.config import USER_AGENT, OutputSettings
 from dispatch.models import Kind, Message
 from dispatch.secrets import Secret
 
@@ -43,10 +43,13 @@ class Capabilities:
 
 @dataclass(frozen=True)
 class OutputContext:
-    """What an output may need from its surroundings."""
+    """What an output may need from its surroundings; ``user_agent`` is the fetcher's, so a
+    network sees the same client whether we read a feed or post.
+    """
 
     base_dir: Path
     allow_private_networks: bool = False
+    user_agent: str = USER_AGENT
 
 
 class Output(Protocol):

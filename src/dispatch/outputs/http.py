@@ -34,7 +34,7 @@ def request(
         return http_request(
             method,
             url,
-            headers=headers,
+            headers={"User-Agent": output.context.user_agent, **(headers or {})},
             body=body,
             allow_private=output.allow_private,
             timeout=output.settings.timeout.total_seconds(),

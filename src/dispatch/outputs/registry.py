@@ -59,7 +59,9 @@ def open_outputs(config: Config) -> dict[str, Output]:
         OutputUnavailable: an output's type is not installed.
     """
     context = OutputContext(
-        base_dir=config.base_dir, allow_private_networks=config.allow_private_networks
+        base_dir=config.base_dir,
+        allow_private_networks=config.allow_private_networks,
+        user_agent=config.fetch.user_agent,
     )
     outputs: dict[str, Output] = {}
     for name, settings in config.outputs.items():

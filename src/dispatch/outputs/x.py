@@ -118,6 +118,7 @@ class XOutput(BaseOutput):
                 access_token=settings.access_token.reveal(),
                 access_token_secret=settings.access_token_secret.reveal(),
             )
+            self._client.user_agent = self.context.user_agent
             # tweepy names X's host itself; a transport adapter (requests' own mechanism)
             # points it at api_url and bounds every request with our timeout.
             self._client.session.mount(
