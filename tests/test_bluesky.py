@@ -96,6 +96,16 @@ def noise_png(side: int) -> bytes:
     return out.getvalue()
 
 
+def pictured(server: FeedServer) -> dict[str, str]:
+    """An item whose article shows the picture served at /pic."""
+    return {
+        "title": "Pictured",
+        "guid": "p1",
+        "link": "https://example.org/p",
+        "content": f'<p>Text.</p><p><img src="{server.url("/pic")}" alt="x"></p>',
+    }
+
+
 @pytest.mark.parametrize("large", [False, True])
 def test_thumbnails_go_as_their_real_type_and_within_the_size_limit(
     tmp_path: Path, state: State, server: FeedServer, pds: AtprotoStandIn, large: bool
@@ -104,13 +114,7 @@ def test_thumbnails_go_as_their_real_type_and_within_the_size_limit(
     assert (len(picture) > MAX_THUMBNAIL) is large
     # A server that does not say what it sends: the type is read from the bytes.
     server.serve("/pic", picture, content_type="application/octet-stream")
-    item = {
-        "title": "Pictured",
-        "guid": "p1",
-        "link": "https://example.org/p",
-        "content": f'<p>Text.</p><p><img src="{server.url("/pic")}" alt="x"></p>',
-    }
-    record = send(state, tmp_path, server, pds, item)
+    record = send(state, tmp_path, server, pds, pictured(server))
     thumb = record["embed"]["external"]["thumb"]
     (blob,) = pds.blobs
     assert thumb["mimeType"] == ("image/jpeg" if large else "image/png")
@@ -122,13 +126,7 @@ def test_a_picture_that_is_no_image_leaves_the_card_without_one(
     tmp_path: Path, state: State, server: FeedServer, pds: AtprotoStandIn
 ) -> None:
     server.serve("/pic", b"<html>not found</html>", content_type="image/png")
-    item = {
-        "title": "Pictured",
-        "guid": "p1",
-        "link": "https://example.org/p",
-        "content": f'<p>Text.</p><p><img src="{server.url("/pic")}" alt="x"></p>',
-    }
-    record = send(state, tmp_path, server, pds, item)
+    record = send(state, tmp_path, server, pds, pictured(server))
     assert "thumb" not in record["embed"]["external"] and pds.blobs == []
 
 
