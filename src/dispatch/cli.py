@@ -339,11 +339,22 @@ def _preview(config: Config, arguments: argparse.Namespace) -> int:
 
 
 def _outputs(config: Config, arguments: argparse.Namespace) -> int:
+    from dispatch.errors import StoreError
     from dispatch.operations import describe_outputs, known_types
     from dispatch.outputs.registry import open_outputs
     from dispatch.report import print_outputs
+    from dispatch.store import Store
 
-    infos = describe_outputs(config, open_outputs(config))
+    try:  # what the last runs learned: limits kept, credentials refused
+        store = Store.snapshot(config.state_location)
+    except StoreError:
+        states = {}
+    else:
+        try:
+            states = store.output_states()
+        finally:
+            store.close()
+    infos = describe_outputs(config, open_outputs(config), states)
     print_outputs(infos, known_types())
     return EXIT_OK
 

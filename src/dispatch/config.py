@@ -276,6 +276,8 @@ class OutputSettings(StrictModel):
     thousands of new articles does not flood the network); the rest wait for later runs.
     ``on_ambiguous``: for an output without idempotency, what to do with a message that may or
     may not have gone out (a crash mid-send): ``flag`` it for the operator, or ``resend`` it.
+    ``max_delay``: a post still waiting this long after its article was found (credentials
+    refused, a budget, the network down) is marked expired and listed, never posted late.
     """
 
     type: str
@@ -285,6 +287,7 @@ class OutputSettings(StrictModel):
     on_ambiguous: Literal["flag", "resend"] = "flag"
     utm: UtmSettings | None = None
     timeout: Duration = timedelta(seconds=30)
+    max_delay: Duration | None = None
 
 
 class Config(StrictModel):

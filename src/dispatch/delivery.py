@@ -17,6 +17,7 @@ from pathlib import Path
 from dispatch.config import Config, DigestConfig
 from dispatch.errors import (
     Ambiguous,
+    AuthError,
     DispatchError,
     OutputError,
     OutputUnavailable,
@@ -28,9 +29,11 @@ from dispatch.models import Article, DeliveryResult, DeliveryStatus, Kind, Messa
 from dispatch.outbox import BUDGET_WINDOW, MAX_ATTEMPTS, budget_frees_at, next_attempt, recovery
 from dispatch.outputs.base import Output
 from dispatch.outputs.file import write_message
+from dispatch.outputs.registry import recall_limits
 from dispatch.plan import digest_period
 from dispatch.render import LinkTags, RenderedDigest, Renderer
-from dispatch.store import Delivery, Store, idempotency_key
+from dispatch.secrets import Secret
+from dispatch.store import Delivery, OutputState, Store, idempotency_key
 
 Progress = Callable[[str], None]
 
@@ -59,6 +62,10 @@ class Deliverer:
     # Posts per output in this run, and those held back by ``max_posts_per_run``.
     _posts: dict[str, int] = field(default_factory=dict)
     held: dict[str, int] = field(default_factory=dict)
+    # Outputs whose credentials were refused: why, for the rest of the run; and those the
+    # store says were refused before, to clear once a send goes through.
+    _refused: dict[str, str] = field(default_factory=dict)
+    _were_refused: set[str] = field(default_factory=set)
 
     def plan_digests(self, now: datetime) -> None:
         """Create every digest that is due and has enough articles, one delivery per output
@@ -178,8 +185,14 @@ class Deliverer:
         out_dir: Path | None,
         progress: Progress | None = None,
     ) -> list[DeliveryResult]:
-        """Render every due delivery and send it (in a dry run, only show it)."""
+        """Render every due delivery and send it (in a dry run, only show it, with whether its
+        output could send it now).
+        """
         results: list[DeliveryResult] = []
+        states = self.store.output_states()
+        recall_limits(self.outputs, states)
+        self._refused = {}
+        self._were_refused = {name for name, s in states.items() if s.refused_since is not None}
         # Asked once per run, and only of outputs with something to send: preparing can
         # reach the network (Mastodon's limits).
         readiness: dict[str, str | None] = {}
@@ -190,11 +203,18 @@ class Deliverer:
                     continue
                 if progress:
                     progress(f"{delivery.kind} {delivery.rule} → {delivery.output}")
+                expired = self._expired(delivery, now)
+                if expired is not None:
+                    results.append(expired)
+                    continue
                 unready = None
-                if not dry_run and delivery.output in self.outputs:
+                target = self.outputs.get(delivery.output)
+                if target is not None:
                     if delivery.output not in readiness:
-                        readiness[delivery.output] = _readiness(self.outputs[delivery.output])
-                    unready = readiness[delivery.output]
+                        readiness[delivery.output] = self._readiness(
+                            target, states.get(delivery.output), now, dry_run=dry_run
+                        )
+                    unready = self._refused.get(delivery.output) or readiness[delivery.output]
                 results.append(self._deliver_one(delivery, now, dry_run, out_dir, unready, flights))
             landed = flights.drain()
         except BaseException:
@@ -226,6 +246,66 @@ class Deliverer:
                     return
                 yield delivery
             after = batch[-1].id
+
+    def _readiness(
+        self, output: Output, state: OutputState | None, now: datetime, *, dry_run: bool
+    ) -> str | None:
+        """None when the output can send now, else why not: an unset secret or missing extra,
+        credentials refused and not changed since (until their next try), or, in a real run,
+        the network refusing to say what it accepts. A dry run asks no network.
+        """
+        reason = output.ready()
+        if reason is not None:
+            return reason
+        if state is not None and state.refused_since is not None:
+            changed = state.refused_credentials != credentials(output)
+            if not changed and (state.retry_at is None or state.retry_at > now):
+                return state.held()
+        if dry_run:
+            return None
+        try:
+            output.prepare()
+        except AuthError as e:
+            self._refuse(output, e, now)
+            return self._refused[output.name]
+        except OutputError as e:
+            return e.reason
+        learned = output.learned()
+        if learned:
+            self.store.keep_limits(output.name, learned, now)
+        return None
+
+    def _refuse(self, output: Output, error: AuthError, now: datetime) -> datetime:
+        """Hold ``output``: its credentials were refused. Its deliveries wait, for the rest of
+        this run and until the next try (backing off) or a change of its settings.
+        """
+        state = self.store.output_states().get(output.name)
+        retry = next_attempt(now, (state.refusals if state else 0) + 1, None, self.rng)
+        self.store.refuse_credentials(output.name, error.reason, now, retry, credentials(output))
+        held = self.store.output_states()[output.name]
+        self._refused[output.name] = held.held()
+        self._were_refused.add(output.name)
+        return retry
+
+    def _expired(self, delivery: Delivery, now: datetime) -> DeliveryResult | None:
+        """A post that waited past its output's ``max_delay``: failed as expired, listed."""
+        output = self.outputs.get(delivery.output)
+        limit = output.settings.max_delay if output is not None else None
+        if delivery.kind != "post" or limit is None or delivery.created_at is None:
+            return None
+        waited = now - delivery.created_at
+        if waited <= limit:
+            return None
+        reason = (
+            f"expired: waited {_span(waited)} to be sent, past max_delay ({_span(limit)}); "
+            f"last error: {delivery.last_error or 'none'}"
+        )
+        self.store.mark(delivery.id, "failed", now, error=reason)
+        return replace(
+            _result(delivery, "failed"),
+            error=reason,
+            hint="`dispatch retry ID` sends it all the same",
+        )
 
     def _over_run_cap(self, name: str) -> bool:
         """Count a post for its output; True (and held) once the run's cap is reached."""
@@ -274,6 +354,13 @@ class Deliverer:
             files = tuple(str(path) for path in write_message(message, out_dir))
         shown = replace(base, message=message, files=files)
         if dry_run:
+            if unready is not None:
+                return replace(
+                    shown,
+                    status="dry-run",
+                    error=unready,
+                    hint="it waits and goes out once the output can send",
+                )
             return replace(shown, status="dry-run")
         if unready is not None:
             return replace(
@@ -335,6 +422,16 @@ class Deliverer:
             )
         except Ambiguous as e:
             return self._ambiguous(delivery, output, shown, now, e.describe())
+        except AuthError as e:
+            retry = self._refuse(output, e, now)
+            self.store.mark(delivery.id, "pending", now, error=e.describe())
+            return replace(
+                shown,
+                status="pending",
+                error=f"{e.describe()}; held: next try at {retry:%Y-%m-%d %H:%M} UTC, or as "
+                "soon as the credentials change",
+                hint=f"{e.hint}; its deliveries wait and go out once they work".lstrip("; "),
+            )
         except OutputError as e:
             self.store.mark(delivery.id, "failed", now, error=e.describe())
             return replace(shown, error=e.describe(), hint=e.hint)
@@ -347,6 +444,9 @@ class Deliverer:
                 f"output {output.name!r} crashed: {type(e).__name__}: {e}",
             )
         self.store.mark(delivery.id, "sent", now, remote_id=remote_id)
+        if output.name in self._were_refused:
+            self.store.accept_credentials(output.name)
+            self._were_refused.discard(output.name)
         return replace(
             shown, status="sent", remote_id=remote_id, seconds=time.monotonic() - sending.started
         )
@@ -398,15 +498,18 @@ _RESOLVE_HINT = (
 )
 
 
-def _readiness(output: Output) -> str | None:
-    """None when the output can send now, else why not."""
-    reason = output.ready()
-    if reason is None:
-        try:
-            output.prepare()
-        except OutputError as e:
-            reason = e.reason
-    return reason
+def credentials(output: Output) -> str:
+    """A fingerprint of the output's settings, secrets included: when it changes, credentials
+    refused before may work now.
+    """
+    import hashlib
+
+    shown = []
+    for key, value in output.settings:
+        if isinstance(value, Secret):
+            value = value.value
+        shown.append(f"{key}={value!r}")
+    return hashlib.sha256("\n".join(shown).encode()).hexdigest()
 
 
 def render_digest(
@@ -492,7 +595,19 @@ def _message(
         unit=unit(capabilities),
         recipient=delivery.recipient,
         record_key=delivery.record_key,
+        limit_source=capabilities.limit_source,
     )
+
+
+def _span(length: timedelta) -> str:
+    """A duration in its two largest units: 3d 4h, 2h 5m, 40m, 30s."""
+    seconds = int(length.total_seconds())
+    parts = []
+    for name, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{name}")
+    return " ".join(parts[:2]) or "0s"
 
 
 def _result(delivery: Delivery, status: DeliveryStatus) -> DeliveryResult:

@@ -73,6 +73,7 @@ class Message:
     unit: str = "characters"
     recipient: str | None = None
     record_key: str = ""
+    limit_source: str = ""  # where ``limit`` comes from, when worth saying
 
     def to_record(self) -> dict[str, Any]:
         """The message as printed by ``--json`` and written by the file output."""
@@ -86,6 +87,7 @@ class Message:
             "html": self.html,
             "length": self.length,
             "limit": self.limit,
+            "limit_source": self.limit_source or None,
             "unit": self.unit,
             "recipient": self.recipient,
             "key": self.key,

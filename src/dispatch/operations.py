@@ -4,16 +4,18 @@ again, and settle an ambiguous one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from dispatch.config import Config
 from dispatch.errors import DispatchError
+from dispatch.limits import unit
 from dispatch.models import Article
 from dispatch.outputs.base import Output
-from dispatch.outputs.registry import broken_output_types, output_types
+from dispatch.outputs.registry import broken_output_types, output_types, recall_limits
 from dispatch.secrets import Secret
-from dispatch.store import Delivery, FeedState, Store
+from dispatch.store import Delivery, FeedState, OutputState, Store
 
 
 class OperationError(DispatchError):
@@ -27,6 +29,8 @@ class OutputInfo:
     kinds: tuple[str, ...]
     ready: str | None  # None when ready, else why not
     settings: str  # secrets masked
+    held: str | None = None  # credentials refused: since when, and the next try
+    limit: str | None = None  # the limit posts are fitted to, and where it comes from
 
 
 @dataclass(frozen=True)
@@ -36,19 +40,31 @@ class Status:
     waiting: list[Delivery]  # pending, oldest first
     feeds: list[FeedState]
     articles: dict[str, int]  # feed -> articles known
+    outputs: dict[str, OutputState] = field(default_factory=dict)  # kept limits, refusals
 
 
-def describe_outputs(config: Config, outputs: dict[str, Output]) -> list[OutputInfo]:
-    """Each configured output: its type, whether it can send now, its settings with secrets
-    masked.
+def describe_outputs(
+    config: Config, outputs: dict[str, Output], states: Mapping[str, OutputState] | None = None
+) -> list[OutputInfo]:
+    """Each configured output: its type, whether it can send now (credentials refused at the
+    last try, from the store's ``states``), its posts' limit and where it comes from, its
+    settings with secrets masked.
     """
+    recall_limits(outputs, states or {})
     infos = []
     for name, output in outputs.items():
+        state = (states or {}).get(name)
+        capabilities = output.capabilities
+        limit = None
+        if capabilities.limit is not None and "post" in output.kinds:
+            limit = f"{capabilities.limit:,} {unit(capabilities)}"
+            if capabilities.limit_source:
+                limit += f"; {capabilities.limit_source}"
         shown = []
         fields = type(output.settings).model_fields
-        for field in sorted(output.settings.model_fields_set - {"type"}):
-            value = getattr(output.settings, field)
-            key = fields[field].alias or field
+        for setting in sorted(output.settings.model_fields_set - {"type"}):
+            value = getattr(output.settings, setting)
+            key = fields[setting].alias or setting
             shown.append(f"{key}={value if isinstance(value, Secret) else _plain(value)}")
         infos.append(
             OutputInfo(
@@ -57,6 +73,8 @@ def describe_outputs(config: Config, outputs: dict[str, Output]) -> list[OutputI
                 kinds=tuple(sorted(output.kinds)),
                 ready=output.ready(),
                 settings=" ".join(shown),
+                held=state.held() if state and state.refused_since else None,
+                limit=limit,
             )
         )
     return infos
@@ -83,7 +101,12 @@ def status(store: Store) -> Status:
                 waiting.append(delivery)
     feeds = sorted(store.feed_states().values(), key=lambda s: s.name)
     return Status(
-        counts, sorted(attention, key=lambda d: d.id), waiting, feeds, store.article_counts()
+        counts,
+        sorted(attention, key=lambda d: d.id),
+        waiting,
+        feeds,
+        store.article_counts(),
+        store.output_states(),
     )
 
 

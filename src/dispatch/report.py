@@ -34,6 +34,7 @@ def print_report(report: RunReport, *, as_json: bool, dry_run: bool, out_dir: Pa
             record = {
                 **delivery.message.to_record(),
                 "status": delivery.status,
+                "cannot_send": delivery.error if delivery.status == "dry-run" else None,
                 "files": list(delivery.files),
             }
             sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -76,6 +77,10 @@ def print_outputs(infos: list[OutputInfo], types: dict[str, str]) -> None:
         line = Text(f"  {info.name} ({info.type}, sends {sends}): ")
         line.append(ready, style="green" if info.ready is None else "red")
         console.print(line)
+        if info.held:
+            console.print(Text(f"    {info.held}", style="red"))
+        if info.limit:
+            console.print(Text(f"    limit: {info.limit}"))
         console.print(Text(f"    {info.settings}", style="dim"))
     if not infos:
         console.print("  none configured")
@@ -128,6 +133,17 @@ def print_status(status: Status) -> None:
                 str(d.next_attempt_at or "now"),
                 d.last_error or "",
             )
+        console.print(table)
+    outputs = [o for o in status.outputs.values() if o.refused_since or o.limits]
+    if outputs:
+        table = Table(title="Outputs", title_justify="left")
+        for column in ("output", "credentials", "limits read from the network"):
+            table.add_column(column)
+        for kept in sorted(outputs, key=lambda o: o.name):
+            limits = ", ".join(f"{key} {value}" for key, value in sorted(kept.limits.items()))
+            if limits and kept.limits_read_at:
+                limits += f" (read {_when(kept.limits_read_at)})"
+            table.add_row(kept.name, kept.held() if kept.refused_since else "ok", limits)
         console.print(table)
     if status.feeds:
         table = Table(title="Feeds", title_justify="left")
@@ -264,7 +280,8 @@ def _print_message(console: Console, delivery: DeliveryResult, recipients: list[
             note = "  (open it in a browser)" if path.endswith(".html") else ""
             body.append(f"  {path}{note}\n")
     if delivery.error:
-        body.append(f"Not sent: {delivery.error}\n", style="red")
+        label = "Cannot go out now: " if delivery.status == "dry-run" else "Not sent: "
+        body.append(f"{label}{delivery.error}\n", style="red")
     console.print(body)
 
 
@@ -272,7 +289,8 @@ def _length_line(message: Message) -> str:
     if message.limit is None:
         return f"length {message.length:,} {message.unit}, no limit"
     flag = "  OVER THE LIMIT" if message.length > message.limit else ""
-    return f"length {message.length:,} / {message.limit:,} {message.unit}{flag}"
+    source = f"\nthe limit: {message.limit_source}" if message.limit_source else ""
+    return f"length {message.length:,} / {message.limit:,} {message.unit}{flag}{source}"
 
 
 def _print_feeds(console: Console, feeds: tuple[FeedResult, ...]) -> None:
@@ -310,8 +328,21 @@ def _print_summary(
     for delivery in report.deliveries:
         counts[delivery.status] = counts.get(delivery.status, 0) + 1
     if dry_run:
-        line = f"Dry run: {counts.get('dry-run', 0)} message(s) would go out. Nothing was sent "
-        line += "and no state was changed."
+        shown = [d for d in report.deliveries if d.status == "dry-run"]
+        blocked: dict[str, list[DeliveryResult]] = {}
+        for delivery in shown:
+            if delivery.error:
+                blocked.setdefault(delivery.output, []).append(delivery)
+        waiting = sum(map(len, blocked.values()))
+        line = f"Dry run: {len(shown) - waiting} message(s) would go out"
+        if blocked:
+            line += f"; {waiting} cannot now (they wait, and go out once their output can send):"
+            for name, held in sorted(blocked.items()):
+                line += f"\n  {len(held)} to {name!r}: {held[0].error}"
+            line += "\n"
+        else:
+            line += ". "
+        line += "Nothing was sent and no state was changed."
         if out_dir is not None:
             line += f" Rendered files: {out_dir}"
     else:

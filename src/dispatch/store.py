@@ -15,7 +15,7 @@ import secrets
 import socket
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -147,6 +147,21 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE articles ADD COLUMN fingerprint TEXT;
     """,
+    # 8: what each output's network said of itself (Mastodon's limits, kept with when they were
+    # read, so a dry run counts as the real send will), and credentials it refused: the
+    # output's deliveries wait, backing off, until the credentials change or work again.
+    """
+    CREATE TABLE outputs (
+        name TEXT PRIMARY KEY,
+        limits TEXT,
+        limits_read_at TEXT,
+        refused_since TEXT,
+        refused_error TEXT,
+        refusals INTEGER NOT NULL DEFAULT 0,
+        retry_at TEXT,
+        refused_credentials TEXT
+    );
+    """,
 )
 
 # One name per process for the leases it takes, whichever connection takes them.
@@ -168,6 +183,33 @@ class FeedState:
     disabled: str | None = None
     moved_to: str | None = None
     moved_count: int = 0
+
+
+@dataclass(frozen=True)
+class OutputState:
+    """What the store keeps of one output. ``limits``: what its network said of itself, read
+    at ``limits_read_at``. ``refused_since``: its credentials were refused from then on (the
+    last time with ``refused_error``), ``refusals`` times; the next try is at ``retry_at``, or
+    at once when the credentials differ from ``refused_credentials`` (a fingerprint).
+    """
+
+    name: str
+    limits: dict[str, int] = field(default_factory=dict)
+    limits_read_at: datetime | None = None
+    refused_since: datetime | None = None
+    refused_error: str | None = None
+    refusals: int = 0
+    retry_at: datetime | None = None
+    refused_credentials: str | None = None
+
+    def held(self) -> str:
+        """Why the output waits, and until when (credentials refused)."""
+        since = f"{self.refused_since:%Y-%m-%d %H:%M} UTC" if self.refused_since else "lately"
+        until = f"{self.retry_at:%Y-%m-%d %H:%M} UTC" if self.retry_at else "the next run"
+        return (
+            f"credentials refused since {since} ({self.refused_error}); "
+            f"next try at {until}, or as soon as they change"
+        )
 
 
 @dataclass(frozen=True)
@@ -954,6 +996,61 @@ class Store:
         and keep them out until it ends.
         """
         self._db.lock_rows_while("digests")
+
+    # Outputs: what their networks said, and credentials refused
+
+    def output_states(self) -> dict[str, OutputState]:
+        rows = self._db.execute("SELECT * FROM outputs").fetchall()
+        return {
+            row["name"]: OutputState(
+                name=row["name"],
+                limits=json.loads(row["limits"]) if row["limits"] else {},
+                limits_read_at=_moment(row["limits_read_at"]),
+                refused_since=_moment(row["refused_since"]),
+                refused_error=row["refused_error"],
+                refusals=row["refusals"],
+                retry_at=_moment(row["retry_at"]),
+                refused_credentials=row["refused_credentials"],
+            )
+            for row in rows
+        }
+
+    def _ensure_output(self, name: str) -> None:
+        self._db.execute("INSERT INTO outputs (name) VALUES (?) ON CONFLICT DO NOTHING", (name,))
+
+    def keep_limits(self, name: str, limits: Mapping[str, int], now: datetime) -> None:
+        """What ``name``'s network said of its limits, read at ``now``."""
+        with self._transaction():
+            self._ensure_output(name)
+            self._db.execute(
+                "UPDATE outputs SET limits = ?, limits_read_at = ? WHERE name = ?",
+                (json.dumps(dict(limits), sort_keys=True), _iso(now), name),
+            )
+
+    def refuse_credentials(
+        self, name: str, error: str, now: datetime, retry_at: datetime, credentials: str
+    ) -> None:
+        """The network refused ``name``'s credentials (a fingerprint) at ``now``: try again at
+        ``retry_at``, or at once when the credentials change.
+        """
+        with self._transaction():
+            self._ensure_output(name)
+            self._db.execute(
+                """UPDATE outputs SET refused_since = COALESCE(refused_since, ?),
+                     refused_error = ?, refusals = refusals + 1, retry_at = ?,
+                     refused_credentials = ?
+                   WHERE name = ?""",
+                (_iso(now), error, _iso(retry_at), credentials, name),
+            )
+
+    def accept_credentials(self, name: str) -> None:
+        """``name``'s credentials worked: nothing holds its deliveries back any more."""
+        self._db.execute(
+            """UPDATE outputs SET refused_since = NULL, refused_error = NULL, refusals = 0,
+                 retry_at = NULL, refused_credentials = NULL
+               WHERE name = ? AND refused_since IS NOT NULL""",
+            (name,),
+        )
 
     def sent_since(self, output: str, since: datetime) -> list[datetime]:
         """When this output sent, since ``since``, oldest first: what budgets count."""

@@ -24,7 +24,7 @@ from aiohttp import web
 from dispatch.config import Config, load_config
 from dispatch.errors import ConfigError, DispatchError
 from dispatch.outputs.base import Output
-from dispatch.outputs.registry import open_outputs
+from dispatch.outputs.registry import open_outputs, recall_limits
 from dispatch.pipeline import Dispatcher
 from dispatch.preview import Preview, build, keep_last_good
 from dispatch.render import Renderer
@@ -73,6 +73,7 @@ class Workbench:
         if self._store is not None:
             self._store.close()
         self._store = Store.snapshot(config.state_location)
+        recall_limits(outputs, self._store.output_states())  # counted as a send will count
         self._source = f"the state store {self._store.path}"
         if not any(self._store.article_counts().values()):
             # Nothing read yet: read the feeds into the snapshot, as a dry run would.

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import ClassVar, Literal, Protocol
 
@@ -27,6 +27,8 @@ class Capabilities:
     ``template``: which post template renders for it (``social/<template>.txt.j2``).
     ``connections``: how many sends may be in flight at once, each from its own thread; above
     1, ``send`` must be safe to call from several threads.
+    ``limit_source``: where ``limit`` comes from, when that is worth saying (an instance's own
+    setting, read on a date; a default because it was never asked).
     """
 
     limit: int | None = None
@@ -39,6 +41,7 @@ class Capabilities:
     rate_per_minute: float | None = None
     template: str = "default"
     connections: int = 1
+    limit_source: str = ""
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,18 @@ class Output(Protocol):
         """
         ...
 
+    def learned(self) -> Mapping[str, int]:
+        """What ``prepare`` read of the network (its limits) since this was last asked, for
+        the store to keep; empty when it read nothing new.
+        """
+        ...
+
+    def recall(self, limits: Mapping[str, int], read_at: datetime | None) -> None:
+        """Take limits kept from an earlier ``prepare`` (read at ``read_at``), so that a dry
+        run, which asks no network, counts as the real send will.
+        """
+        ...
+
     def send(self, message: Message) -> str:
         """Send one rendered message and return the remote id.
 
@@ -132,6 +147,12 @@ class BaseOutput:
         return [None]
 
     def prepare(self) -> None:
+        return None
+
+    def learned(self) -> Mapping[str, int]:
+        return {}
+
+    def recall(self, limits: Mapping[str, int], read_at: datetime | None) -> None:
         return None
 
     def lookup(self, message: Message) -> str | None:

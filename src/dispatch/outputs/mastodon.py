@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Literal
 
@@ -22,6 +23,8 @@ from dispatch.secrets import Secret
 
 DEFAULT_LIMIT = 500
 KEY_LIFETIME = timedelta(hours=1)
+# How long limits read from the instance are trusted before a real run reads them again.
+LIMITS_MAX_AGE = timedelta(days=1)
 
 
 class MastodonSettings(OutputSettings):
@@ -43,6 +46,8 @@ class MastodonOutput(BaseOutput):
 
     _instance_limit: int | None = None
     _url_length: int = 23
+    _read_at: datetime | None = None  # when the instance's limits were read
+    _fresh = False  # read by prepare since learned() last told
 
     @property
     def mastodon(self) -> MastodonSettings:
@@ -52,8 +57,18 @@ class MastodonOutput(BaseOutput):
     @property
     def capabilities(self) -> Capabilities:
         limit = self.mastodon.max_characters or self._instance_limit or DEFAULT_LIMIT
+        if self.mastodon.max_characters:
+            source = "max_characters in feeds.yaml"
+        elif self._instance_limit and self._read_at:
+            source = f"the instance's own limit, read {self._read_at:%Y-%m-%d %H:%M} UTC"
+        else:
+            source = (
+                f"the default {DEFAULT_LIMIT}: the instance has not been asked yet "
+                "(a real send asks it first)"
+            )
         return Capabilities(
             limit=limit,
+            limit_source=source,
             counting="graphemes",
             url_length=self._url_length,
             media=True,
@@ -65,9 +80,11 @@ class MastodonOutput(BaseOutput):
 
     def prepare(self) -> None:
         """Read the instance's status limits (``/api/v2/instance``), unless configured or
-        already read by this output.
+        read within LIMITS_MAX_AGE.
         """
-        if self.mastodon.max_characters is not None or self._instance_limit is not None:
+        if self.mastodon.max_characters is not None:
+            return
+        if self._read_at is not None and datetime.now(UTC) - self._read_at < LIMITS_MAX_AGE:
             return
         response = self._call("GET", "/api/v2/instance")
         if response.status == 404:
@@ -80,6 +97,24 @@ class MastodonOutput(BaseOutput):
         reserved = statuses.get("characters_reserved_per_url")
         if isinstance(reserved, int) and reserved > 0:
             self._url_length = reserved
+        self._read_at = datetime.now(UTC)
+        self._fresh = True
+
+    def learned(self) -> Mapping[str, int]:
+        fresh, self._fresh = self._fresh, False
+        if not fresh or self._instance_limit is None:
+            return {}
+        return {
+            "max_characters": self._instance_limit,
+            "characters_reserved_per_url": self._url_length,
+        }
+
+    def recall(self, limits: Mapping[str, int], read_at: datetime | None) -> None:
+        limit = limits.get("max_characters")
+        if isinstance(limit, int) and limit > 0 and read_at is not None:
+            self._instance_limit = limit
+            self._url_length = limits.get("characters_reserved_per_url") or self._url_length
+            self._read_at = read_at
 
     def send(self, message: Message) -> str:
         status: dict[str, Any] = {"status": message.text, "visibility": self.mastodon.visibility}

@@ -4,13 +4,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from dispatch.config import Config
 from dispatch.errors import OutputUnavailable
 from dispatch.outputs.base import Output, OutputContext
+
+if TYPE_CHECKING:
+    from dispatch.store import OutputState
 
 GROUP = "dispatch.outputs"
 
@@ -70,3 +74,12 @@ def open_outputs(config: Config) -> dict[str, Output]:
             raise OutputUnavailable(name, f"output type {settings.type!r} is not installed")
         outputs[name] = kind(name, settings, context)
     return outputs
+
+
+def recall_limits(outputs: Mapping[str, Output], states: Mapping[str, OutputState]) -> None:
+    """Give each output the limits its network told an earlier run (kept in the store), so
+    what asks no network (a dry run, the preview, ``dispatch outputs``) counts as a send will.
+    """
+    for name, state in states.items():
+        if name in outputs and state.limits:
+            outputs[name].recall(state.limits, state.limits_read_at)
