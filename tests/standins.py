@@ -256,12 +256,9 @@ class XStandIn(JsonServer):
 
 def _parse_tweet(text: str) -> Any:
     """twitter-text's verdict on a post (its Python port), as X's own servers judge it."""
-    import warnings
+    from dispatch.limits import twitter_text
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # its pkg_resources import warns
-        from twitter_text import parse_tweet
-    return parse_tweet(text)
+    return twitter_text().parse_tweet(text)
 
 
 def _jwt(subject: str, lifetime: float = 7200, scope: str = "com.atproto.appPass") -> str:

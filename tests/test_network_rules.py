@@ -7,15 +7,16 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from twitter_text import extract_urls_with_indices, parse_tweet
 
-from dispatch.limits import count
+from dispatch.limits import count, twitter_text
 from dispatch.models import Article
 from dispatch.outputs.base import Capabilities
 from dispatch.render import Renderer
 from dispatch.richtext import detect_facets
 from dispatch.urls import ascii_url
 
+parse_tweet = twitter_text().parse_tweet
+extract_urls_with_indices = twitter_text().extract_urls_with_indices
 X = Capabilities(limit=280, counting="weighted", url_length=23, template="x")
 MASTODON = Capabilities(limit=500, counting="graphemes", url_length=23, template="mastodon")
 
@@ -327,3 +328,13 @@ def test_every_bluesky_facet_covers_exactly_its_text(text: str) -> None:
             assert covered == f"@{facet.value}"
         else:
             assert covered[1:] == facet.value or covered.upper() == facet.value
+
+
+def test_twitter_text_loads_without_leaving_a_stand_in_behind() -> None:
+    """Its one use of pkg_resources is met by a stand-in that is gone once it has loaded."""
+    import sys
+
+    assert twitter_text().parse_tweet("😷👾 http://test.co").weightedLength == 28
+    assert "pkg_resources" not in sys.modules or hasattr(
+        sys.modules["pkg_resources"], "working_set"
+    )

@@ -13,8 +13,10 @@
 from __future__ import annotations
 
 import functools
-import warnings
+import sys
+import types
 from collections.abc import Callable
+from importlib.resources import files
 from typing import Any
 
 import regex
@@ -30,29 +32,45 @@ def graphemes(text: str) -> int:
 
 
 @functools.cache
-def _twitter_text() -> Any:
-    """twitter-text's Python port, imported on first use. It reads its emoji list through
-    ``pkg_resources``, whose import warns that it is deprecated: nothing for our users to act on.
+def twitter_text() -> Any:
+    """twitter-text's Python port, imported on first use.
+
+    It reads its emoji list with ``pkg_resources.resource_string``, and that one call is all it
+    wants of ``pkg_resources``, which setuptools 81 removed and whose import alone takes
+    300 ms. Unless the real one is loaded already, a module with just that function stands in
+    while twitter-text imports, and is gone again afterwards.
     """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    stand_in = types.ModuleType("pkg_resources")
+    stand_in.resource_string = _resource_string  # type: ignore[attr-defined]
+    borrowed = "pkg_resources" not in sys.modules
+    if borrowed:
+        sys.modules["pkg_resources"] = stand_in
+    try:
         import twitter_text
         import twitter_text.config
+    finally:
+        if borrowed:
+            del sys.modules["pkg_resources"]
     return twitter_text
+
+
+def _resource_string(module: str, name: str) -> bytes:
+    """``pkg_resources.resource_string``: a file beside the module ``module``."""
+    return files(module.rpartition(".")[0]).joinpath(name).read_bytes()
 
 
 @functools.lru_cache(maxsize=4096)
 def x_length(text: str, url_length: int = 23) -> int:
     """The weighted length of ``text`` as X counts it (twitter-text's ``parseTweet``)."""
-    twitter_text = _twitter_text()
-    options = {**twitter_text.config.config["defaults"], "transformed_url_length": url_length}
-    return int(twitter_text.parse_tweet(text, options).weightedLength)
+    rules = twitter_text()
+    options = {**rules.config.config["defaults"], "transformed_url_length": url_length}
+    return int(rules.parse_tweet(text, options).weightedLength)
 
 
 def _with_urls(text: str, url_length: int, weigh: Callable[[str], int]) -> int:
     """``text`` weighed with every URL that has a scheme counted as ``url_length``."""
     total = position = 0
-    for found in _twitter_text().extract_urls_with_indices(text, False):
+    for found in twitter_text().extract_urls_with_indices(text, False):
         start, end = found["indices"]
         total += weigh(text[position:start]) + url_length
         position = end
