@@ -22,8 +22,15 @@ from typing import Any
 import regex
 
 from dispatch.outputs.base import Capabilities
+from dispatch.richtext import is_domain
 
 _GRAPHEME = regex.compile(r"\X")
+# An ASCII domain as twitter-text takes one without a scheme: not glued to a letter, digit or
+# mark of its own alphabet before it, nor to a dot or hyphen after.
+_BARE_DOMAIN = regex.compile(
+    r"(?<![A-Za-z0-9@＠$#＃_./-])(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,}"
+    r"(?![A-Za-z0-9.-]*[A-Za-z0-9])"
+)
 ELLIPSIS = "…"
 
 
@@ -61,10 +68,23 @@ def _resource_string(module: str, name: str) -> bytes:
 
 @functools.lru_cache(maxsize=4096)
 def x_length(text: str, url_length: int = 23) -> int:
-    """The weighted length of ``text`` as X counts it (twitter-text's ``parseTweet``)."""
+    """The weighted length of ``text`` as X counts it (twitter-text's ``parseTweet``), or more
+    where twitter-text's ports disagree.
+
+    The Python port takes no bare domain right after an Arabic-script letter
+    ("بجٹexample.com") where twitter-text's JavaScript links it: a bare domain the port left
+    as text is counted as the URL it may be, when that is longer. A post called fitting then
+    fits either way.
+    """
     rules = twitter_text()
     options = {**rules.config.config["defaults"], "transformed_url_length": url_length}
-    return int(rules.parse_tweet(text, options).weightedLength)
+    length = int(rules.parse_tweet(text, options).weightedLength)
+    linked = [found["indices"] for found in rules.extract_urls_with_indices(text)]
+    for match in _BARE_DOMAIN.finditer(text):
+        start, end = match.span()
+        if is_domain(match.group()) and not any(a < end and start < b for a, b in linked):
+            length += max(0, url_length - len(match.group()))
+    return length
 
 
 def _with_urls(text: str, url_length: int, weigh: Callable[[str], int]) -> int:

@@ -27,7 +27,7 @@ from dispatch.limits import PostTooLong, fit_post, truncate_words
 from dispatch.models import Article, VideoCard
 from dispatch.outputs.base import Capabilities
 from dispatch.sandbox import MAX_SECONDS, GuardedSandbox, RenderTimeout, bounded_output, deadline
-from dispatch.sanitize import printable
+from dispatch.sanitize import postable, printable
 from dispatch.urls import ascii_url, same_site, tag_url
 
 DIGEST_MJML = "email/digest.mjml.j2"
@@ -236,8 +236,8 @@ class Renderer:
         }
 
         def render(title: str, summary: str) -> str:
-            return self._render(
-                name, {**base, "title": title, "summary": summary, "url": url or ""}
+            return postable(
+                self._render(name, {**base, "title": title, "summary": summary, "url": url or ""})
             )
 
         try:

@@ -103,6 +103,19 @@ def printable(text: str) -> str:
     return _CONTROLS.sub("", text)
 
 
+# What no post should carry: C0 and C1 controls but tab and line breaks, and the byte-order
+# mark. Networks disagree on which of them are white space (JavaScript's \s takes U+FEFF,
+# Python's takes U+001C to U+001F and U+0085), so the same post would count differently.
+_UNPOSTABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufeff\ud800-\udfff]")
+
+
+def postable(text: str) -> str:
+    """``text`` as a post carries it: no control characters but tab and line breaks, no
+    byte-order mark, no lone surrogates.
+    """
+    return _UNPOSTABLE.sub("", text)
+
+
 def text_of_clean(cleaned: str) -> str:
     """Plain text of HTML that ``clean_html`` made (well-formed, no script or style): one
     paragraph a line, white space folded. A few regular expressions, not a parser.

@@ -1,0 +1,36 @@
+"""The networks' own code, run in Node.js from tests/oracles (installed by tests/prepare.sh):
+what Bluesky's app and X's twitter-text say of a text.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ORACLES = Path(__file__).parent / "oracles"
+
+
+def judge(texts: list[str]) -> list[dict[str, Any]]:
+    """For each text: ``facets`` as @atproto/api detects them (a mention's handle where its DID
+    would go), and ``x`` and ``valid`` as twitter-text's parseTweet counts it.
+    """
+    node = shutil.which("node")
+    if node is None or not (ORACLES / "node_modules" / "@atproto" / "api").is_dir():
+        pytest.fail("the networks' own code is not installed: run sh tests/prepare.sh")
+    answer = subprocess.run(
+        [node, "judge.mjs"],
+        cwd=ORACLES,
+        input="".join(json.dumps(text) + "\n" for text in texts),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    verdicts = [json.loads(line) for line in answer.stdout.splitlines()]
+    assert len(verdicts) == len(texts), answer.stderr
+    return verdicts
