@@ -6,6 +6,7 @@ One output failing never stops the others; every delivery gets its own result.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import threading
 import time
@@ -502,8 +503,6 @@ def credentials(output: Output) -> str:
     """A fingerprint of the output's settings, secrets included: when it changes, credentials
     refused before may work now.
     """
-    import hashlib
-
     shown = []
     for key, value in output.settings:
         if isinstance(value, Secret):
