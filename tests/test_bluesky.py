@@ -169,6 +169,7 @@ def test_one_session_per_process_refreshed_not_recreated(
         sky.close()
     assert pds.sessions == 1 and pds.refreshes >= 3
     assert len(pds.records) == 3 and pds.invalid == []
+    assert all(c.headers["user-agent"].startswith("dispatch/") for c in pds.calls)
 
 
 def test_a_rate_limit_waits_for_bluesky_reset(tmp_path: Path, pds: AtprotoStandIn) -> None:

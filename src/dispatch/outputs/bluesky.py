@@ -164,6 +164,7 @@ class BlueskyOutput(BaseOutput):
             session = _sessions.get(self._account())
             if session is None:
                 client = Client(base_url=self.bluesky.service)
+                client.request.add_additional_header("User-Agent", self.context.user_agent)
                 dids: list[str] = []
                 client.on_session_change(lambda event, made: dids.append(made.did))
                 try:
