@@ -21,7 +21,7 @@ from typing import Any
 
 import regex
 
-from dispatch.outputs.base import Capabilities
+from dispatch.models import Capabilities
 from dispatch.richtext import is_domain
 
 _GRAPHEME = regex.compile(r"\X")

@@ -1,13 +1,47 @@
-"""Frozen values that flow between the stages: articles, cards, messages and run reports."""
+"""Frozen values that flow between the stages: articles, cards, messages, what an output
+accepts, and run reports.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 Kind = Literal["digest", "post"]
 DeliveryStatus = Literal["sent", "dry-run", "waiting", "pending", "failed", "ambiguous"]
+
+
+Counting = Literal["characters", "graphemes", "weighted", "bytes"]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an output accepts; rendering fits every message to these, outputs never truncate.
+
+    ``limit`` is counted the ``counting`` way: characters (code points), graphemes,
+    X's weighted characters, or the bytes of an email's HTML (Gmail clips past ~102 KB).
+    ``url_length``: every URL counts as this many, whatever its length (None: as written).
+    ``idempotent``: a retry of the same delivery cannot post twice (an idempotency key, a
+    pre-generated record key, a receiver that dedupes), for ``idempotency_window`` if limited.
+    ``template``: which post template renders for it (``social/<template>.txt.j2``).
+    ``connections``: how many sends may be in flight at once, each from its own thread; above
+    1, ``send`` must be safe to call from several threads.
+    ``limit_source``: where ``limit`` comes from, when that is worth saying (an instance's own
+    setting, read on a date; a default because it was never asked).
+    """
+
+    limit: int | None = None
+    counting: Counting = "characters"
+    url_length: int | None = None
+    html: bool = False
+    media: bool = False
+    idempotent: bool = False
+    idempotency_window: timedelta | None = None
+    rate_per_minute: float | None = None
+    template: str = "default"
+    connections: int = 1
+    limit_source: str = ""
 
 
 @dataclass(frozen=True)

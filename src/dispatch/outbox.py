@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Literal
 
-from dispatch.outputs.base import Capabilities
+from dispatch.models import Capabilities
 
 MAX_ATTEMPTS = 8
 FIRST_BACKOFF = timedelta(seconds=30)

@@ -24,8 +24,7 @@ from jinja2 import pass_context
 
 from dispatch.errors import TemplateError
 from dispatch.limits import PostTooLong, fit_post, truncate_words
-from dispatch.models import Article, VideoCard
-from dispatch.outputs.base import Capabilities
+from dispatch.models import Article, Capabilities, VideoCard
 from dispatch.sandbox import MAX_SECONDS, GuardedSandbox, RenderTimeout, bounded_output, deadline
 from dispatch.sanitize import postable, printable
 from dispatch.urls import ascii_url, same_site, tag_url

@@ -1,47 +1,22 @@
-"""What every output is: a settings model, declared capabilities, and one ``send`` method."""
+"""What every output is: a settings model, declared capabilities, and one ``send`` method.
+
+``Capabilities`` lives with the other shared values in ``dispatch.models``, so that rendering
+and the outbox's rules need not import outputs; it is named here too, where plugins look.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import ClassVar, Literal, Protocol
+from typing import ClassVar, Protocol
 
 from dispatch.config import USER_AGENT, OutputSettings
-from dispatch.models import Kind, Message
+from dispatch.models import Capabilities, Counting, Kind, Message
 from dispatch.secrets import Secret
 
-Counting = Literal["characters", "graphemes", "weighted", "bytes"]
-
-
-@dataclass(frozen=True)
-class Capabilities:
-    """What an output accepts; rendering fits every message to these, outputs never truncate.
-
-    ``limit`` is counted the ``counting`` way: characters (code points), graphemes,
-    X's weighted characters, or the bytes of an email's HTML (Gmail clips past ~102 KB).
-    ``url_length``: every URL counts as this many, whatever its length (None: as written).
-    ``idempotent``: a retry of the same delivery cannot post twice (an idempotency key, a
-    pre-generated record key, a receiver that dedupes), for ``idempotency_window`` if limited.
-    ``template``: which post template renders for it (``social/<template>.txt.j2``).
-    ``connections``: how many sends may be in flight at once, each from its own thread; above
-    1, ``send`` must be safe to call from several threads.
-    ``limit_source``: where ``limit`` comes from, when that is worth saying (an instance's own
-    setting, read on a date; a default because it was never asked).
-    """
-
-    limit: int | None = None
-    counting: Counting = "characters"
-    url_length: int | None = None
-    html: bool = False
-    media: bool = False
-    idempotent: bool = False
-    idempotency_window: timedelta | None = None
-    rate_per_minute: float | None = None
-    template: str = "default"
-    connections: int = 1
-    limit_source: str = ""
+__all__ = ["BaseOutput", "Capabilities", "Counting", "Output", "OutputContext"]
 
 
 @dataclass(frozen=True)
