@@ -27,7 +27,7 @@ def test_killed_sender_loses_nothing_and_never_sends_twice(
             recipients=40,
             policy=policy,
             seed=3,
-            kill_after=(0.5, 3.0),
+            kill_after=(1.0, 4.0),
             state=state,
         )
     }
