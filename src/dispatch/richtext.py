@@ -122,7 +122,8 @@ def detect_facets(text: str) -> list[Facet]:
         tag = match.group(1)
         if not tag:
             continue
-        tag = _TRAILING_PUNCTUATION.sub("", tag.strip(_SPACE_CHARS))
+        # The reference trims white space first; the pattern already took none in.
+        tag = _TRAILING_PUNCTUATION.sub("", tag)
         # The reference measures in UTF-16 first and graphemes only past 64.
         if not tag or (_utf16(tag) > MAX_TAG_GRAPHEMES and _graphemes(tag) > MAX_TAG_GRAPHEMES):
             continue
@@ -133,11 +134,6 @@ def detect_facets(text: str) -> list[Facet]:
         add(match.start(), match.end(), "tag", f"${ticker.upper()}")
     found.sort(key=lambda facet: facet.start)
     return found
-
-
-_SPACE_CHARS = "\t\n\x0b\x0c\r \xa0\u1680\u2028\u2029\u202f\u205f\u3000\ufeff" + "".join(
-    chr(c) for c in range(0x2000, 0x200B)
-)
 
 
 def _utf16(text: str) -> int:
