@@ -79,10 +79,13 @@ def x_length(text: str, url_length: int = 23) -> int:
     rules = twitter_text()
     options = {**rules.config.config["defaults"], "transformed_url_length": url_length}
     length = int(rules.parse_tweet(text, options).weightedLength)
+    domains = [m for m in _BARE_DOMAIN.finditer(text) if is_domain(m.group())]
+    if not domains:  # the usual post: no need to find its URLs a second time
+        return length
     linked = [found["indices"] for found in rules.extract_urls_with_indices(text)]
-    for match in _BARE_DOMAIN.finditer(text):
+    for match in domains:
         start, end = match.span()
-        if is_domain(match.group()) and not any(a < end and start < b for a, b in linked):
+        if not any(a < end and start < b for a, b in linked):
             length += max(0, url_length - len(match.group()))
     return length
 
