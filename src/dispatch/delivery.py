@@ -280,10 +280,15 @@ class Deliverer:
         """Hold ``output``: its credentials were refused. Its deliveries wait, for the rest of
         this run and until the next try (backing off) or a change of its settings.
         """
-        state = self.store.output_states().get(output.name)
-        retry = next_attempt(now, (state.refusals if state else 0) + 1, None, self.rng)
+        state = self.store.output_states().get(output.name) or OutputState(output.name)
+        retry = next_attempt(now, state.refusals + 1, None, self.rng)
         self.store.refuse_credentials(output.name, error.reason, now, retry, credentials(output))
-        held = self.store.output_states()[output.name]
+        held = replace(
+            state,
+            refused_since=state.refused_since or now,
+            refused_error=error.reason,
+            retry_at=retry,
+        )
         self._refused[output.name] = held.held()
         self._were_refused.add(output.name)
         return retry
