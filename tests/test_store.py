@@ -13,8 +13,8 @@ import pytest
 
 from conftest import State
 from dispatch.errors import StoreError
-from dispatch.models import Article, VideoCard
-from dispatch.store import MIGRATIONS, FeedUpdate, Route, Store
+from dispatch.models import Article, FeedUpdate, Route, VideoCard
+from dispatch.store import MIGRATIONS, Store
 
 NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=5)

@@ -24,9 +24,18 @@ from dispatch.errors import (
     OutputUnavailable,
     TransientError,
 )
+from dispatch.identity import idempotency_key
 from dispatch.inflight import InFlight, Sending, taken_over
 from dispatch.limits import count, unit
-from dispatch.models import Article, DeliveryResult, DeliveryStatus, Kind, Message
+from dispatch.models import (
+    Article,
+    Delivery,
+    DeliveryResult,
+    DeliveryStatus,
+    Kind,
+    Message,
+    OutputState,
+)
 from dispatch.outbox import BUDGET_WINDOW, MAX_ATTEMPTS, budget_frees_at, next_attempt, recovery
 from dispatch.outputs.base import Output
 from dispatch.outputs.file import write_message
@@ -34,7 +43,7 @@ from dispatch.outputs.registry import recall_limits
 from dispatch.plan import digest_period
 from dispatch.render import LinkTags, RenderedDigest, Renderer
 from dispatch.secrets import Secret
-from dispatch.store import Delivery, OutputState, Store, idempotency_key
+from dispatch.store import Store
 
 Progress = Callable[[str], None]
 

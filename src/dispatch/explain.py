@@ -14,8 +14,7 @@ from zoneinfo import ZoneInfo
 from dispatch.config import DigestConfig, PostConfig, RuleConfig
 from dispatch.filters import Verdict as Routed
 from dispatch.filters import route
-from dispatch.models import Article
-from dispatch.store import Trail
+from dispatch.models import Article, Trail
 
 Verdict = Literal["in", "waiting", "sent", "out"]
 

@@ -10,9 +10,9 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from dispatch.models import DeliveryResult
+from dispatch.models import Delivery, DeliveryResult
 from dispatch.outputs.base import Output
-from dispatch.store import Delivery, Store
+from dispatch.store import Store
 
 
 @dataclass(frozen=True)

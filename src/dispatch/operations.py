@@ -11,11 +11,11 @@ from datetime import datetime
 from dispatch.config import Config
 from dispatch.errors import DispatchError
 from dispatch.limits import unit
-from dispatch.models import Article
+from dispatch.models import Article, Delivery, FeedState, OutputState
 from dispatch.outputs.base import Output
 from dispatch.outputs.registry import broken_output_types, output_types, recall_limits
 from dispatch.secrets import Secret
-from dispatch.store import Delivery, FeedState, OutputState, Store
+from dispatch.store import Store
 
 
 class OperationError(DispatchError):

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING
 from dispatch.config import Config, FeedConfig
 from dispatch.errors import FeedError, FetchError
 from dispatch.fetch import Fetcher, FetchRequest, FetchResponse
-from dispatch.models import Article, FeedResult, RunReport
+from dispatch.models import Article, Candidate, FeedResult, FeedState, FeedUpdate, Route, RunReport
 from dispatch.outputs.base import Output
 from dispatch.plan import classify, is_due, next_poll
-from dispatch.store import FeedState, FeedUpdate, Route, Store
-from dispatch.stories import Candidate, StoryIndex, with_shingles
+from dispatch.store import Store
+from dispatch.stories import StoryIndex, with_shingles
 from dispatch.summarise import ExtractiveSummariser, Summariser
 from dispatch.urls import normalise_url
 

@@ -11,8 +11,8 @@ from functools import cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from dispatch.models import Article
-from dispatch.store import FeedState, Known, norm_title
+from dispatch.identity import norm_title
+from dispatch.models import Article, FeedState, Known
 from dispatch.urls import normalise_url
 
 MAX_BACKOFF = timedelta(days=1)

@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from dispatch.config import Config
+    from dispatch.models import FeedState
     from dispatch.operations import OutputInfo, Status
-    from dispatch.store import FeedState
 
 
 def print_report(report: RunReport, *, as_json: bool, dry_run: bool, out_dir: Path | None) -> None:

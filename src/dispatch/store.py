@@ -8,22 +8,32 @@ nothing, so the store is never written.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import secrets
 import socket
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from dispatch.db import Database, PostgresDatabase, SqliteDatabase, is_postgres
 from dispatch.errors import StoreError
-from dispatch.models import Article, Kind, VideoCard
-from dispatch.stories import Candidate
+from dispatch.identity import idempotency_key, norm_title, record_key
+from dispatch.models import (
+    Article,
+    Candidate,
+    Delivery,
+    FeedState,
+    FeedUpdate,
+    Kind,
+    Known,
+    OutputState,
+    Trail,
+    VideoCard,
+)
 from dispatch.urls import normalise_url
 
 MIGRATIONS: tuple[str, ...] = (
@@ -168,153 +178,12 @@ MIGRATIONS: tuple[str, ...] = (
 WORKER = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
-@dataclass(frozen=True)
-class FeedState:
-    name: str
-    url: str
-    etag: str | None
-    last_modified: str | None
-    body_hash: str | None
-    last_success_at: datetime | None
-    next_poll_at: datetime | None
-    error_count: int
-    last_error: str | None
-    failing_since: datetime | None
-    disabled: str | None = None
-    moved_to: str | None = None
-    moved_count: int = 0
-
-
-@dataclass(frozen=True)
-class OutputState:
-    """What the store keeps of one output. ``limits``: what its network said of itself, read
-    at ``limits_read_at``. ``refused_since``: its credentials were refused from then on (the
-    last time with ``refused_error``), ``refusals`` times; the next try is at ``retry_at``, or
-    at once when the credentials differ from ``refused_credentials`` (a fingerprint).
-    """
-
-    name: str
-    limits: dict[str, int] = field(default_factory=dict)
-    limits_read_at: datetime | None = None
-    refused_since: datetime | None = None
-    refused_error: str | None = None
-    refusals: int = 0
-    retry_at: datetime | None = None
-    refused_credentials: str | None = None
-
-    def held(self) -> str:
-        """Why the output waits, and until when (credentials refused)."""
-        since = f"{self.refused_since:%Y-%m-%d %H:%M} UTC" if self.refused_since else "lately"
-        until = f"{self.retry_at:%Y-%m-%d %H:%M} UTC" if self.retry_at else "the next run"
-        return (
-            f"credentials refused since {since} ({self.refused_error}); "
-            f"next try at {until}, or as soon as they change"
-        )
-
-
-@dataclass(frozen=True)
-class Known:
-    """What the store knows of one feed, for telling new articles from seen ones."""
-
-    first_poll: bool
-    keys: dict[str, int]
-    content_hashes: dict[int, str]
-    fingerprints: dict[int, str | None]
-    links: dict[str, int]
-    titles: dict[tuple[str, str], int]
-
-
-@dataclass(frozen=True)
-class Delivery:
-    id: int
-    kind: Kind
-    rule: str
-    output: str
-    article_id: int | None
-    digest_id: int | None
-    status: str
-    idempotency_key: str
-    attempts: int
-    recipient: str | None = None
-    record_key: str = ""
-    last_error: str | None = None
-    created_at: datetime | None = None
-    sending_since: datetime | None = None
-    next_attempt_at: datetime | None = None
-    remote_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Trail:
-    """Where one article has got to, for telling editors why it is in or out of each message.
-
-    ``queued``: the digests it waits for. ``digests``: each digest that carried it, with its
-    period and its deliveries' states. ``posts``: each post made of it, as (rule, output,
-    state, last error).
-    """
-
-    baseline: bool
-    queued: frozenset[str]
-    digests: tuple[tuple[str, datetime, frozenset[str]], ...]
-    posts: tuple[tuple[str, str, str, str | None], ...]
-    found: datetime | None = None  # when dispatch first saw it
-
-
-@dataclass(frozen=True)
-class FeedUpdate:
-    """Everything one successful poll of one feed writes, in one transaction."""
-
-    feed: str
-    url: str
-    etag: str | None
-    last_modified: str | None
-    body_hash: str | None
-    new: Sequence[Article] = ()
-    baseline: Sequence[Article] = ()
-    aliases: Sequence[tuple[str, int]] = ()
-    updated: Sequence[tuple[int, Article]] = ()
-    routes: Sequence[Route] = ()  # where each new article goes, in the order of ``new``
-
-
-@dataclass(frozen=True)
-class Route:
-    """Where one new article goes: the digests it is queued for, and (rule, output) for each
-    post made of it.
-    """
-
-    digests: tuple[str, ...] = ()
-    posts: tuple[tuple[str, str], ...] = ()
-    story: int | None = None  # the story it repeats, told first by another feed
-
-
 def _iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat() if moment else None
 
 
 def _moment(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
-
-
-def norm_title(title: str) -> str:
-    return " ".join(title.casefold().split())
-
-
-_TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
-
-
-def record_key(row: int, created: datetime) -> str:
-    """An AT Protocol TID (13 characters, sortable by time), made once with the row and stored:
-    the creation time in microseconds plus the row's id, so no two rows share one even when a
-    transaction makes thousands at the same instant. A retry reads it back: the same key.
-    """
-    micros = (int(created.timestamp() * 1_000_000) + row) & ((1 << 53) - 1)
-    value = (micros << 10) | (row % 1024)
-    return "".join(_TID_ALPHABET[(value >> shift) & 31] for shift in range(60, -1, -5))
-
-
-def idempotency_key(*parts: str) -> str:
-    """Derived from what is delivered and where, never random: the same delivery, the same key."""
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
 class Store:

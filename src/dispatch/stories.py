@@ -13,9 +13,11 @@ words, not words.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
+
+from dispatch.models import Candidate
 
 if TYPE_CHECKING:
     import regex
@@ -33,20 +35,6 @@ def _word() -> regex.Pattern[str]:
     import regex
 
     return regex.compile(r"\w+")
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """An article already seen that a new one may repeat. ``story`` is its story's id."""
-
-    id: int
-    story: int
-    feed: str
-    source: str
-    norm_link: str | None
-    title: str
-    text: str
-    shingles: frozenset[str] = field(default=frozenset(), compare=False)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dispatch.errors import OutputUnavailable
 from dispatch.outputs.base import Output, OutputContext
 
 if TYPE_CHECKING:
-    from dispatch.store import OutputState
+    from dispatch.models import OutputState
 
 GROUP = "dispatch.outputs"
 
