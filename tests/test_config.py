@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from dispatch.config import load_config, parse_config, parse_duration
+from dispatch.config.secrets import Secret
 from dispatch.errors import ConfigError
-from dispatch.secrets import Secret
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from dispatch.config import Config, load_config
+from dispatch.config import Config, cron_trigger, load_config
 from dispatch.delivery import Deliverer
 from dispatch.errors import ConfigError
 from dispatch.health import HealthServer
@@ -34,7 +34,6 @@ from dispatch.models import DeliveryResult, FeedResult, RunReport
 from dispatch.operations import status
 from dispatch.outputs.registry import open_outputs
 from dispatch.pipeline import Dispatcher
-from dispatch.plan import cron_trigger
 from dispatch.store import Store
 
 POLL_JITTER = 0.1  # a feed's polls wander by up to a tenth of its interval

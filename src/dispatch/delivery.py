@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from dispatch.config import Config, DigestConfig
+from dispatch.config.secrets import Secret
 from dispatch.errors import (
     Ambiguous,
     AuthError,
@@ -42,7 +43,6 @@ from dispatch.outputs.file import write_message
 from dispatch.outputs.registry import recall_limits
 from dispatch.plan import digest_period
 from dispatch.render import LinkTags, RenderedDigest, Renderer
-from dispatch.secrets import Secret
 from dispatch.store import Store
 
 Progress = Callable[[str], None]

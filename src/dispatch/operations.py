@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from dispatch.config import Config
+from dispatch.config.plugins import broken_output_types
+from dispatch.config.secrets import Secret
 from dispatch.errors import DispatchError
 from dispatch.limits import unit
 from dispatch.models import Article, Delivery, FeedState, OutputState
 from dispatch.outputs.base import Output
-from dispatch.outputs.registry import broken_output_types, output_types, recall_limits
-from dispatch.secrets import Secret
+from dispatch.outputs.registry import output_types, recall_limits
 from dispatch.store import Store
 
 

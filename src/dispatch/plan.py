@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
-from typing import Any, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo
 
+from dispatch.config import cron_trigger
 from dispatch.identity import norm_title
 from dispatch.models import Article, FeedState, Known
 from dispatch.urls import normalise_url
@@ -103,31 +103,6 @@ def next_poll(
     if retry_after is not None:
         delay = max(delay, min(timedelta(seconds=retry_after), MAX_RETRY_AFTER))
     return now + delay
-
-
-@cache
-def cron_trigger(schedule: str, timezone: str = "UTC") -> Any:
-    """APScheduler's CronTrigger for a crontab line: five fields, or six with seconds first.
-
-    Raises:
-        ValueError: not a cron expression.
-    """
-    from apscheduler.triggers.cron import CronTrigger
-
-    fields = schedule.split()
-    zone = ZoneInfo(timezone)
-    if len(fields) == 6:
-        second, minute, hour, day, month, day_of_week = fields
-        return CronTrigger(
-            second=second,
-            minute=minute,
-            hour=hour,
-            day=day,
-            month=month,
-            day_of_week=day_of_week,
-            timezone=zone,
-        )
-    return CronTrigger.from_crontab(schedule, timezone=zone)
 
 
 _WINDOWS = (

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import ClassVar, Protocol
 
 from dispatch.config import USER_AGENT, OutputSettings
+from dispatch.config.secrets import Secret
 from dispatch.models import Capabilities, Counting, Kind, Message
-from dispatch.secrets import Secret
 
 __all__ = ["BaseOutput", "Capabilities", "Counting", "Output", "OutputContext"]
 

@@ -14,12 +14,12 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from dispatch.config import OutputSettings
+from dispatch.config.secrets import Secret
 from dispatch.errors import RateLimited, Rejected
 from dispatch.fetch import HttpResponse
 from dispatch.models import Kind, Message
 from dispatch.outputs.base import BaseOutput, Capabilities
 from dispatch.outputs.http import check_status, request, said
-from dispatch.secrets import Secret
 
 DEFAULT_LIMIT = 500
 KEY_LIFETIME = timedelta(hours=1)

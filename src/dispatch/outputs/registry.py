@@ -1,59 +1,30 @@
 """The one registry of outputs: built-ins and third-party alike come from the entry-point group
-``dispatch.outputs``. A plugin that fails to load is reported by name, never fatal to the rest.
+``dispatch.outputs`` (found by ``dispatch.config.plugins``, since loading feeds.yaml needs each
+type's settings model); here they become instances, by configured name.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import cache
-from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, cast
 
-from dispatch.config import Config
+from dispatch.config import Config, plugins
 from dispatch.errors import OutputUnavailable
 from dispatch.outputs.base import Output, OutputContext
 
 if TYPE_CHECKING:
     from dispatch.models import OutputState
 
-GROUP = "dispatch.outputs"
-
-
-@cache
-def _entries() -> dict[str, EntryPoint]:
-    return {entry.name: entry for entry in entry_points(group=GROUP)}
-
-
-@cache
-def _load_one(name: str) -> type[Output] | str:
-    """The output type, or why its plugin failed to load."""
-    try:
-        return cast(type[Output], _entries()[name].load())
-    except Exception as e:  # a broken plugin must not take the others down
-        return f"{type(e).__name__}: {e}"
-
-
-def type_names() -> list[str]:
-    """Every output type installed, loaded or not."""
-    return sorted(_entries())
-
 
 def output_type(name: str) -> type[Output] | None:
     """The output type named ``name``, loading only its plugin; None if missing or broken."""
-    if name not in _entries():
-        return None
-    loaded = _load_one(name)
-    return None if isinstance(loaded, str) else loaded
+    found = plugins.output_type(name)
+    return None if found is None else cast(type[Output], found)
 
 
 def output_types() -> dict[str, type[Output]]:
     """Every output type that loads, by its ``type`` name (loads every plugin)."""
-    return {name: kind for name in type_names() if (kind := output_type(name)) is not None}
-
-
-def broken_output_types() -> dict[str, str]:
-    """Output types whose plugin failed to load, with the reason."""
-    return {name: loaded for name in type_names() if isinstance(loaded := _load_one(name), str)}
+    return {name: kind for name in plugins.type_names() if (kind := output_type(name)) is not None}
 
 
 def open_outputs(config: Config) -> dict[str, Output]:

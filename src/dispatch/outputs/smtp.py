@@ -23,11 +23,11 @@ from typing import ClassVar, Literal
 from pydantic import Field, field_validator
 
 from dispatch.config import OutputSettings
+from dispatch.config.secrets import Secret
 from dispatch.errors import Ambiguous, AuthError, Rejected, TransientError
 from dispatch.mail import EmailTemplate, mail_policy, sender_domain
 from dispatch.models import Kind, Message
 from dispatch.outputs.base import BaseOutput, Capabilities, OutputContext
-from dispatch.secrets import Secret
 
 GMAIL_CLIP_BYTES = 102_000
 

@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 from typing import ClassVar, Literal
 
 from dispatch.config import OutputSettings
+from dispatch.config.secrets import Secret
 from dispatch.models import Kind, Message
 from dispatch.outputs.base import BaseOutput, Capabilities
 from dispatch.outputs.http import check_status, request
-from dispatch.secrets import Secret
 
 
 class WebhookSettings(OutputSettings):

@@ -13,10 +13,10 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from dispatch.config import OutputSettings
+from dispatch.config.secrets import Secret
 from dispatch.errors import Ambiguous, AuthError, RateLimited, Rejected, TransientError
 from dispatch.models import Kind, Message
 from dispatch.outputs.base import BaseOutput, Capabilities
-from dispatch.secrets import Secret
 
 X_API = "https://api.twitter.com"
 _ACCESS_LEVEL = 453

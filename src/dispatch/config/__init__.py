@@ -1,0 +1,52 @@
+"""The configuration: feeds.yaml's typed models (``schema``), loading them with every problem
+placed (``load``), the output types it may name (``plugins``), secrets from the environment
+(``secrets``), and editing the file in place (``edit``).
+
+Every stage reads the configuration, so its common names are importable from here.
+"""
+
+from dispatch.config.load import DEFAULT_PATH, config_path, format_place, load_config, parse_config
+from dispatch.config.schema import (
+    USER_AGENT,
+    Config,
+    DaemonSettings,
+    DigestConfig,
+    FeedConfig,
+    FetchSettings,
+    FilterSettings,
+    LlmSettings,
+    OutputSettings,
+    PostConfig,
+    RuleConfig,
+    StoriesSettings,
+    SummarySettings,
+    UtmSettings,
+    cron_trigger,
+    feed_url_problem,
+    parse_duration,
+)
+
+__all__ = [
+    "DEFAULT_PATH",
+    "USER_AGENT",
+    "Config",
+    "DaemonSettings",
+    "DigestConfig",
+    "FeedConfig",
+    "FetchSettings",
+    "FilterSettings",
+    "LlmSettings",
+    "OutputSettings",
+    "PostConfig",
+    "RuleConfig",
+    "StoriesSettings",
+    "SummarySettings",
+    "UtmSettings",
+    "config_path",
+    "cron_trigger",
+    "feed_url_problem",
+    "format_place",
+    "load_config",
+    "parse_config",
+    "parse_duration",
+]
