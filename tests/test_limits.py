@@ -6,10 +6,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dispatch.limits import count, truncate_words
+from dispatch.limits import count
 from dispatch.models import Article, VideoCard
 from dispatch.outputs.base import Capabilities
 from dispatch.render import Renderer
+from dispatch.text import truncate_words
 
 X = Capabilities(limit=280, counting="weighted", url_length=23, template="x")
 MASTODON = Capabilities(limit=500, counting="graphemes", url_length=23, template="mastodon")

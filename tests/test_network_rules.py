@@ -15,7 +15,7 @@ from dispatch.models import Article
 from dispatch.outputs.base import Capabilities
 from dispatch.render import Renderer
 from dispatch.richtext import detect_facets
-from dispatch.sanitize import postable
+from dispatch.text import postable
 from dispatch.urls import ascii_url
 from judges import judge
 

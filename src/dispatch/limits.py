@@ -23,6 +23,7 @@ import regex
 
 from dispatch.models import Capabilities
 from dispatch.richtext import is_domain
+from dispatch.text import ellipsised, truncate_words
 
 _GRAPHEME = regex.compile(r"\X")
 # An ASCII domain as twitter-text takes one without a scheme: not glued to a letter, digit or
@@ -31,7 +32,6 @@ _BARE_DOMAIN = regex.compile(
     r"(?<![A-Za-z0-9@＠$#＃_./-])(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,}"
     r"(?![A-Za-z0-9.-]*[A-Za-z0-9])"
 )
-ELLIPSIS = "…"
 
 
 def graphemes(text: str) -> int:
@@ -126,27 +126,6 @@ def unit(capabilities: Capabilities) -> str:
     return name
 
 
-def truncate_words(text: str, limit: int, measure: Callable[[str], int] = len) -> str:
-    """The longest start of ``text`` that ends at a word boundary and, with an ellipsis,
-    measures at most ``limit``. ``text`` itself when it fits already.
-    """
-    if measure(text) <= limit:
-        return text
-    words = text.split()
-    low, high = 0, len(words)
-    while low < high:  # the most words that fit
-        middle = (low + high + 1) // 2
-        if measure(_ellipsised(words[:middle])) <= limit:
-            low = middle
-        else:
-            high = middle - 1
-    return _ellipsised(words[:low]) if low else ""
-
-
-def _ellipsised(words: list[str]) -> str:
-    return " ".join(words).rstrip(" ,;:—–-") + ELLIPSIS
-
-
 class PostTooLong(ValueError):
     """Even the link alone does not fit the limit."""
 
@@ -183,12 +162,12 @@ def fit_post(
     low, high = 0, len(words)
     while low < high:
         middle = (low + high + 1) // 2
-        if fits(attempt(title, _ellipsised(words[:middle]))):
+        if fits(attempt(title, ellipsised(words[:middle]))):
             low = middle
         else:
             high = middle - 1
     if low:
-        return attempt(title, _ellipsised(words[:low]))
+        return attempt(title, ellipsised(words[:low]))
     assert limit is not None
     short_title = truncate_words(title, limit, lambda t: count(attempt(t, ""), capabilities))
     if short_title and fits(attempt(short_title, "")):

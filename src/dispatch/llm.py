@@ -20,6 +20,7 @@ from dispatch.config import LlmSettings
 from dispatch.fetch import HttpFailure, http_request
 from dispatch.models import Article
 from dispatch.summarise import Summariser
+from dispatch.text import truncate_words
 
 TEXT_LIMIT = 6000  # characters of the article sent to the model
 _URL = regex.compile(r"(?i)\b(?:https?://|www\.)[^\s<>()\"']+")
@@ -106,8 +107,6 @@ def clean(answer: str, own_link: str | None, max_chars: int) -> str:
     """The answer as plain text: no markup, no links but the article's own, at most
     ``max_chars`` characters, cut at a word.
     """
-    from dispatch.limits import truncate_words
-
     text = nh3.clean(answer, tags=set())  # markup out, text kept (escaped entities undone below)
     text = text.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
     text = _MARKDOWN.sub(lambda m: m.group(1) or "", text)

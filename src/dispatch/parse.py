@@ -20,7 +20,8 @@ from dispatch import fastfeed
 from dispatch.errors import ParseError
 from dispatch.media import cards_in_entry
 from dispatch.models import Article
-from dispatch.sanitize import clean_html, clean_text, printable, text_of_clean
+from dispatch.sanitize import clean_html, clean_text, text_of_clean
+from dispatch.text import printable
 from dispatch.urls import normalise_url, split_url
 
 # A DOCTYPE is never needed to read a feed, and its entities are how XML bombs and XXE work.

@@ -18,13 +18,14 @@ from dispatch.config import Config, DigestConfig
 from dispatch.delivery import newest_first, render_digest, render_post
 from dispatch.errors import TemplateError
 from dispatch.explain import DigestPlan, Reason, digest_reason, post_reason
-from dispatch.limits import count, truncate_words, unit
+from dispatch.limits import count, unit
 from dispatch.models import Article
 from dispatch.outputs.base import Output
 from dispatch.outputs.smtp import GMAIL_CLIP_BYTES
 from dispatch.plan import digest_period, next_tick
 from dispatch.render import Renderer
 from dispatch.store import Store
+from dispatch.text import truncate_words
 
 RECENT_ARTICLES = 40
 POSTS_SHOWN = 5

@@ -23,10 +23,10 @@ from babel.dates import format_date
 from jinja2 import pass_context
 
 from dispatch.errors import TemplateError
-from dispatch.limits import PostTooLong, fit_post, truncate_words
+from dispatch.limits import PostTooLong, fit_post
 from dispatch.models import Article, Capabilities, VideoCard
 from dispatch.sandbox import MAX_SECONDS, GuardedSandbox, RenderTimeout, bounded_output, deadline
-from dispatch.sanitize import postable, printable
+from dispatch.text import postable, printable, truncate_words
 from dispatch.urls import ascii_url, same_site, tag_url
 
 DIGEST_MJML = "email/digest.mjml.j2"

@@ -10,6 +10,8 @@ from urllib.parse import urljoin
 import nh3
 from lxml import html as lxml_html
 
+from dispatch.text import printable
+
 _TAGS = frozenset(
     """
     a abbr b blockquote br caption cite code dd del dl dt em figcaption figure h1 h2 h3 h4 h5 h6
@@ -30,7 +32,6 @@ _BLOCKS = frozenset(
     article dd dt
     """.split()
 )
-_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 # nh3 writes tag names in lower case.
 _BLOCK_TAG = re.compile(r"</?(?:" + "|".join(sorted(_BLOCKS)) + r")\b[^>]*>")
 _ANY_TAG = re.compile(r"<[^>]*>")
@@ -93,27 +94,6 @@ def clean_text(raw: str) -> str:
     if "<" not in raw and "&" not in raw:
         return " ".join(printable(raw).split())
     return " ".join(html_to_text(raw).split())
-
-
-def printable(text: str) -> str:
-    """Text without the characters that XML (and so MJML) refuses: NUL and the other C0
-    controls but tab, line feed and carriage return, and lone surrogates, which JSON can carry
-    ("\\ud800") and UTF-8 cannot. PostgreSQL refuses NUL, and no database takes a surrogate.
-    """
-    return _CONTROLS.sub("", text)
-
-
-# What no post should carry: C0 and C1 controls but tab and line breaks, and the byte-order
-# mark. Networks disagree on which of them are white space (JavaScript's \s takes U+FEFF,
-# Python's takes U+001C to U+001F and U+0085), so the same post would count differently.
-_UNPOSTABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufeff\ud800-\udfff]")
-
-
-def postable(text: str) -> str:
-    """``text`` as a post carries it: no control characters but tab and line breaks, no
-    byte-order mark, no lone surrogates.
-    """
-    return _UNPOSTABLE.sub("", text)
 
 
 def text_of_clean(cleaned: str) -> str:

@@ -10,6 +10,7 @@ import re
 from typing import Protocol
 
 from dispatch.models import Article
+from dispatch.text import truncate_words
 
 _BOILERPLATE = [
     re.compile(p, re.IGNORECASE)
@@ -52,8 +53,6 @@ class ExtractiveSummariser:
             summary = candidate
         if summary:
             return summary
-        from dispatch.limits import truncate_words  # with the grapheme patterns: only when cut
-
         return truncate_words(sentences[0], self.max_chars)
 
 

@@ -11,7 +11,7 @@ from dispatch.errors import AuthError, RateLimited, Rejected, TransientError
 from dispatch.fetch import HttpFailure, HttpResponse, http_request, retry_after_seconds
 from dispatch.outputs.base import BaseOutput
 from dispatch.resolve import BlockedAddress
-from dispatch.sanitize import printable
+from dispatch.text import printable
 
 
 def request(

@@ -1,0 +1,55 @@
+"""Plain-text rules every stage shares: which characters no stored text, XML or post may carry,
+and cutting text at a word boundary.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """Text without the characters that XML (and so MJML) refuses: NUL and the other C0
+    controls but tab, line feed and carriage return, and lone surrogates, which JSON can carry
+    ("\\ud800") and UTF-8 cannot. PostgreSQL refuses NUL, and no database takes a surrogate.
+    """
+    return _CONTROLS.sub("", text)
+
+
+# What no post should carry: C0 and C1 controls but tab and line breaks, and the byte-order
+# mark. Networks disagree on which of them are white space (JavaScript's \s takes U+FEFF,
+# Python's takes U+001C to U+001F and U+0085), so the same post would count differently.
+_UNPOSTABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufeff\ud800-\udfff]")
+
+
+def postable(text: str) -> str:
+    """``text`` as a post carries it: no control characters but tab and line breaks, no
+    byte-order mark, no lone surrogates.
+    """
+    return _UNPOSTABLE.sub("", text)
+
+
+ELLIPSIS = "…"
+
+
+def truncate_words(text: str, limit: int, measure: Callable[[str], int] = len) -> str:
+    """The longest start of ``text`` that ends at a word boundary and, with an ellipsis,
+    measures at most ``limit``. ``text`` itself when it fits already.
+    """
+    if measure(text) <= limit:
+        return text
+    words = text.split()
+    low, high = 0, len(words)
+    while low < high:  # the most words that fit
+        middle = (low + high + 1) // 2
+        if measure(ellipsised(words[:middle])) <= limit:
+            low = middle
+        else:
+            high = middle - 1
+    return ellipsised(words[:low]) if low else ""
+
+
+def ellipsised(words: list[str]) -> str:
+    return " ".join(words).rstrip(" ,;:—–-") + ELLIPSIS
