@@ -96,6 +96,15 @@ def test_images_without_alt_text_are_warnings(tmp_path: Path) -> None:
     assert "metro.jpg" in result.stdout
 
 
+def test_a_digest_past_the_outputs_clipping_size_is_a_warning(tmp_path: Path) -> None:
+    # The size comes from the smtp output's declared limit (bytes of HTML), not from check.
+    padded = built_in("email/article.mjml.j2") + "<mj-raw><!-- " + "x" * 40_000 + " --></mj-raw>"
+    result = run_cli("check", config=setup(tmp_path, {"email/article.mjml.j2": padded}))
+    assert result.code == 0, result.stderr
+    assert "warning: digest 'daily' → 'mail'" in result.stdout
+    assert "mail clients clip past 102,000 bytes" in result.stdout
+
+
 def test_a_test_send_reaches_one_address_and_records_nothing(
     tmp_path: Path, server: FeedServer
 ) -> None:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from dispatch.check import sample_articles
 from dispatch.errors import TemplateError
 from dispatch.render import Renderer
+from dispatch.samples import sample_articles
 
 PERIOD = datetime(2026, 11, 27, 7, tzinfo=UTC)
 

@@ -15,12 +15,11 @@ from typing import Literal
 import jinja2
 
 from dispatch.config import Config
-from dispatch.delivery import render_digest, render_post
 from dispatch.errors import TemplateError
-from dispatch.models import Article, VideoCard
+from dispatch.messages import render_digest, render_post
 from dispatch.outputs.base import Output
-from dispatch.outputs.smtp import GMAIL_CLIP_BYTES
 from dispatch.render import Renderer
+from dispatch.samples import sample_articles
 
 _IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
 _ALT = re.compile(r"""\balt\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
@@ -34,59 +33,6 @@ class Finding:
 
     def __str__(self) -> str:
         return f"{self.level}: {self.where}: {self.message}"
-
-
-def sample_articles() -> list[Article]:
-    """Articles that stress templates: a long non-ASCII title with a video, image and long
-    summary; a plain short one; one with emoji and no link to an image.
-    """
-    published = datetime(2026, 11, 26, 17, 30, tzinfo=UTC)
-    video = VideoCard(
-        "aqz-KE-bpKQ",
-        "https://www.youtube.com/watch?v=aqz-KE-bpKQ",
-        "https://i.ytimg.com/vi/aqz-KE-bpKQ/hqdefault.jpg",
-        "The budget explained",
-    )
-    return [
-        Article(
-            feed="sample",
-            source="The Sample Gazette",
-            key="s1",
-            id=1,
-            title="Bürgerhaushalt 2026: what the new tax bands mean for teachers, "
-            "shopkeepers and retired engineers across the province",
-            link="https://news.example/2026/11/26/budget-2026-tax-bands/",
-            author="Ayesha Raza",
-            published=published,
-            categories=("Economy",),
-            image="https://news.example/wp-content/uploads/bands.png",
-            cards=(video,),
-            summary="The finance minister moved three income tax bands on Thursday and "
-            "froze a fourth, the largest change to personal taxation in a decade. "
-            "We worked through what that means for three households.",
-        ),
-        Article(
-            feed="sample",
-            source="The Sample Gazette",
-            key="s2",
-            id=2,
-            title="Metro line 2 opens",
-            link="https://news.example/metro",
-            image="https://news.example/wp-content/uploads/metro.jpg",
-            published=published,
-            summary="The second metro line opened on Thursday.",
-        ),
-        Article(
-            feed="sample",
-            source="Regional Wire",
-            key="s3",
-            id=3,
-            title="Cinemas report their best weekend since 2019 🎬🍿",
-            link="https://wire.example/cinemas",
-            published=None,
-            summary="Two local productions sold out in every major city. 日本語も。",
-        ),
-    ]
 
 
 def check(config: Config, outputs: dict[str, Output]) -> list[Finding]:
@@ -143,12 +89,15 @@ def _syntax(renderer: Renderer) -> list[Finding]:
 def _digest_findings(where: str, page: str, text: str, output: Output) -> list[Finding]:
     findings = []
     size = len(page.encode("utf-8"))
-    if size > GMAIL_CLIP_BYTES:
+    capabilities = output.capabilities
+    clip_at = capabilities.limit if capabilities.counting == "bytes" else None
+    if clip_at is not None and size > clip_at:
         findings.append(
             Finding(
                 "warning",
                 where,
-                f"{size:,} bytes of HTML with three sample articles; Gmail clips past about 102 KB",
+                f"{size:,} bytes of HTML with three sample articles; mail clients clip "
+                f"past {clip_at:,} bytes (Gmail, about 102 KB)",
             )
         )
     for tag in _IMG.findall(page):
@@ -162,7 +111,7 @@ def _digest_findings(where: str, page: str, text: str, output: Output) -> list[F
                     f"an image without alt text ({source.group(1) if source else 'no src'})",
                 )
             )
-    unsubscribe = getattr(output.settings, "unsubscribe", None)
+    unsubscribe = capabilities.unsubscribe
     if unsubscribe and html.escape(unsubscribe) not in page and unsubscribe not in page:
         findings.append(
             Finding(

@@ -269,7 +269,7 @@ def _send(config: Config, arguments: argparse.Namespace) -> int:
 
 
 def _send_test(config: Config, arguments: argparse.Namespace, now: datetime) -> int:
-    from dispatch.operations import OperationError
+    from dispatch.errors import OperationError
 
     dispatcher = _dispatcher(config, dry_run=True)  # a snapshot: nothing is recorded
     try:
@@ -373,7 +373,8 @@ def _status(config: Config, arguments: argparse.Namespace) -> int:
 
 
 def _operate(config: Config, arguments: argparse.Namespace) -> int:
-    from dispatch.operations import OperationError, resolve, retry
+    from dispatch.errors import OperationError
+    from dispatch.operations import resolve, retry
     from dispatch.store import Store
 
     store = Store.open(config.state_location)
@@ -399,7 +400,8 @@ def _articles(config: Config, arguments: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from dispatch.operations import OperationError, set_summary
+    from dispatch.errors import OperationError
+    from dispatch.operations import set_summary
     from dispatch.store import Store
 
     store = Store.open(config.state_location)

@@ -15,12 +15,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from dispatch.config import Config, DigestConfig
+from dispatch.config import Config
 from dispatch.config.secrets import Secret
 from dispatch.errors import (
     Ambiguous,
     AuthError,
     DispatchError,
+    OperationError,
     OutputError,
     OutputUnavailable,
     TransientError,
@@ -28,12 +29,12 @@ from dispatch.errors import (
 from dispatch.identity import idempotency_key
 from dispatch.inflight import InFlight, Sending, taken_over
 from dispatch.limits import count, unit
+from dispatch.messages import newest_first, render_digest, render_post
 from dispatch.models import (
     Article,
     Delivery,
     DeliveryResult,
     DeliveryStatus,
-    Kind,
     Message,
     OutputState,
 )
@@ -42,7 +43,7 @@ from dispatch.outputs.base import Output
 from dispatch.outputs.file import write_message
 from dispatch.outputs.registry import recall_limits
 from dispatch.plan import digest_period
-from dispatch.render import LinkTags, RenderedDigest, Renderer
+from dispatch.render import Renderer
 from dispatch.store import Store
 
 Progress = Callable[[str], None]
@@ -142,17 +143,15 @@ class Deliverer:
         recorded: run it on a snapshot store.
 
         Raises:
-            OperationError: no digest, or no SMTP output, to test.
+            OperationError: no digest, or no output that sends tests, to test.
         """
-        from dispatch.operations import OperationError
-
         rules = [r for r in self.config.digests if digest is None or r.name == digest]
         if not rules:
             raise OperationError(f"no digest named {digest!r}" if digest else "no digest is set up")
         rule = rules[0]
-        name = next((o for o in rule.outputs if self.outputs[o].settings.type == "smtp"), None)
+        name = next((o for o in rule.outputs if self.outputs[o].capabilities.test_sends), None)
         if name is None:
-            raise OperationError(f"digest {rule.name!r} goes to no SMTP output")
+            raise OperationError(f"digest {rule.name!r} goes to no output that sends tests (smtp)")
         output = self.outputs[name]
         ids = self.store.queued(rule.name)[: rule.max_items]
         ids = ids or self.store.newest(rule.max_items, rule.feeds)
@@ -162,7 +161,7 @@ class Deliverer:
         message = Message(
             delivery_id=0,
             output=name,
-            type="smtp",
+            type=output.settings.type,
             kind="digest",
             name=rule.name,
             subject=f"[TEST] {rendered.subject}",
@@ -525,56 +524,6 @@ def credentials(output: Output) -> str:
     return hashlib.sha256("\n".join(shown).encode()).hexdigest()
 
 
-def render_digest(
-    renderer: Renderer,
-    rule: DigestConfig,
-    output: Output,
-    articles: Sequence[Article],
-    period: datetime,
-) -> RenderedDigest:
-    """A digest rule's email for one output: its unsubscribe link and UTM tags.
-
-    Raises:
-        TemplateError: a template or the MJML failed.
-    """
-    return renderer.digest(
-        name=rule.name,
-        title=rule.title or rule.name,
-        articles=articles,
-        period=period,
-        timezone=rule.timezone,
-        unsubscribe=getattr(output.settings, "unsubscribe", None),
-        locale=rule.locale,
-        links=link_tags(output, "digest", rule.name),
-    )
-
-
-def render_post(renderer: Renderer, rule: str, output: Output, article: Article) -> str:
-    """A post rule's text for one output, fitted to its limit.
-
-    Raises:
-        TemplateError: the template failed, or the post cannot fit.
-    """
-    return renderer.post(
-        article, capabilities=output.capabilities, links=link_tags(output, "post", rule)
-    )
-
-
-def link_tags(output: Output, kind: Kind, rule: str) -> LinkTags | None:
-    """The UTM tags an output asks for, with their defaults: source the output's name,
-    medium email or social, campaign the rule's name.
-    """
-    utm = output.settings.utm
-    if utm is None:
-        return None
-    tags = {
-        "utm_source": utm.source or output.name,
-        "utm_medium": utm.medium or ("email" if kind == "digest" else "social"),
-        "utm_campaign": utm.campaign or rule,
-    }
-    return LinkTags(tags, utm.other_sites)
-
-
 def _message(
     delivery: Delivery,
     output: Output,
@@ -632,8 +581,3 @@ def _result(delivery: Delivery, status: DeliveryStatus) -> DeliveryResult:
         status,
         recipient=delivery.recipient,
     )
-
-
-def newest_first(article: Article) -> tuple[float, int]:
-    """Sort key: the newest published first; articles without a date by when they were found."""
-    return (-(article.published.timestamp() if article.published else 0.0), -article.id)

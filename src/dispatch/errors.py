@@ -10,6 +10,7 @@ Third-party errors are wrapped at the boundary with ``raise ... from e``; real b
     │   ├── FetchError         network, HTTP status, size, deadline, refused address
     │   └── ParseError         the body is not a feed
     ├── TemplateError          a template failed to load, compile or render
+    ├── OperationError         an operator's command cannot be carried out as asked
     └── OutputError            one output could not take a message (permanent: failed)
         ├── OutputUnavailable  not ready (unset secret, missing extra); stays pending
         ├── AuthError          credentials refused; failed until the operator fixes them
@@ -105,6 +106,10 @@ class FetchError(FeedError):
 
 class ParseError(FeedError):
     """The body fetched is not a feed."""
+
+
+class OperationError(DispatchError):
+    """An operator's command cannot be carried out as asked."""
 
 
 class TemplateError(DispatchError):

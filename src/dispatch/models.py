@@ -30,6 +30,9 @@ class Capabilities:
     1, ``send`` must be safe to call from several threads.
     ``limit_source``: where ``limit`` comes from, when that is worth saying (an instance's own
     setting, read on a date; a default because it was never asked).
+    ``unsubscribe``: the link each digest must carry (``{{ unsubscribe }}`` in templates).
+    ``test_sends``: it can send one digest to an address given at the command line
+    (``dispatch send --test-to``).
     """
 
     limit: int | None = None
@@ -43,6 +46,8 @@ class Capabilities:
     template: str = "default"
     connections: int = 1
     limit_source: str = ""
+    unsubscribe: str | None = None
+    test_sends: bool = False
 
 
 @dataclass(frozen=True)

@@ -13,17 +13,16 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from dispatch.check import sample_articles
 from dispatch.config import Config, DigestConfig
-from dispatch.delivery import newest_first, render_digest, render_post
 from dispatch.errors import TemplateError
 from dispatch.explain import DigestPlan, Reason, digest_reason, post_reason
 from dispatch.limits import count, unit
+from dispatch.messages import newest_first, render_digest, render_post
 from dispatch.models import Article
 from dispatch.outputs.base import Output
-from dispatch.outputs.smtp import GMAIL_CLIP_BYTES
 from dispatch.plan import digest_period, next_tick
 from dispatch.render import Renderer
+from dispatch.samples import sample_articles
 from dispatch.store import Store
 from dispatch.text import truncate_words
 
@@ -57,10 +56,11 @@ class DigestView:
     articles: int = 0
     problem: Problem | None = None
     stale: bool = False  # the content is the last good render, kept while ``problem`` shows
+    clip_at: int | None = None  # bytes of HTML past which mail clients clip (the output says)
 
     @property
     def clipped(self) -> bool:
-        return self.size > GMAIL_CLIP_BYTES
+        return self.clip_at is not None and self.size > self.clip_at
 
 
 @dataclass(frozen=True)
@@ -219,6 +219,9 @@ def _digest_views(
     views = []
     for name in rule.outputs:
         view = DigestView(f"{rule.name}/{name}", rule.name, name, rule.schedule, note)
+        capabilities = outputs[name].capabilities
+        if capabilities.counting == "bytes":
+            view = replace(view, clip_at=capabilities.limit)
         try:
             rendered = render_digest(renderer, rule, outputs[name], articles, period)
         except TemplateError as e:

@@ -90,6 +90,8 @@ class SmtpOutput(BaseOutput):
             html=True,
             media=True,
             connections=self.smtp.connections,
+            unsubscribe=self.smtp.unsubscribe,
+            test_sends=True,
         )
 
     def recipients(self) -> Sequence[str | None]:
