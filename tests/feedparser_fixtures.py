@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conftest import FeedServer
 from dispatch.config import FetchSettings
 from dispatch.errors import FeedError
-from dispatch.fetch import Fetcher, FetchRequest
+from dispatch.ingest.fetcher import Fetcher, FetchRequest
 from dispatch.models import Article
 from dispatch.parse import parse_feed
 

@@ -18,7 +18,7 @@ import pytest
 from conftest import FeedServer, State, article_items, rss, run_cli
 from dispatch.config import FetchSettings
 from dispatch.errors import FetchError
-from dispatch.fetch import Fetcher, FetchRequest
+from dispatch.ingest.fetcher import Fetcher, FetchRequest
 from test_pipeline import LOCAL, NOW, config
 
 MB = 1_048_576

@@ -16,8 +16,8 @@ import pytest
 from conftest import FeedServer, Route, article_items, rss, run_cli, write_config
 from dispatch.config import FetchSettings
 from dispatch.errors import FetchError
-from dispatch.fetch import Fetcher, FetchRequest
-from dispatch.resolve import GuardedResolver
+from dispatch.ingest.fetcher import Fetcher, FetchRequest
+from dispatch.net.guard import GuardedResolver
 from standins import DnsStandIn
 
 SETTINGS = FetchSettings(timeout=timedelta(seconds=3), connect_timeout=timedelta(seconds=1))

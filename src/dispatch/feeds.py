@@ -19,7 +19,7 @@ from lxml import etree, html
 
 from dispatch.config import Config, feed_url_problem, parse_config
 from dispatch.errors import DispatchError, FetchError, ParseError
-from dispatch.fetch import Fetcher, FetchRequest, FetchResponse
+from dispatch.ingest.fetcher import Fetcher, FetchRequest, FetchResponse
 from dispatch.parse import parse_feed
 
 FEED_TYPES = (

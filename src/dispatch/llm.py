@@ -17,8 +17,8 @@ import nh3
 import regex
 
 from dispatch.config import LlmSettings
-from dispatch.fetch import HttpFailure, http_request
 from dispatch.models import Article
+from dispatch.net.http import HttpFailure, http_request
 from dispatch.summarise import Summariser
 from dispatch.text import truncate_words
 

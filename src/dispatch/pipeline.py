@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from dispatch.config import Config, FeedConfig
 from dispatch.errors import FeedError, FetchError
-from dispatch.fetch import Fetcher, FetchRequest, FetchResponse
+from dispatch.ingest.fetcher import Fetcher, FetchRequest, FetchResponse
 from dispatch.models import Article, Candidate, FeedResult, FeedState, FeedUpdate, Route, RunReport
 from dispatch.outputs.base import Output
 from dispatch.plan import classify, is_due, next_poll

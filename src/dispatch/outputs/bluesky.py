@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Literal
 from dispatch.config import FetchSettings, OutputSettings
 from dispatch.config.secrets import Secret
 from dispatch.errors import AuthError, RateLimited, Rejected, TransientError
-from dispatch.fetch import Fetcher, FetchRequest, FetchResponse
+from dispatch.ingest.fetcher import Fetcher, FetchRequest, FetchResponse
 from dispatch.models import Kind, Message
 from dispatch.outputs.base import BaseOutput, Capabilities
 from dispatch.richtext import detect_facets

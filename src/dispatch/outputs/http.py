@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dispatch.errors import AuthError, RateLimited, Rejected, TransientError
-from dispatch.fetch import HttpFailure, HttpResponse, http_request, retry_after_seconds
+from dispatch.net.guard import BlockedAddress
+from dispatch.net.http import HttpFailure, HttpResponse, http_request, retry_after_seconds
 from dispatch.outputs.base import BaseOutput
-from dispatch.resolve import BlockedAddress
 from dispatch.text import printable
 
 

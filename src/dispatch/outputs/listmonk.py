@@ -26,11 +26,11 @@ from pydantic import Field
 from dispatch.config import OutputSettings
 from dispatch.config.secrets import Secret
 from dispatch.errors import Ambiguous, Rejected, TransientError
-from dispatch.fetch import HttpFailure, HttpResponse, http_request
 from dispatch.models import Kind, Message
+from dispatch.net.guard import BlockedAddress
+from dispatch.net.http import HttpFailure, HttpResponse, http_request
 from dispatch.outputs.base import BaseOutput, Capabilities
 from dispatch.outputs.http import check_status, request, said
-from dispatch.resolve import BlockedAddress
 
 # Where the digest template puts the unsubscribe link; replaced by listmonk's own per-subscriber
 # link when the campaign is sent.

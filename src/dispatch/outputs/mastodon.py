@@ -16,8 +16,8 @@ from pydantic import Field
 from dispatch.config import OutputSettings
 from dispatch.config.secrets import Secret
 from dispatch.errors import RateLimited, Rejected
-from dispatch.fetch import HttpResponse
 from dispatch.models import Kind, Message
+from dispatch.net.http import HttpResponse
 from dispatch.outputs.base import BaseOutput, Capabilities
 from dispatch.outputs.http import check_status, request, said
 

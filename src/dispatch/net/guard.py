@@ -1,4 +1,6 @@
-"""Which addresses dispatch may reach, checked where names are resolved for connecting.
+"""Which URLs and addresses dispatch may reach: only http(s), and no private address unless
+allowed, checked before each request (``check_target``) and again where names are resolved
+for connecting.
 
 The guard is aiohttp's resolver, so the addresses checked are the addresses connected to: no
 second lookup can answer differently (DNS rebinding). An answer with any private address is
@@ -14,6 +16,8 @@ from collections.abc import Sequence
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
+
+from dispatch.urls import split_url
 
 
 class BlockedAddress(OSError):
@@ -93,4 +97,44 @@ class NameserverResolver(AbstractResolver):
         return results
 
     async def close(self) -> None:
+        return None
+
+
+class NotFetched(BlockedAddress):
+    """A URL dispatch never fetches, whatever the settings: not http(s), or without a host."""
+
+
+def check_target(url: str, allow_private: bool) -> None:
+    try:
+        parts = split_url(url)
+    except ValueError as e:
+        raise NotFetched(f"the URL cannot be read ({e})") from None
+    if parts.scheme not in ("http", "https"):
+        raise NotFetched(f"scheme {parts.scheme!r} is not fetched; only http and https are")
+    host = parts.hostname or ""
+    if not host:
+        raise NotFetched("the URL has no host")
+    if allow_private:
+        return
+    literal: ipaddress.IPv4Address | ipaddress.IPv6Address | None
+    try:
+        literal = ipaddress.ip_address(host)
+    except ValueError:
+        literal = _legacy_ipv4(host)
+    if literal is None:
+        return  # a name: the guarded resolver checks what it resolves to
+    if not is_public(str(literal)):
+        shown = host if str(literal) == host else f"{host} ({literal})"
+        raise BlockedAddress(f"{shown} is a private address")
+
+
+def _legacy_ipv4(host: str) -> ipaddress.IPv4Address | None:
+    """The address of an old-style IPv4 spelling (``127.1``, ``2130706433``, ``0x7f.0.0.1``,
+    ``0177.0.0.1``) as the C library reads it, or None for a name.
+    """
+    if not host or not (host[0].isdigit()):
+        return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
         return None

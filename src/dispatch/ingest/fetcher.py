@@ -1,4 +1,5 @@
-"""Our own HTTP client: conditional GET, timeouts, a size cap, redirects, and an SSRF guard.
+"""Fetching feeds and pages: conditional GET, timeouts, a size cap, redirects, and the
+address guard on every hop.
 
 feedparser never fetches. Every hop of a redirect is checked again, and the guard also sits in
 the resolver, so a name that resolves to a private address is refused at connect time.
@@ -8,28 +9,23 @@ Local paths are read from disk, for bundled and test feeds.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import json
-import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from itertools import chain
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 from urllib.parse import quote, urljoin
 
 import aiohttp
 
 from dispatch.config import FetchSettings
 from dispatch.errors import FetchError
-from dispatch.resolve import BlockedAddress, GuardedResolver, is_public
-from dispatch.urls import split_url
+from dispatch.net.guard import BlockedAddress, GuardedResolver, NotFetched, check_target
+from dispatch.net.http import retry_after_seconds
 
 # What a URL may hold as it is, besides letters, digits and "-._~": percent-encoding the rest.
 _URL_PUNCTUATION = "!#$%&'()*+,/:;=?@[]"
-LONGEST_WAIT = 365 * 86400.0  # seconds: a longer Retry-After is read as this
 MAX_REDIRECTS = 5
 
 
@@ -75,36 +71,8 @@ class FetchResponse:
         return target
 
 
-class NotFetched(BlockedAddress):
-    """A URL dispatch never fetches, whatever the settings: not http(s), or without a host."""
-
-
-def _check_target(url: str, allow_private: bool) -> None:
-    try:
-        parts = split_url(url)
-    except ValueError as e:
-        raise NotFetched(f"the URL cannot be read ({e})") from None
-    if parts.scheme not in ("http", "https"):
-        raise NotFetched(f"scheme {parts.scheme!r} is not fetched; only http and https are")
-    host = parts.hostname or ""
-    if not host:
-        raise NotFetched("the URL has no host")
-    if allow_private:
-        return
-    literal: ipaddress.IPv4Address | ipaddress.IPv6Address | None
-    try:
-        literal = ipaddress.ip_address(host)
-    except ValueError:
-        literal = _legacy_ipv4(host)
-    if literal is None:
-        return  # a name: the guarded resolver checks what it resolves to
-    if not is_public(str(literal)):
-        shown = host if str(literal) == host else f"{host} ({literal})"
-        raise BlockedAddress(f"{shown} is a private address")
-
-
 def _redirect_target(name: str, status: int, url: str, location: str) -> str:
-    """Where a redirect from ``url`` leads (``_check_target`` then judges it). Bytes of the
+    """Where a redirect from ``url`` leads (``check_target`` then judges it). Bytes of the
     Location that are not UTF-8 (aiohttp reads them as lone surrogates) go on percent-encoded,
     as browsers send them: the URL is stored, and shown in errors.
 
@@ -135,18 +103,6 @@ def _text(value: str | None) -> str | None:
     except UnicodeEncodeError:
         return None
     return value
-
-
-def _legacy_ipv4(host: str) -> ipaddress.IPv4Address | None:
-    """The address of an old-style IPv4 spelling (``127.1``, ``2130706433``, ``0x7f.0.0.1``,
-    ``0177.0.0.1``) as the C library reads it, or None for a name.
-    """
-    if not host or not (host[0].isdigit()):
-        return None
-    try:
-        return ipaddress.IPv4Address(socket.inet_aton(host))
-    except OSError:
-        return None
 
 
 class FetchWatcher(Protocol):
@@ -243,7 +199,7 @@ class Fetcher:
             conditional["If-Modified-Since"] = request.last_modified
         while True:
             try:
-                _check_target(url, request.allow_private)
+                check_target(url, request.allow_private)
                 async with session.get(url, headers=conditional, allow_redirects=False) as response:
                     if response.status in (301, 302, 303, 307, 308):
                         location = response.headers.get("Location")
@@ -365,103 +321,3 @@ def _status_error(name: str, status: int, url: str, retry_after: str | None) -> 
     if wait is not None:
         reason += f", asking us to wait {wait:.0f} s"
     return FetchError(name, reason, hint=hint, retry_after=wait, gone=status == 410)
-
-
-@dataclass(frozen=True)
-class HttpResponse:
-    """A response to one request an output made."""
-
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body or b"null")
-
-
-class HttpFailure(Exception):
-    """No response. ``maybe_sent`` is True when the request may have reached the server (a
-    timeout or a dropped connection after sending), False when it surely did not.
-    """
-
-    def __init__(self, reason: str, *, maybe_sent: bool) -> None:
-        super().__init__(reason)
-        self.maybe_sent = maybe_sent
-
-
-def http_request(
-    method: str,
-    url: str,
-    *,
-    headers: dict[str, str] | None = None,
-    body: bytes | None = None,
-    allow_private: bool = False,
-    timeout: float = 30.0,
-    max_bytes: int = 10_000_000,
-) -> HttpResponse:
-    """One request with the same guards as feed fetching (scheme, SSRF at connect time, size
-    cap, deadline), for outputs. Redirects are not followed.
-
-    Raises:
-        BlockedAddress: the target is a private address and that is not allowed.
-        HttpFailure: no response came.
-    """
-    return asyncio.run(
-        _request(method, url, headers or {}, body, allow_private, timeout, max_bytes)
-    )
-
-
-async def _request(
-    method: str,
-    url: str,
-    headers: dict[str, str],
-    body: bytes | None,
-    allow_private: bool,
-    timeout: float,
-    max_bytes: int,
-) -> HttpResponse:
-    _check_target(url, allow_private)
-    connector = aiohttp.TCPConnector(resolver=None if allow_private else GuardedResolver())
-    async with aiohttp.ClientSession(
-        connector=connector, timeout=aiohttp.ClientTimeout(total=timeout)
-    ) as session:
-        try:
-            async with session.request(
-                method, url, headers=headers, data=body, allow_redirects=False
-            ) as response:
-                data = await response.content.read(max_bytes + 1)
-                if len(data) > max_bytes:
-                    raise HttpFailure(f"the answer is over {max_bytes:,} bytes", maybe_sent=True)
-                return HttpResponse(
-                    response.status, {k.lower(): v for k, v in response.headers.items()}, data
-                )
-        except aiohttp.ClientConnectorError as e:
-            if isinstance(e.os_error, BlockedAddress):
-                raise e.os_error from None
-            raise HttpFailure(
-                f"cannot connect to {e.host}:{e.port} ({e.strerror})", maybe_sent=False
-            ) from None
-        except aiohttp.ConnectionTimeoutError:
-            raise HttpFailure(f"no connection within {timeout:g}s", maybe_sent=False) from None
-        except TimeoutError:
-            raise HttpFailure(f"no answer within {timeout:g}s", maybe_sent=True) from None
-        except aiohttp.ClientError as e:
-            raise HttpFailure(f"{type(e).__name__}: {e}", maybe_sent=True) from None
-
-
-def retry_after_seconds(value: str | None, now: datetime) -> float | None:
-    """``Retry-After`` as seconds from ``now``: it may be a number of seconds or an HTTP date.
-    At most a year: 400 nines would be an infinite wait, which no date can be added to.
-    """
-    if not value:
-        return None
-    text = value.strip()
-    if text.isascii() and text.isdigit():  # "²" and "٣" are digits to Python, not to HTTP
-        return min(float(text), LONGEST_WAIT)
-    try:
-        moment = parsedate_to_datetime(text)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return min(max((moment - now).total_seconds(), 0.0), LONGEST_WAIT)

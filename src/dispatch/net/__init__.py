@@ -1,0 +1,1 @@
+"""The network: which addresses dispatch may reach, and the HTTP client outputs use."""
