@@ -25,8 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import corpus
+from dispatch.ingest.parse import parse_feed
 from dispatch.models import FeedUpdate, Route
-from dispatch.parse import parse_feed
 from dispatch.plan import classify
 from dispatch.store import Store
 

@@ -17,9 +17,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import corpus
-from dispatch.parse import parse_feed
+from dispatch.enrich.summarise import ExtractiveSummariser
+from dispatch.ingest.parse import parse_feed
 from dispatch.render import Renderer
-from dispatch.summarise import ExtractiveSummariser
 
 
 def main() -> None:

@@ -14,9 +14,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import corpus
+from dispatch.enrich.stories import StoryIndex, shingles, similarity
+from dispatch.ingest.parse import parse_feed
 from dispatch.models import Candidate
-from dispatch.parse import parse_feed
-from dispatch.stories import StoryIndex, shingles, similarity
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dispatch.errors import ParseError
-from dispatch.parse import ParsedFeed, parse_feed
+from dispatch.ingest.parse import ParsedFeed, parse_feed
 
 ITEM = "<item><title>{title}</title><link>https://example.org/{n}</link><guid>g{n}</guid></item>"
 

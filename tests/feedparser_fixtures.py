@@ -22,8 +22,8 @@ from conftest import FeedServer
 from dispatch.config import FetchSettings
 from dispatch.errors import FeedError
 from dispatch.ingest.fetcher import Fetcher, FetchRequest
+from dispatch.ingest.parse import parse_feed
 from dispatch.models import Article
-from dispatch.parse import parse_feed
 
 FEEDPARSER = "6.0.14"
 SDIST = Path(__file__).resolve().parent / ".cache" / f"feedparser-{FEEDPARSER}.tar.gz"

@@ -9,9 +9,9 @@ from dataclasses import replace
 from functools import cache
 
 from conftest import ROOT
-from dispatch import fastfeed
 from dispatch.errors import ParseError
-from dispatch.parse import ParsedFeed, parse_feed
+from dispatch.ingest import fastfeed
+from dispatch.ingest.parse import ParsedFeed, parse_feed
 from feedparser_fixtures import fixtures
 
 sys.path.insert(0, str(ROOT / "bench"))

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 import attacks
 from conftest import ROOT, FeedServer
 from dispatch.errors import ParseError
+from dispatch.ingest.parse import ParsedFeed, parse_feed
+from dispatch.ingest.sanitize import clean_html
 from dispatch.models import FeedUpdate, Route
-from dispatch.parse import ParsedFeed, parse_feed
-from dispatch.sanitize import clean_html
 from dispatch.store import Store
 from feedparser_fixtures import Report, fixtures, run
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import feedparser
 import pytest
 
-from dispatch.media import cards_in_entry, cards_in_html, youtube_id
+from dispatch.ingest.media import cards_in_entry, cards_in_html, youtube_id
 
 VIDEO = "dQw4w9WgXcQ"
 

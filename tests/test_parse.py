@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from conftest import rss
 from dispatch.errors import ParseError
-from dispatch.parse import parse_feed
-from dispatch.sanitize import clean_html, text_of_clean
+from dispatch.ingest.parse import parse_feed
+from dispatch.ingest.sanitize import clean_html, text_of_clean
 
 
 def parse(body: str) -> list:  # type: ignore[type-arg]

@@ -12,12 +12,12 @@ import pytest
 
 from conftest import FeedServer, State, rss, run_cli, write_config
 from dispatch.config import load_config
+from dispatch.enrich.stories import StoryIndex, shingles, similarity, with_shingles
 from dispatch.models import Candidate
 from dispatch.outputs.registry import open_outputs
 from dispatch.pipeline import Dispatcher
 from dispatch.preview import build
 from dispatch.store import Store
-from dispatch.stories import StoryIndex, shingles, similarity, with_shingles
 from dispatch.urls import normalise_url
 
 WIRE = (

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from dispatch.enrich.summarise import ExtractiveSummariser
 from dispatch.models import Article
-from dispatch.summarise import ExtractiveSummariser
 
 ARTICLE = Article(feed="f", key="k", title="t", link=None)
 

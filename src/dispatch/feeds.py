@@ -20,7 +20,7 @@ from lxml import etree, html
 from dispatch.config import Config, feed_url_problem, parse_config
 from dispatch.errors import DispatchError, FetchError, ParseError
 from dispatch.ingest.fetcher import Fetcher, FetchRequest, FetchResponse
-from dispatch.parse import parse_feed
+from dispatch.ingest.parse import parse_feed
 
 FEED_TYPES = (
     "application/rss+xml",

@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dispatch.config import Config, FeedConfig
+from dispatch.enrich.stories import StoryIndex, with_shingles
+from dispatch.enrich.summarise import ExtractiveSummariser, Summariser
 from dispatch.errors import FeedError, FetchError
 from dispatch.ingest.fetcher import Fetcher, FetchRequest, FetchResponse
 from dispatch.models import Article, Candidate, FeedResult, FeedState, FeedUpdate, Route, RunReport
 from dispatch.outputs.base import Output
 from dispatch.plan import classify, is_due, next_poll
 from dispatch.store import Store
-from dispatch.stories import StoryIndex, with_shingles
-from dispatch.summarise import ExtractiveSummariser, Summariser
 from dispatch.urls import normalise_url
 
 if TYPE_CHECKING:  # rendering and sending are imported when used: a poll needs neither
@@ -223,7 +223,7 @@ class Dispatcher:
         body_hash = hashlib.sha256(response.body).hexdigest()
         if state is not None and state.url == feed.url and state.body_hash == body_hash:
             return None  # the same bytes as last time: nothing to parse
-        from dispatch.parse import parse_feed
+        from dispatch.ingest.parse import parse_feed
 
         parsed = parse_feed(
             feed.name,
@@ -309,7 +309,7 @@ class Dispatcher:
 
     def _enrich(self, articles: Sequence[tuple[FeedConfig, Article]]) -> dict[int, Article]:
         """Full text for excerpt-only articles (fetched once, all at once), then a summary."""
-        from dispatch.extract import main_text, wants_full_text
+        from dispatch.enrich.extract import main_text, wants_full_text
 
         pages = [
             (feed, article)
@@ -351,7 +351,7 @@ def summariser(config: Config) -> Summariser:
     extractive = ExtractiveSummariser(config.summary.max_chars)
     if config.summary.llm is None:
         return extractive
-    from dispatch.llm import LlmSummariser
+    from dispatch.enrich.llm import LlmSummariser
 
     return LlmSummariser(config.summary.llm, config.summary.max_chars, extractive)
 

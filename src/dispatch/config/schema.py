@@ -95,7 +95,7 @@ class StoriesSettings(StrictModel):
     """One story once: articles of several feeds telling one story go out once."""
 
     merge: bool = True
-    # How alike (word 3-shingles of title and text; see dispatch.stories) two articles of
+    # How alike (word 3-shingles of title and text; see dispatch.enrich.stories) two articles of
     # different feeds must be to count as one story; the same link always is one.
     similarity: float = Field(default=0.5, gt=0, le=1)
     window: Duration = timedelta(days=3)  # how far back a new article looks for its story

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from dispatch import fastfeed
 from dispatch.errors import ParseError
-from dispatch.media import cards_in_entry
+from dispatch.ingest import fastfeed
+from dispatch.ingest.media import cards_in_entry
+from dispatch.ingest.sanitize import clean_html, clean_text, text_of_clean
 from dispatch.models import Article
-from dispatch.sanitize import clean_html, clean_text, text_of_clean
 from dispatch.text import printable
 from dispatch.urls import normalise_url, split_url
 

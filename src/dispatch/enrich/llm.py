@@ -17,9 +17,9 @@ import nh3
 import regex
 
 from dispatch.config import LlmSettings
+from dispatch.enrich.summarise import Summariser
 from dispatch.models import Article
 from dispatch.net.http import HttpFailure, http_request
-from dispatch.summarise import Summariser
 from dispatch.text import truncate_words
 
 TEXT_LIMIT = 6000  # characters of the article sent to the model
