@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import corpus
 from dispatch.ingest.parse import parse_feed
 from dispatch.models import FeedUpdate, Route
-from dispatch.plan import classify
+from dispatch.plan.decisions import classify
 from dispatch.store import Store
 
 

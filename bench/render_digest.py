@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import corpus
 from dispatch.enrich.summarise import ExtractiveSummariser
 from dispatch.ingest.parse import parse_feed
-from dispatch.render import Renderer
+from dispatch.render.renderer import Renderer
 
 
 def main() -> None:

@@ -256,7 +256,7 @@ class XStandIn(JsonServer):
 
 def _parse_tweet(text: str) -> Any:
     """twitter-text's verdict on a post (its Python port), as X's own servers judge it."""
-    from dispatch.limits import twitter_text
+    from dispatch.render.fit import twitter_text
 
     return twitter_text().parse_tweet(text)
 

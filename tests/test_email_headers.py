@@ -10,8 +10,8 @@ from email import policy
 from pathlib import Path
 
 from conftest import FeedServer, rss, run_cli, write_config
-from dispatch.mail import SUBJECT_LIMIT, build_email
 from dispatch.models import Message
+from dispatch.render.mail import SUBJECT_LIMIT, build_email
 from standins import SmtpStandIn
 
 NASTY = (

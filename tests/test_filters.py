@@ -14,10 +14,10 @@ import pytest
 from conftest import FeedServer, rss, run_cli, write_config
 from dispatch.config import DigestConfig, load_config, parse_config
 from dispatch.errors import ConfigError
-from dispatch.filters import route
 from dispatch.models import Article
 from dispatch.outputs.registry import open_outputs
 from dispatch.pipeline import Dispatcher
+from dispatch.plan.filters import route
 from dispatch.preview import build
 from dispatch.store import Store
 

@@ -6,10 +6,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dispatch.limits import count
 from dispatch.models import Article, VideoCard
 from dispatch.outputs.base import Capabilities
-from dispatch.render import Renderer
+from dispatch.render.fit import count
+from dispatch.render.renderer import Renderer
 from dispatch.text import truncate_words
 
 X = Capabilities(limit=280, counting="weighted", url_length=23, template="x")

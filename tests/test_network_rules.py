@@ -10,11 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dispatch.limits import count, twitter_text
 from dispatch.models import Article
 from dispatch.outputs.base import Capabilities
-from dispatch.render import Renderer
-from dispatch.richtext import detect_facets
+from dispatch.render.fit import count, twitter_text
+from dispatch.render.renderer import Renderer
+from dispatch.render.richtext import detect_facets
 from dispatch.text import postable
 from dispatch.urls import ascii_url
 from judges import judge

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dispatch.outbox import (
+from dispatch.outputs.base import Capabilities
+from dispatch.plan.outbox import (
     FIRST_BACKOFF,
     MAX_BACKOFF,
     MAX_RETRY_AFTER,
@@ -17,7 +18,6 @@ from dispatch.outbox import (
     next_attempt,
     recovery,
 )
-from dispatch.outputs.base import Capabilities
 
 NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 KEYED = Capabilities(idempotent=True)

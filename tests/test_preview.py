@@ -13,7 +13,7 @@ from dispatch.config import load_config
 from dispatch.outputs.registry import open_outputs
 from dispatch.pipeline import Dispatcher, send
 from dispatch.preview import Preview, build, keep_last_good
-from dispatch.render import Renderer
+from dispatch.render.renderer import Renderer
 from dispatch.store import Store
 
 MORNING = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)

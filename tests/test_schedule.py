@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dispatch.plan import digest_period, latest_tick, next_poll
+from dispatch.plan.decisions import digest_period, latest_tick, next_poll
 
 
 def simulate(

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from dispatch.errors import TemplateError
-from dispatch.render import Renderer
-from dispatch.samples import sample_articles
+from dispatch.render.renderer import Renderer
+from dispatch.render.samples import sample_articles
 
 PERIOD = datetime(2026, 11, 27, 7, tzinfo=UTC)
 
@@ -115,7 +115,7 @@ def test_dict_lookups_answer_as_jinjas_own_sandbox_does(expression: str) -> None
     import jinja2
     from jinja2.sandbox import SandboxedEnvironment
 
-    from dispatch.sandbox import GuardedSandbox
+    from dispatch.render.sandbox import GuardedSandbox
 
     value = {"title": "T", "_hidden": "h", "items": "not the method", "keys": 1}
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from conftest import FeedServer, rss, run_cli, write_config
 from dispatch.models import Article, VideoCard
 from dispatch.outputs.base import Capabilities
-from dispatch.render import LinkTags, Renderer
+from dispatch.render.renderer import LinkTags, Renderer
 from dispatch.urls import tag_url
 
 TAGS = {"utm_source": "newsletter", "utm_medium": "email", "utm_campaign": "daily"}

@@ -16,10 +16,10 @@ import jinja2
 
 from dispatch.config import Config
 from dispatch.errors import TemplateError
-from dispatch.messages import render_digest, render_post
 from dispatch.outputs.base import Output
-from dispatch.render import Renderer
-from dispatch.samples import sample_articles
+from dispatch.render.messages import render_digest, render_post
+from dispatch.render.renderer import Renderer
+from dispatch.render.samples import sample_articles
 
 _IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
 _ALT = re.compile(r"""\balt\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)

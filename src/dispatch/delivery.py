@@ -28,8 +28,6 @@ from dispatch.errors import (
 )
 from dispatch.identity import idempotency_key
 from dispatch.inflight import InFlight, Sending, taken_over
-from dispatch.limits import count, unit
-from dispatch.messages import newest_first, render_digest, render_post
 from dispatch.models import (
     Article,
     Delivery,
@@ -38,12 +36,20 @@ from dispatch.models import (
     Message,
     OutputState,
 )
-from dispatch.outbox import BUDGET_WINDOW, MAX_ATTEMPTS, budget_frees_at, next_attempt, recovery
 from dispatch.outputs.base import Output
 from dispatch.outputs.file import write_message
 from dispatch.outputs.registry import recall_limits
-from dispatch.plan import digest_period
-from dispatch.render import Renderer
+from dispatch.plan.decisions import digest_period
+from dispatch.plan.outbox import (
+    BUDGET_WINDOW,
+    MAX_ATTEMPTS,
+    budget_frees_at,
+    next_attempt,
+    recovery,
+)
+from dispatch.render.fit import count, unit
+from dispatch.render.messages import newest_first, render_digest, render_post
+from dispatch.render.renderer import Renderer
 from dispatch.store import Store
 
 Progress = Callable[[str], None]

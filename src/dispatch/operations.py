@@ -12,10 +12,10 @@ from dispatch.config import Config
 from dispatch.config.plugins import broken_output_types
 from dispatch.config.secrets import Secret
 from dispatch.errors import OperationError
-from dispatch.limits import unit
 from dispatch.models import Article, Delivery, FeedState, OutputState
 from dispatch.outputs.base import Output
 from dispatch.outputs.registry import output_types, recall_limits
+from dispatch.render.fit import unit
 from dispatch.store import Store
 
 

@@ -24,13 +24,13 @@ from dispatch.errors import FeedError, FetchError
 from dispatch.ingest.fetcher import Fetcher, FetchRequest, FetchResponse
 from dispatch.models import Article, Candidate, FeedResult, FeedState, FeedUpdate, Route, RunReport
 from dispatch.outputs.base import Output
-from dispatch.plan import classify, is_due, next_poll
+from dispatch.plan.decisions import classify, is_due, next_poll
 from dispatch.store import Store
 from dispatch.urls import normalise_url
 
 if TYPE_CHECKING:  # rendering and sending are imported when used: a poll needs neither
     from dispatch.delivery import Deliverer, Progress
-    from dispatch.render import Renderer
+    from dispatch.render.renderer import Renderer
 # Nor does a poll where nothing changed need parsing (lxml, nh3), filters (regex) or the
 # reading of article pages: those are imported where a changed feed first needs them.
 
@@ -66,7 +66,7 @@ class Dispatcher:
 
     @cached_property
     def renderer(self) -> Renderer:
-        from dispatch.render import Renderer
+        from dispatch.render.renderer import Renderer
 
         templates = self.config.templates
         return Renderer(self.config.resolve(templates) if templates else None)
@@ -270,7 +270,7 @@ class Dispatcher:
                     f"“{article.title}” ({article.feed}) is a story {match.source!r} told first "
                     f"({match.reason}): it goes out once"
                 )
-        from dispatch.filters import route
+        from dispatch.plan.filters import route
 
         digests: list[str] = []
         posts: list[tuple[str, str]] = []

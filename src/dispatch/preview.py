@@ -15,14 +15,14 @@ from urllib.parse import urlsplit
 
 from dispatch.config import Config, DigestConfig
 from dispatch.errors import TemplateError
-from dispatch.explain import DigestPlan, Reason, digest_reason, post_reason
-from dispatch.limits import count, unit
-from dispatch.messages import newest_first, render_digest, render_post
 from dispatch.models import Article
 from dispatch.outputs.base import Output
-from dispatch.plan import digest_period, next_tick
-from dispatch.render import Renderer
-from dispatch.samples import sample_articles
+from dispatch.plan.decisions import digest_period, next_tick
+from dispatch.plan.explain import DigestPlan, Reason, digest_reason, post_reason
+from dispatch.render.fit import count, unit
+from dispatch.render.messages import newest_first, render_digest, render_post
+from dispatch.render.renderer import Renderer
+from dispatch.render.samples import sample_articles
 from dispatch.store import Store
 from dispatch.text import truncate_words
 

@@ -27,7 +27,7 @@ from dispatch.outputs.base import Output
 from dispatch.outputs.registry import open_outputs, recall_limits
 from dispatch.pipeline import Dispatcher
 from dispatch.preview import Preview, build, keep_last_good
-from dispatch.render import Renderer
+from dispatch.render.renderer import Renderer
 from dispatch.store import Store
 
 WATCH_EVERY = 0.25  # seconds between looks at the watched files

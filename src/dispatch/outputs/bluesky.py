@@ -19,7 +19,7 @@ from dispatch.errors import AuthError, RateLimited, Rejected, TransientError
 from dispatch.ingest.fetcher import Fetcher, FetchRequest, FetchResponse
 from dispatch.models import Kind, Message
 from dispatch.outputs.base import BaseOutput, Capabilities
-from dispatch.richtext import detect_facets
+from dispatch.render.richtext import detect_facets
 from dispatch.urls import ascii_url
 
 POST = "app.bsky.feed.post"

@@ -9,9 +9,9 @@ from typing import ClassVar, Literal
 
 from dispatch.config import OutputSettings
 from dispatch.errors import OutputError
-from dispatch.mail import build_email
 from dispatch.models import Kind, Message
 from dispatch.outputs.base import BaseOutput, Capabilities
+from dispatch.render.mail import build_email
 
 
 class FileSettings(OutputSettings):

@@ -25,9 +25,9 @@ from pydantic import Field, field_validator
 from dispatch.config import OutputSettings
 from dispatch.config.secrets import Secret
 from dispatch.errors import Ambiguous, AuthError, Rejected, TransientError
-from dispatch.mail import EmailTemplate, mail_policy, sender_domain
 from dispatch.models import Kind, Message
 from dispatch.outputs.base import BaseOutput, Capabilities, OutputContext
+from dispatch.render.mail import EmailTemplate, mail_policy, sender_domain
 
 GMAIL_CLIP_BYTES = 102_000
 

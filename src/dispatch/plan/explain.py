@@ -12,9 +12,9 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from dispatch.config import DigestConfig, PostConfig, RuleConfig
-from dispatch.filters import Verdict as Routed
-from dispatch.filters import route
 from dispatch.models import Article, Trail
+from dispatch.plan.filters import Verdict as Routed
+from dispatch.plan.filters import route
 
 Verdict = Literal["in", "waiting", "sent", "out"]
 

@@ -22,7 +22,7 @@ from typing import Any
 import regex
 
 from dispatch.models import Capabilities
-from dispatch.richtext import is_domain
+from dispatch.render.richtext import is_domain
 from dispatch.text import ellipsised, truncate_words
 
 _GRAPHEME = regex.compile(r"\X")

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from dispatch.config import DigestConfig, OutputSettings
 from dispatch.models import Article, Capabilities, Kind
-from dispatch.render import LinkTags, RenderedDigest, Renderer
+from dispatch.render.renderer import LinkTags, RenderedDigest, Renderer
 
 
 class Destination(Protocol):

@@ -23,9 +23,15 @@ from babel.dates import format_date
 from jinja2 import pass_context
 
 from dispatch.errors import TemplateError
-from dispatch.limits import PostTooLong, fit_post
 from dispatch.models import Article, Capabilities, VideoCard
-from dispatch.sandbox import MAX_SECONDS, GuardedSandbox, RenderTimeout, bounded_output, deadline
+from dispatch.render.fit import PostTooLong, fit_post
+from dispatch.render.sandbox import (
+    MAX_SECONDS,
+    GuardedSandbox,
+    RenderTimeout,
+    bounded_output,
+    deadline,
+)
 from dispatch.text import postable, printable, truncate_words
 from dispatch.urls import ascii_url, same_site, tag_url
 
