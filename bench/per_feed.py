@@ -28,7 +28,7 @@ import corpus
 from dispatch.ingest.parse import parse_feed
 from dispatch.models import FeedUpdate, Route
 from dispatch.plan.decisions import classify
-from dispatch.store import Store
+from dispatch.store.core import Store
 
 
 def main() -> None:

@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 
 from conftest import FeedServer, rss, run_cli, write_config
+from dispatch.app.dispatcher import Dispatcher
 from dispatch.config import DigestConfig, load_config, parse_config
 from dispatch.errors import ConfigError
 from dispatch.models import Article
 from dispatch.outputs.registry import open_outputs
-from dispatch.pipeline import Dispatcher
 from dispatch.plan.filters import route
-from dispatch.preview import build
-from dispatch.store import Store
+from dispatch.preview.model import build
+from dispatch.store.core import Store
 
 FOUND = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 

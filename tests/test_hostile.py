@@ -21,7 +21,7 @@ from dispatch.errors import ParseError
 from dispatch.ingest.parse import ParsedFeed, parse_feed
 from dispatch.ingest.sanitize import clean_html
 from dispatch.models import FeedUpdate, Route
-from dispatch.store import Store
+from dispatch.store.core import Store
 from feedparser_fixtures import Report, fixtures, run
 
 sys.path.insert(0, str(ROOT / "bench"))

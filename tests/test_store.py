@@ -14,7 +14,7 @@ import pytest
 from conftest import State
 from dispatch.errors import StoreError
 from dispatch.models import Article, FeedUpdate, Route, VideoCard
-from dispatch.store import MIGRATIONS, Store
+from dispatch.store.core import MIGRATIONS, Store
 
 NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=5)

@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 
 from conftest import FeedServer, State, rss, run_cli, write_config
+from dispatch.app.dispatcher import Dispatcher
 from dispatch.config import load_config
 from dispatch.enrich.stories import StoryIndex, shingles, similarity, with_shingles
 from dispatch.models import Candidate
 from dispatch.outputs.registry import open_outputs
-from dispatch.pipeline import Dispatcher
-from dispatch.preview import build
-from dispatch.store import Store
+from dispatch.preview.model import build
+from dispatch.store.core import Store
 from dispatch.urls import normalise_url
 
 WIRE = (

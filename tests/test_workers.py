@@ -23,7 +23,7 @@ import yaml
 
 from conftest import ROOT, FeedServer, State, article_items, rss, run_cli, write_config
 from dispatch.config import load_config
-from dispatch.store import Store
+from dispatch.store.core import Store
 from standins import SmtpStandIn, WebhookReceiver
 from test_daemon import SECRET, wait_for
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from types import TracebackType
 
 from dispatch.errors import StoreError
-from dispatch.store import Store
+from dispatch.store.core import Store
 
 log = logging.getLogger("dispatch.heartbeat")
 

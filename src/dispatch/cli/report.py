@@ -17,9 +17,9 @@ from dispatch.models import DeliveryResult, FeedResult, Message, RunReport
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from dispatch.app.operations import OutputInfo, Status
     from dispatch.config import Config
     from dispatch.models import FeedState
-    from dispatch.operations import OutputInfo, Status
 
 
 def print_report(report: RunReport, *, as_json: bool, dry_run: bool, out_dir: Path | None) -> None:

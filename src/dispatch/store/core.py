@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from dispatch.db import Database, PostgresDatabase, SqliteDatabase, is_postgres
 from dispatch.errors import StoreError
 from dispatch.identity import idempotency_key, norm_title, record_key
 from dispatch.models import (
@@ -34,6 +33,7 @@ from dispatch.models import (
     Trail,
     VideoCard,
 )
+from dispatch.store.engines import Database, PostgresDatabase, SqliteDatabase, is_postgres
 from dispatch.urls import normalise_url
 
 MIGRATIONS: tuple[str, ...] = (

@@ -27,7 +27,6 @@ from dispatch.errors import (
     TransientError,
 )
 from dispatch.identity import idempotency_key
-from dispatch.inflight import InFlight, Sending, taken_over
 from dispatch.models import (
     Article,
     Delivery,
@@ -36,6 +35,7 @@ from dispatch.models import (
     Message,
     OutputState,
 )
+from dispatch.outbox.inflight import InFlight, Sending, taken_over
 from dispatch.outputs.base import Output
 from dispatch.outputs.file import write_message
 from dispatch.outputs.registry import recall_limits
@@ -50,7 +50,7 @@ from dispatch.plan.outbox import (
 from dispatch.render.fit import count, unit
 from dispatch.render.messages import newest_first, render_digest, render_post
 from dispatch.render.renderer import Renderer
-from dispatch.store import Store
+from dispatch.store.core import Store
 
 Progress = Callable[[str], None]
 

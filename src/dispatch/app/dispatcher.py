@@ -25,11 +25,11 @@ from dispatch.ingest.fetcher import Fetcher, FetchRequest, FetchResponse
 from dispatch.models import Article, Candidate, FeedResult, FeedState, FeedUpdate, Route, RunReport
 from dispatch.outputs.base import Output
 from dispatch.plan.decisions import classify, is_due, next_poll
-from dispatch.store import Store
+from dispatch.store.core import Store
 from dispatch.urls import normalise_url
 
 if TYPE_CHECKING:  # rendering and sending are imported when used: a poll needs neither
-    from dispatch.delivery import Deliverer, Progress
+    from dispatch.outbox.deliverer import Deliverer, Progress
     from dispatch.render.renderer import Renderer
 # Nor does a poll where nothing changed need parsing (lxml, nh3), filters (regex) or the
 # reading of article pages: those are imported where a changed feed first needs them.
@@ -72,7 +72,7 @@ class Dispatcher:
         return Renderer(self.config.resolve(templates) if templates else None)
 
     def deliverer(self) -> Deliverer:
-        from dispatch.delivery import Deliverer
+        from dispatch.outbox.deliverer import Deliverer
 
         return Deliverer(self.config, self.store, self.renderer, self.outputs)
 

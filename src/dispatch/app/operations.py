@@ -16,7 +16,7 @@ from dispatch.models import Article, Delivery, FeedState, OutputState
 from dispatch.outputs.base import Output
 from dispatch.outputs.registry import output_types, recall_limits
 from dispatch.render.fit import unit
-from dispatch.store import Store
+from dispatch.store.core import Store
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from dispatch.models import Delivery, DeliveryResult
 from dispatch.outputs.base import Output
-from dispatch.store import Store
+from dispatch.store.core import Store
 
 
 @dataclass(frozen=True)

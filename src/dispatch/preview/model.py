@@ -23,7 +23,7 @@ from dispatch.render.fit import count, unit
 from dispatch.render.messages import newest_first, render_digest, render_post
 from dispatch.render.renderer import Renderer
 from dispatch.render.samples import sample_articles
-from dispatch.store import Store
+from dispatch.store.core import Store
 from dispatch.text import truncate_words
 
 RECENT_ARTICLES = 40

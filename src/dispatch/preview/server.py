@@ -21,21 +21,21 @@ from pathlib import Path
 import jinja2
 from aiohttp import web
 
+from dispatch.app.dispatcher import Dispatcher
 from dispatch.config import Config, load_config
 from dispatch.errors import ConfigError, DispatchError
 from dispatch.outputs.base import Output
 from dispatch.outputs.registry import open_outputs, recall_limits
-from dispatch.pipeline import Dispatcher
-from dispatch.preview import Preview, build, keep_last_good
+from dispatch.preview.model import Preview, build, keep_last_good
 from dispatch.render.renderer import Renderer
-from dispatch.store import Store
+from dispatch.store.core import Store
 
 WATCH_EVERY = 0.25  # seconds between looks at the watched files
 KEEPALIVE = 15.0  # seconds between comments on an idle event stream
 
 log = logging.getLogger("dispatch.preview")
 _page = jinja2.Environment(
-    loader=jinja2.PackageLoader("dispatch", "web"),
+    loader=jinja2.PackageLoader("dispatch.preview", "web"),
     autoescape=True,
     undefined=jinja2.StrictUndefined,
     trim_blocks=True,

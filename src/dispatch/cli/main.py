@@ -223,9 +223,9 @@ def _load(explicit: str | None) -> Config:
 
 
 def _dispatcher(config: Config, *, dry_run: bool):  # type: ignore[no-untyped-def]
+    from dispatch.app.dispatcher import Dispatcher
     from dispatch.outputs.registry import open_outputs
-    from dispatch.pipeline import Dispatcher
-    from dispatch.store import Store
+    from dispatch.store.core import Store
 
     state = config.state_location
     store = Store.snapshot(state) if dry_run else Store.open(state)
@@ -233,9 +233,9 @@ def _dispatcher(config: Config, *, dry_run: bool):  # type: ignore[no-untyped-de
 
 
 def _send(config: Config, arguments: argparse.Namespace) -> int:
-    from dispatch.heartbeat import working
-    from dispatch.pipeline import send
-    from dispatch.report import print_report
+    from dispatch.app.dispatcher import send
+    from dispatch.cli.report import print_report
+    from dispatch.outbox.heartbeat import working
 
     now = arguments.now or datetime.now(UTC)
     out_dir = arguments.out
@@ -247,7 +247,7 @@ def _send(config: Config, arguments: argparse.Namespace) -> int:
         out_dir = Path(tempfile.gettempdir()) / f"dispatch-dry-run-{digest}"
     if arguments.test_to:
         return _send_test(config, arguments, now)
-    from dispatch.progress import terminal_progress
+    from dispatch.cli.progress import terminal_progress
 
     dispatcher = _dispatcher(config, dry_run=arguments.dry_run)
     try:
@@ -292,10 +292,10 @@ def _send_test(config: Config, arguments: argparse.Namespace, now: datetime) -> 
 
 
 def _poll(config: Config, arguments: argparse.Namespace) -> int:
-    from dispatch.heartbeat import working
+    from dispatch.cli.progress import terminal_progress
+    from dispatch.cli.report import print_report
     from dispatch.models import RunReport
-    from dispatch.progress import terminal_progress
-    from dispatch.report import print_report
+    from dispatch.outbox.heartbeat import working
 
     dispatcher = _dispatcher(config, dry_run=False)
     try:
@@ -310,16 +310,16 @@ def _poll(config: Config, arguments: argparse.Namespace) -> int:
 
 
 def _run(config: Config, arguments: argparse.Namespace) -> int:
+    from dispatch.app.daemon import Daemon
+    from dispatch.app.logs import setup
     from dispatch.config import config_path
-    from dispatch.daemon import Daemon
-    from dispatch.logs import setup
 
     log = setup(arguments.log_format)
     return Daemon(config_path(arguments.config), config, log).run()
 
 
 def _check(config: Config, arguments: argparse.Namespace) -> int:
-    from dispatch.check import check
+    from dispatch.app.check import check
     from dispatch.outputs.registry import open_outputs
 
     findings = check(config, open_outputs(config))
@@ -332,18 +332,18 @@ def _check(config: Config, arguments: argparse.Namespace) -> int:
 
 def _preview(config: Config, arguments: argparse.Namespace) -> int:
     from dispatch.config import config_path
-    from dispatch.workbench import serve
+    from dispatch.preview.server import serve
 
     serve(config_path(arguments.config), config, arguments.host, arguments.port)
     return EXIT_OK
 
 
 def _outputs(config: Config, arguments: argparse.Namespace) -> int:
+    from dispatch.app.operations import describe_outputs, known_types
+    from dispatch.cli.report import print_outputs
     from dispatch.errors import StoreError
-    from dispatch.operations import describe_outputs, known_types
     from dispatch.outputs.registry import open_outputs
-    from dispatch.report import print_outputs
-    from dispatch.store import Store
+    from dispatch.store.core import Store
 
     try:  # what the last runs learned: limits kept, credentials refused
         store = Store.snapshot(config.state_location)
@@ -360,9 +360,9 @@ def _outputs(config: Config, arguments: argparse.Namespace) -> int:
 
 
 def _status(config: Config, arguments: argparse.Namespace) -> int:
-    from dispatch.operations import status
-    from dispatch.report import print_status
-    from dispatch.store import Store
+    from dispatch.app.operations import status
+    from dispatch.cli.report import print_status
+    from dispatch.store.core import Store
 
     store = Store.snapshot(config.state_location)
     try:
@@ -373,9 +373,9 @@ def _status(config: Config, arguments: argparse.Namespace) -> int:
 
 
 def _operate(config: Config, arguments: argparse.Namespace) -> int:
+    from dispatch.app.operations import resolve, retry
     from dispatch.errors import OperationError
-    from dispatch.operations import resolve, retry
-    from dispatch.store import Store
+    from dispatch.store.core import Store
 
     store = Store.open(config.state_location)
     now = datetime.now(UTC)
@@ -400,9 +400,9 @@ def _articles(config: Config, arguments: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from dispatch.app.operations import set_summary
     from dispatch.errors import OperationError
-    from dispatch.operations import set_summary
-    from dispatch.store import Store
+    from dispatch.store.core import Store
 
     store = Store.open(config.state_location)
     try:
@@ -424,8 +424,8 @@ def _articles(config: Config, arguments: argparse.Namespace) -> int:
 
 
 def _feeds(config: Config, arguments: argparse.Namespace) -> int:
+    from dispatch.app.feeds import FeedsError, add_from_url, import_opml, write_opml
     from dispatch.config import config_path
-    from dispatch.feeds import FeedsError, add_from_url, import_opml, write_opml
 
     path = config_path(arguments.config)
     try:
@@ -461,9 +461,9 @@ def _feeds(config: Config, arguments: argparse.Namespace) -> int:
 
 
 def _feed_list(config: Config) -> int:
-    from dispatch.operations import status
-    from dispatch.report import print_feed_list
-    from dispatch.store import Store
+    from dispatch.app.operations import status
+    from dispatch.cli.report import print_feed_list
+    from dispatch.store.core import Store
 
     store = Store.snapshot(config.state_location)
     try:
@@ -474,9 +474,9 @@ def _feed_list(config: Config) -> int:
 
 
 def _catch_up(config: Config, arguments: argparse.Namespace) -> int:
-    from dispatch.heartbeat import working
+    from dispatch.cli.report import print_report
     from dispatch.models import RunReport
-    from dispatch.report import print_report
+    from dispatch.outbox.heartbeat import working
 
     dispatcher = _dispatcher(config, dry_run=False)
     dispatcher.catch_up = True

@@ -24,17 +24,17 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from dispatch.app.dispatcher import Dispatcher
+from dispatch.app.health import HealthServer
+from dispatch.app.metrics import Metrics
+from dispatch.app.operations import status
 from dispatch.config import Config, cron_trigger, load_config
-from dispatch.delivery import Deliverer
 from dispatch.errors import ConfigError
-from dispatch.health import HealthServer
-from dispatch.heartbeat import working
-from dispatch.metrics import Metrics
 from dispatch.models import DeliveryResult, FeedResult, RunReport
-from dispatch.operations import status
+from dispatch.outbox.deliverer import Deliverer
+from dispatch.outbox.heartbeat import working
 from dispatch.outputs.registry import open_outputs
-from dispatch.pipeline import Dispatcher
-from dispatch.store import Store
+from dispatch.store.core import Store
 
 POLL_JITTER = 0.1  # a feed's polls wander by up to a tenth of its interval
 MAX_JITTER = timedelta(minutes=5)
