@@ -8,6 +8,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN useradd --create-home --uid 10001 dispatch
 WORKDIR /app
 COPY pyproject.toml README.md ./
+COPY templates ./templates
 COPY src ./src
 # The same install as the README's, with the X, Bluesky and PostgreSQL extras. What is installed
 # is this project, whose dependency ranges live in pyproject.toml: there is no version to pin.

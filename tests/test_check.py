@@ -11,7 +11,7 @@ from typing import Any
 from conftest import ROOT, FeedServer, article_items, rss, run_cli, write_config
 from standins import SmtpStandIn
 
-BUILT_IN = ROOT / "src" / "dispatch" / "templates"
+BUILT_IN = ROOT / "templates"
 
 
 def setup(tmp_path: Path, templates: dict[str, str], **outputs: Any) -> Path:

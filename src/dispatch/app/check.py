@@ -37,8 +37,7 @@ class Finding:
 
 def check(config: Config, outputs: dict[str, Output]) -> list[Finding]:
     """Every finding, errors first."""
-    templates = config.resolve(config.templates) if config.templates else None
-    renderer = Renderer(templates)
+    renderer = Renderer(config.templates_dir)
     findings = _syntax(renderer)
     samples = sample_articles()
     for rule in config.digests:

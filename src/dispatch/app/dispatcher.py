@@ -68,8 +68,7 @@ class Dispatcher:
     def renderer(self) -> Renderer:
         from dispatch.render.renderer import Renderer
 
-        templates = self.config.templates
-        return Renderer(self.config.resolve(templates) if templates else None)
+        return Renderer(self.config.templates_dir)
 
     def deliverer(self) -> Deliverer:
         from dispatch.outbox.deliverer import Deliverer

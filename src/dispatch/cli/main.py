@@ -160,6 +160,18 @@ def _parser() -> argparse.ArgumentParser:
     opml_out = manage.add_parser("export-opml", help="write the feeds as OPML")
     opml_out.add_argument("file", type=Path, nargs="?", help="where (default: standard output)")
     manage.add_parser("list", help="each feed with its health: ok, failing, gone or moved")
+    templates = commands.add_parser("templates", help="copy the built-in templates out to edit")
+    template_actions = templates.add_subparsers(dest="action", required=True, metavar="ACTION")
+    init = template_actions.add_parser(
+        "init",
+        help="copy the built-in templates into a folder (default: templates/ beside feeds.yaml)",
+        description="Write every built-in template into DIR, keeping files already there "
+        "unless --force. A templates/ folder beside feeds.yaml is used without setting "
+        "`templates:`; a file there overrides the built-in of the same name, and can extend "
+        'it to change one block: {% extends "default:email/digest.mjml.j2" %}.',
+    )
+    init.add_argument("folder", type=Path, nargs="?", metavar="DIR", help="where to copy them")
+    init.add_argument("--force", action="store_true", help="overwrite files already there")
     commands.add_parser(
         "catch-up",
         help="mark everything the feeds hold now as seen, without sending any of it",
@@ -191,6 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
     from dispatch.errors import ConfigError, StoreError
 
+    if arguments.command == "templates":  # needs no feeds.yaml yet
+        return _templates(arguments)
     try:
         config = _load(arguments.config)
         command = {
@@ -421,6 +435,32 @@ def _articles(config: Config, arguments: argparse.Namespace) -> int:
         return EXIT_OK
     finally:
         store.close()
+
+
+def _templates(arguments: argparse.Namespace) -> int:
+    from dispatch.app.templates import copy_built_ins
+    from dispatch.config import TEMPLATES_FOLDER, config_path
+
+    beside = config_path(arguments.config).parent / TEMPLATES_FOLDER
+    folder = arguments.folder or beside
+    try:
+        copied = copy_built_ins(folder, overwrite=arguments.force)
+    except OSError as e:
+        print(
+            f"dispatch: cannot write the templates into {folder}: {e.strerror or e}",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    written, kept = ", ".join(copied.written) or "none", ", ".join(copied.kept)
+    print(f"wrote {len(copied.written)} template(s) to {folder}: {written}")
+    if copied.kept:
+        print(f"kept {len(copied.kept)} already there (--force overwrites them): {kept}")
+    if folder.resolve() != beside.resolve():
+        print(f"to use them, set `templates: {folder}` in feeds.yaml")
+    print(
+        'to change one block only, start a file with {% extends "default:email/digest.mjml.j2" %}'
+    )
+    return EXIT_OK
 
 
 def _feeds(config: Config, arguments: argparse.Namespace) -> int:

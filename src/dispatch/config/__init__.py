@@ -7,6 +7,7 @@ Every stage reads the configuration, so its common names are importable from her
 
 from dispatch.config.load import DEFAULT_PATH, config_path, format_place, load_config, parse_config
 from dispatch.config.schema import (
+    TEMPLATES_FOLDER,
     USER_AGENT,
     Config,
     DaemonSettings,
@@ -28,6 +29,7 @@ from dispatch.config.schema import (
 
 __all__ = [
     "DEFAULT_PATH",
+    "TEMPLATES_FOLDER",
     "USER_AGENT",
     "Config",
     "DaemonSettings",

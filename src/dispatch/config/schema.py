@@ -25,6 +25,7 @@ from dispatch import __version__
 from dispatch.config.secrets import Secret
 from dispatch.urls import split_url
 
+TEMPLATES_FOLDER = "templates"  # beside feeds.yaml, used when `templates` is not set
 # Who we are, to every server we fetch from or post to.
 USER_AGENT = f"dispatch/{__version__} (+https://github.com/dispatch-feeds/dispatch)"
 
@@ -296,6 +297,16 @@ class Config(StrictModel):
     @property
     def base_dir(self) -> Path:
         return self._base_dir
+
+    @property
+    def templates_dir(self) -> Path | None:
+        """The editor's templates: the ``templates`` folder when set, else a ``templates``
+        folder beside feeds.yaml when there is one; None for the built-ins alone.
+        """
+        if self.templates:
+            return self.resolve(self.templates)
+        beside = self._base_dir / TEMPLATES_FOLDER
+        return beside if beside.is_dir() else None
 
     def resolve(self, path: str) -> Path:
         """A path from the configuration, relative to the configuration file."""

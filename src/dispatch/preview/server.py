@@ -83,7 +83,7 @@ class Workbench:
 
     def render(self) -> None:
         assert self._store is not None
-        templates = self.config.resolve(self.config.templates) if self.config.templates else None
+        templates = self.config.templates_dir
         current = build(
             self.config,
             self._store,
@@ -100,8 +100,8 @@ class Workbench:
         state = self.config.state_location
         if isinstance(state, Path):
             paths.append(state)
-        if self.config.templates:
-            folder = self.config.resolve(self.config.templates)
+        folder = self.config.templates_dir
+        if folder is not None:
             paths += sorted(p for p in folder.rglob("*") if p.is_file())
         seen = {}
         for path in paths:

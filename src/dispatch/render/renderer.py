@@ -35,6 +35,7 @@ from dispatch.render.sandbox import (
 from dispatch.text import postable, printable, truncate_words
 from dispatch.urls import ascii_url, same_site, tag_url
 
+BUILT_IN_PREFIX = "default"
 DIGEST_MJML = "email/digest.mjml.j2"
 DIGEST_TEXT = "email/digest.txt.j2"
 DIGEST_SUBJECT = "email/subject.txt.j2"
@@ -72,10 +73,15 @@ class Renderer:
 
     def __init__(self, templates: Path | None = None) -> None:
         self.templates = templates
-        loaders: list[jinja2.BaseLoader] = []
+        # An editor's file overrides the built-in of the same name; "default:NAME" is always
+        # the built-in, so an editor's file can extend it and override one block.
+        built_in = jinja2.PackageLoader("dispatch", "templates")
+        loaders: list[jinja2.BaseLoader] = [
+            jinja2.PrefixLoader({BUILT_IN_PREFIX: built_in}, delimiter=":")
+        ]
         if templates is not None:
             loaders.append(jinja2.FileSystemLoader(templates))
-        loaders.append(jinja2.PackageLoader("dispatch", "templates"))
+        loaders.append(built_in)
         self.env = GuardedSandbox(
             loader=jinja2.ChoiceLoader(loaders),
             autoescape=jinja2.select_autoescape(
