@@ -245,8 +245,28 @@ class SmtpOutput(BaseOutput):
                 )
             else:
                 connection = smtplib.SMTP(settings.host, settings.port, timeout=timeout)
-                if settings.starttls:
-                    connection.starttls(context=self._tls())
+        except (TimeoutError, smtplib.SMTPException, OSError) as e:
+            raise self._unreachable(e) from None
+        try:
+            self._greet(connection)
+        except BaseException:
+            # A refused login must not leave its socket open: the daemon tries again and
+            # again, and nothing else would close it before the garbage collector.
+            connection.close()
+            raise
+        return connection
+
+    def _greet(self, connection: smtplib.SMTP) -> None:
+        """STARTTLS, login and EHLO on a new connection.
+
+        Raises:
+            AuthError: the login was refused.
+            TransientError: anything else went wrong.
+        """
+        settings = self.smtp
+        try:
+            if not settings.tls and settings.starttls:
+                connection.starttls(context=self._tls())
             if settings.username:
                 assert settings.password is not None
                 connection.login(settings.username, settings.password.reveal())
@@ -262,12 +282,15 @@ class SmtpOutput(BaseOutput):
         except smtplib.SMTPNotSupportedError as e:
             raise TransientError(self.name, f"the server does not offer {e}") from None
         except (TimeoutError, smtplib.SMTPException, OSError) as e:
-            raise TransientError(
-                self.name,
-                f"cannot reach {settings.host}:{settings.port}: {e}",
-                hint="check host, port and TLS settings",
-            ) from None
-        return connection
+            raise self._unreachable(e) from None
+
+    def _unreachable(self, error: Exception) -> TransientError:
+        settings = self.smtp
+        return TransientError(
+            self.name,
+            f"cannot reach {settings.host}:{settings.port}: {error}",
+            hint="check host, port and TLS settings",
+        )
 
     def _tls(self) -> ssl.SSLContext:
         """The TLS context, made once: loading the CA bundle takes tens of milliseconds."""
