@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from corpus import Feed, wordpress  # noqa: E402
-from postgres import PostgresServer  # noqa: E402
+from helpers.postgres import PostgresServer  # noqa: E402
 from servers import free_port  # noqa: E402
 
 

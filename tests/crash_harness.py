@@ -25,14 +25,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from conftest import FeedServer, State, article_items, rss, write_config
-from standins import (
-    AtprotoStandIn,
-    MastodonStandIn,
-    SmtpStandIn,
-    WebhookReceiver,
-    XStandIn,
-)
+from helpers.bluesky import AtprotoStandIn
+from helpers.mastodon import MastodonStandIn
+from helpers.project import State, article_items, rss, write_config
+from helpers.servers import FeedServer
+from helpers.smtp import SmtpStandIn
+from helpers.webhooks import WebhookReceiver
+from helpers.x import XStandIn
 
 SECRET = "whsec_" + "Y3Jhc2gtdGVzdC1zZWNyZXQ="
 

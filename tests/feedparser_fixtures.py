@@ -18,12 +18,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from conftest import FeedServer
 from dispatch.config import FetchSettings
 from dispatch.errors import FeedError
 from dispatch.ingest.fetcher import Fetcher, FetchRequest
 from dispatch.ingest.parse import parse_feed
 from dispatch.models import Article
+from helpers.servers import FeedServer
 
 FEEDPARSER = "6.0.14"
 SDIST = Path(__file__).resolve().parent / ".cache" / f"feedparser-{FEEDPARSER}.tar.gz"

@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
-from conftest import ROOT
+import pytest
+
+from helpers.prepared import have_command, needs
+from helpers.project import ROOT
 
 SCENARIOS = [
     "`--help` start-up",
@@ -24,7 +28,11 @@ SCENARIOS = [
 ]
 
 
+@pytest.mark.bench
+@pytest.mark.slow
 def test_the_benchmark_runs_every_scenario_against_the_peers() -> None:
+    needs("nginx", have_command("nginx") or Path("/usr/sbin/nginx").exists())
+    needs("postfix's smtp-sink", have_command("smtp-sink") or Path("/usr/sbin/smtp-sink").exists())
     result = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "run.py"), "--small"],
         capture_output=True,

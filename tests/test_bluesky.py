@@ -15,13 +15,19 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from conftest import FeedServer, State, run_cli
 from dispatch.errors import RateLimited
 from dispatch.models import Article, Message
 from dispatch.outputs.base import OutputContext
 from dispatch.outputs.bluesky import MAX_THUMBNAIL, BlueskyOutput, BlueskySettings
-from standins import AtprotoStandIn, reply
-from test_outputs import NOW, PNG, bluesky_output, setup
+from helpers.bluesky import AtprotoStandIn, bluesky_output
+from helpers.project import (
+    NOW,
+    State,
+    run_cli,
+    write_config,
+)
+from helpers.sending import PNG, deliveries, setup
+from helpers.servers import FeedServer, reply
 
 
 @pytest.fixture
@@ -187,3 +193,84 @@ def test_a_rate_limit_waits_for_bluesky_reset(tmp_path: Path, pds: AtprotoStandI
         sky.send(message(1))
     assert caught.value.retry_after is not None and 590 <= caught.value.retry_after <= 600
     assert len(pds.records) == 1
+
+
+def test_bluesky_posts_with_facets_a_card_and_its_own_record_key(
+    tmp_path: Path, state: State, server: FeedServer, pds: AtprotoStandIn
+) -> None:
+    server.serve("/thumb.png", PNG, content_type="image/png")
+    items = [
+        {
+            "title": "Über den Fluss",
+            "guid": "u1",
+            "link": "https://example.org/über",
+            "content": "<p>Ein Bericht. Zwei Sätze.</p>"
+            f'<p><img src="{server.url("/thumb.png")}" alt="x"></p>',
+        }
+    ]
+    path = setup(state, tmp_path, server, {"sky": bluesky_output(pds)}, items=items)
+    result = run_cli("send", "--now", NOW, config=path, env={"BSKY_APP_PASSWORD": "app-pass"})
+    assert result.code == 0, result.stderr
+    ((_, _, _, status, remote, _, _, rkey, _),) = deliveries(state)
+    assert status == "sent" and remote == f"at://{pds.did}/app.bsky.feed.post/{rkey}"
+    record = pds.records[rkey]
+    text = record["text"].encode()
+    (facet,) = record["facets"]
+    start, end = facet["index"]["byteStart"], facet["index"]["byteEnd"]
+    # The link goes out as a URI, one link that every network counts as one.
+    assert text[start:end].decode() == "https://example.org/%C3%BCber"
+    assert facet["features"][0]["uri"] == "https://example.org/%C3%BCber"
+    external = record["embed"]["external"]
+    assert record["embed"]["$type"] == "app.bsky.embed.external"
+    assert external["uri"] == "https://example.org/%C3%BCber"
+    assert external["title"] == "Über den Fluss"
+    assert external["thumb"]["ref"]["$link"].startswith("bafkrei") and pds.blobs == [PNG]
+    assert record["langs"] == ["en"]
+
+
+def test_bluesky_retry_after_a_crash_never_posts_twice(
+    tmp_path: Path, state: State, server: FeedServer, pds: AtprotoStandIn
+) -> None:
+    path = setup(state, tmp_path, server, {"sky": bluesky_output(pds)})
+    env = {"BSKY_APP_PASSWORD": "app-pass"}
+    assert run_cli("send", "--now", NOW, config=path, env=env).code == 0
+    state.rows("UPDATE deliveries SET status = 'sending'")  # as if killed after the PDS took it
+    again = run_cli("send", "--now", "2026-11-27T03:10:00+00:00", config=path, env=env)
+    assert again.code == 0, again.stderr
+    assert len(pds.records) == 1
+    assert deliveries(state)[0][3] == "sent"
+
+
+def test_bluesky_card_for_a_video_uses_the_video_thumbnail(
+    tmp_path: Path, server: FeedServer, pds: AtprotoStandIn
+) -> None:
+    video_thumb = PNG + b"video"
+    server.serve("/vi/dQw4w9WgXcQ/hqdefault.jpg", video_thumb, content_type="image/jpeg")
+    server.serve("/article.png", PNG, content_type="image/png")
+    channel = f"""<?xml version="1.0"?>
+<feed xmlns:yt="http://www.youtube.com/xml/schemas/2015" xmlns:media="http://search.yahoo.com/mrss/"
+      xmlns="http://www.w3.org/2005/Atom"><title>Chan</title>
+ <entry><id>yt:video:dQw4w9WgXcQ</id><yt:videoId>dQw4w9WgXcQ</yt:videoId>
+  <title>Budget explained</title>
+  <link rel="alternate" href="https://www.youtube.com/watch?v=dQw4w9WgXcQ"/>
+  <published>2026-11-26T10:00:00+00:00</published>
+  <media:group><media:title>Budget explained</media:title>
+   <media:thumbnail url="{server.url("/vi/dQw4w9WgXcQ/hqdefault.jpg")}" width="480" height="360"/>
+   <media:description>What it means for you. In four minutes.</media:description></media:group>
+ </entry></feed>"""
+    url = server.serve("/channel", channel, content_type="application/atom+xml")
+    path = write_config(
+        tmp_path,
+        {
+            "state": "state.db",
+            "allow_private_networks": True,
+            "feeds": [{"name": "tv", "url": url, "backfill": 1}],
+            "outputs": {"sky": bluesky_output(pds)},
+            "posts": [{"name": "social", "outputs": ["sky"]}],
+        },
+    )
+    result = run_cli("send", "--now", NOW, config=path, env={"BSKY_APP_PASSWORD": "app-pass"})
+    assert result.code == 0, result.stderr
+    (record,) = pds.records.values()
+    assert record["embed"]["external"]["uri"] == "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
+    assert pds.blobs == [video_thumb]

@@ -8,8 +8,9 @@ from email import policy
 from pathlib import Path
 from typing import Any
 
-from conftest import ROOT, FeedServer, article_items, rss, run_cli, write_config
-from standins import SmtpStandIn
+from helpers.project import ROOT, article_items, rss, run_cli, write_config
+from helpers.servers import FeedServer
+from helpers.smtp import SmtpStandIn
 
 BUILT_IN = ROOT / "templates"
 

@@ -6,8 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ROOT, FeedServer, article_items, rss, run_cli, write_config
-from standins import MastodonStandIn
+from helpers.mastodon import MastodonStandIn
+from helpers.project import ROOT, article_items, rss, run_cli, write_config
+from helpers.servers import FeedServer
 
 NOW = "2026-11-27T03:00:00+00:00"
 FIELDS = {

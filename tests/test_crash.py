@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import State
 from crash_harness import run
+from helpers.project import State
+
+pytestmark = [pytest.mark.slow]
 
 IDEMPOTENT = ("Mastodon", "Bluesky", "webhook", "file")
 

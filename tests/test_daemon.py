@@ -1,5 +1,6 @@
 """`dispatch run` as a real subprocess against local feed, webhook and file outputs, on both
-engines the store runs on."""
+engines the store runs on.
+"""
 
 from __future__ import annotations
 
@@ -10,26 +11,23 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import FeedServer, State, article_items, rss, write_config
-from standins import WebhookReceiver, free_port
+from helpers.project import (
+    State,
+    article_items,
+    rss,
+    wait_for,
+    write_config,
+)
+from helpers.servers import FeedServer, free_port
+from helpers.webhooks import SECRET, WebhookReceiver
 
-SECRET = "whsec_" + "ZGFlbW9uLXRlc3Qtc2VjcmV0"
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"not within {timeout}s")
+pytestmark = [pytest.mark.slow]
 
 
 class Daemon:

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FeedServer, State, run_cli
-from standins import SmtpStandIn, read_email
-from test_outputs import NOW, deliveries, setup, smtp_output
+from helpers.project import NOW, State, run_cli
+from helpers.sending import deliveries, setup
+from helpers.servers import FeedServer
+from helpers.smtp import SmtpStandIn, read_email, smtp_output
 
 ENV = {"SMTP_PASSWORD": "mail-pass"}
 

@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 from email import policy
 from pathlib import Path
 
-from conftest import FeedServer, rss, run_cli, write_config
 from dispatch.models import Message
 from dispatch.render.mail import SUBJECT_LIMIT, build_email
-from standins import SmtpStandIn
+from helpers.project import rss, run_cli, write_config
+from helpers.servers import FeedServer
+from helpers.smtp import SmtpStandIn
 
 NASTY = (
     "Breaking\r\nBcc: victim@example.org\x00\u2028X-Injected: yes\u2029\x85\x0b\x0c" + "A" * 5000

@@ -8,11 +8,14 @@ import sys
 from dataclasses import replace
 from functools import cache
 
-from conftest import ROOT
+import pytest
+
 from dispatch.errors import ParseError
 from dispatch.ingest import fastfeed
 from dispatch.ingest.parse import ParsedFeed, parse_feed
-from feedparser_fixtures import fixtures
+from feedparser_fixtures import SDIST, fixtures
+from helpers.prepared import needs
+from helpers.project import ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
 import corpus as bench_corpus
@@ -54,6 +57,7 @@ def corpus_feeds() -> dict[str, bytes]:
     return feeds
 
 
+@pytest.mark.slow
 def test_the_benchmark_corpus_reads_the_same_both_ways() -> None:
     accepted, different = differences(corpus_feeds(), "application/rss+xml; charset=utf-8")
     assert different == []
@@ -61,6 +65,7 @@ def test_the_benchmark_corpus_reads_the_same_both_ways() -> None:
 
 
 def test_feedparsers_fixtures_read_the_same_both_ways() -> None:
+    needs("feedparser's source (its test fixtures)", SDIST.exists())
     cases = fixtures()
     accepted, different = differences(cases, "application/xml")
     assert different == []

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import yaml
 
-from conftest import FIXTURES, FeedServer, article_items, rss, run_cli
 from dispatch.app.feeds import discover, read_opml, slug
 from dispatch.config import load_config
+from helpers.project import FIXTURES, article_items, rss, run_cli
+from helpers.servers import FeedServer
 
 # Real-looking pages: a WordPress home page ({base} is the server's address) and a YouTube
 # channel page, trimmed to their <head>s.

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from conftest import FeedServer, rss, run_cli, write_config
 from dispatch.app.dispatcher import Dispatcher
 from dispatch.config import DigestConfig, load_config, parse_config
 from dispatch.errors import ConfigError
@@ -20,6 +19,8 @@ from dispatch.outputs.registry import open_outputs
 from dispatch.plan.filters import route
 from dispatch.preview.model import build
 from dispatch.store.core import Store
+from helpers.project import rss, run_cli, write_config
+from helpers.servers import FeedServer
 
 FOUND = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, run_cli
+from helpers.project import ROOT, run_cli
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "example"
 NOW = "2026-11-27T03:00:00+00:00"

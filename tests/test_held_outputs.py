@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FeedServer, State, run_cli
-from standins import MastodonStandIn
-from test_outputs import NOW, deliveries, mastodon_output, setup
+from helpers.mastodon import MastodonStandIn, mastodon_output
+from helpers.project import NOW, State, run_cli
+from helpers.sending import deliveries, setup
+from helpers.servers import FeedServer
 
 LATER = "2026-11-27T03:00:10+00:00"  # before the first retry (15 to 30 s after a refusal)
 MUCH_LATER = "2026-11-27T03:10:00+00:00"
@@ -33,6 +34,7 @@ def posts(standin: MastodonStandIn) -> int:
     return sum(1 for c in standin.calls if c.path == "/api/v1/statuses" and c.method == "POST")
 
 
+@pytest.mark.slow
 def test_refused_credentials_hold_the_queue_until_they_work(
     tmp_path: Path, state: State, server: FeedServer, mastodon: MastodonStandIn
 ) -> None:

@@ -16,13 +16,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import attacks
-from conftest import ROOT, FeedServer
 from dispatch.errors import ParseError
 from dispatch.ingest.parse import ParsedFeed, parse_feed
 from dispatch.ingest.sanitize import clean_html
 from dispatch.models import FeedUpdate, Route
 from dispatch.store.core import Store
-from feedparser_fixtures import Report, fixtures, run
+from feedparser_fixtures import SDIST, Report, fixtures, run
+from helpers.prepared import needs
+from helpers.project import ROOT
+from helpers.servers import FeedServer
 
 sys.path.insert(0, str(ROOT / "bench"))
 import corpus as bench_corpus
@@ -34,9 +36,11 @@ ALLOWED_SCHEMES = ("http://", "https://", "mailto:")
 
 @cache
 def corpus() -> Report:
+    needs("feedparser's source (its test fixtures)", SDIST.exists())
     return run(fixtures())
 
 
+@pytest.mark.slow
 def test_feedparsers_fixtures_never_crash_the_ingest() -> None:
     report = corpus()
     crashed = [f"{o.path}: {o.detail}" for o in report.outcomes if o.status == "crashed"]
@@ -146,6 +150,7 @@ def test_tracking_pixels_are_dropped_in_every_spelling(pixel: str) -> None:
 MB = 1_048_576
 
 
+@pytest.mark.slow
 def test_billion_laughs_and_the_quadratic_blow_up_are_not_expanded() -> None:
     for body in (attacks.billion_laughs(), attacks.quadratic_blowup()):
         result, _, peak = attacks.measure(body)
@@ -188,6 +193,7 @@ NASTY = [
 ]  # fmt: skip
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(
     kind=st.sampled_from(sorted(bench_corpus.RENDER)),

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FeedServer, Route, State, article_items, rss, run_cli
-from test_pipeline import LOCAL, config
+from helpers.project import LOCAL, State, archive_config, article_items, rss, run_cli
+from helpers.servers import FeedServer, Route
 
 NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 
@@ -31,7 +31,7 @@ def test_a_permanent_redirect_moves_the_feed_only_once_it_repeats(
 ) -> None:
     server.routes["/old"] = Route(status=status, headers={"Location": "/new"})
     server.serve("/new", rss(article_items(2)))
-    path = config(state, tmp_path, [{"name": "news", "url": server.url("/old")}])
+    path = archive_config(state, tmp_path, [{"name": "news", "url": server.url("/old")}])
     first = poll(path, 0)
     assert "redirected permanently to" in first
     assert "moved permanently" in poll(path, 1)
@@ -48,7 +48,7 @@ def test_a_permanent_redirect_that_does_not_repeat_moves_nothing(
 ) -> None:
     server.routes["/old"] = Route(status=301, headers={"Location": "/new"})
     server.serve("/new", rss(article_items(2)))
-    path = config(state, tmp_path, [{"name": "news", "url": server.url("/old")}])
+    path = archive_config(state, tmp_path, [{"name": "news", "url": server.url("/old")}])
     poll(path, 0)
     server.serve("/old", rss(article_items(2)))  # the publisher fixed the redirect
     poll(path, 1)
@@ -63,7 +63,7 @@ def test_temporary_redirects_never_move_the_feed(
 ) -> None:
     server.routes["/old"] = Route(status=status, headers={"Location": "/new"})
     server.serve("/new", rss(article_items(2)))
-    path = config(state, tmp_path, [{"name": "news", "url": server.url("/old")}])
+    path = archive_config(state, tmp_path, [{"name": "news", "url": server.url("/old")}])
     for minute in range(3):
         assert "redirected" not in poll(path, minute)
     assert len(server.hits("/old")) == 3
@@ -74,7 +74,7 @@ def test_a_redirect_loop_stops_within_five_hops(
 ) -> None:
     server.routes["/a"] = Route(status=302, headers={"Location": "/b"})
     server.routes["/b"] = Route(status=301, headers={"Location": "/a"})
-    path = config(state, tmp_path, [{"name": "loop", "url": server.url("/a")}])
+    path = archive_config(state, tmp_path, [{"name": "loop", "url": server.url("/a")}])
     result = run_cli("poll", "--now", NOW.isoformat(), config=path)
     assert result.code == 1 and "more than 5 redirects" in result.stderr
     assert len(server.requests) == 6  # the first request and five redirects
@@ -96,7 +96,9 @@ def test_retry_after_as_a_date_is_honoured_and_a_huge_one_is_capped(
         content_type="text/plain",
         headers={"Retry-After": in_two_hours},
     )
-    path = config(state, tmp_path, [{"name": "busy", "url": server.url("/busy"), "every": "1m"}])
+    path = archive_config(
+        state, tmp_path, [{"name": "busy", "url": server.url("/busy"), "every": "1m"}]
+    )
     assert run_cli("poll", "--now", NOW.isoformat(), config=path).code == 1
     wait = _next_poll(state) - NOW
     assert timedelta(hours=1, minutes=55) <= wait <= timedelta(hours=2, minutes=5)
@@ -160,7 +162,7 @@ def test_a_hostile_answer_is_its_feeds_error_and_never_stops_the_others(
     for route, (answer, _) in HOSTILE.items():
         server.routes[route] = answer
         feeds.append({"name": route.strip("/"), "url": server.url(route)})
-    path = config(state, tmp_path, feeds)
+    path = archive_config(state, tmp_path, feeds)
     result = run_cli("poll", "--all", "--now", NOW.isoformat(), config=path)
     assert result.code == 1 and "Traceback" not in result.stderr
     for route, (_, reason) in HOSTILE.items():
@@ -195,7 +197,7 @@ def test_a_broken_body_is_reported_and_the_last_good_state_kept(
     server: FeedServer, tmp_path: Path, state: State, case: str
 ) -> None:
     server.serve("/feed", rss(article_items(3)), etag='"v1"')
-    path = config(
+    path = archive_config(
         state, tmp_path, [{"name": "news", "url": server.url("/feed"), "backfill": "all"}]
     )
     assert run_cli("send", "--now", NOW.isoformat(), config=path).code == 0
@@ -240,7 +242,7 @@ def test_encoding_trouble_is_read_right_and_reported(
     feed = rss([{"title": "Café Zürich", "link": "https://example.org/c", "guid": "c"}])
     body = feed.replace('<?xml version="1.0" encoding="UTF-8"?>', declaration).encode(codec)
     server.serve("/feed", body, content_type=content_type or "application/xml")
-    path = config(
+    path = archive_config(
         state, tmp_path, [{"name": "news", "url": server.url("/feed"), "backfill": "all"}]
     )
     result = run_cli("poll", "--now", NOW.isoformat(), config=path)
@@ -257,7 +259,7 @@ def test_no_more_feeds_are_fetched_at_once_than_fetch_concurrency_allows(
         {"name": f"f{n}", "url": server.serve(f"/f{n}", rss(article_items(1)), delay=0.3)}
         for n in range(9)
     ]
-    path = config(LOCAL, tmp_path, feeds, fetch={"concurrency": 3})
+    path = archive_config(LOCAL, tmp_path, feeds, fetch={"concurrency": 3})
     poll(path, 0)
     assert server.most_at_once == 3  # as many as allowed, and never more
     assert [len(server.hits(f"/f{n}")) for n in range(9)] == [1] * 9

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import FeedServer, State, article_items, rss, run_cli
-from test_pipeline import config
+from helpers.project import State, archive_config, article_items, rss, run_cli
+from helpers.servers import FeedServer
 
 NOW = "2026-11-27T03:00:00+00:00"
 LATER = ["2026-11-27T04:00:00+00:00", "2026-11-27T05:00:00+00:00", "2026-11-27T06:00:00+00:00"]
@@ -24,7 +24,7 @@ def test_every_guid_and_link_spelling_changed_gives_no_new_posts(
 ) -> None:
     items = article_items(20)
     server.serve("/feed", rss(items))
-    path = config(
+    path = archive_config(
         state, tmp_path, [{"name": "news", "url": server.url("/feed"), "backfill": "all"}]
     )
     assert sends(path, NOW, state) == 20
@@ -41,7 +41,7 @@ def test_dates_in_the_future_or_missing_never_decide_identity(
 ) -> None:
     items = article_items(3)
     server.serve("/feed", rss(items))
-    path = config(
+    path = archive_config(
         state, tmp_path, [{"name": "news", "url": server.url("/feed"), "backfill": "all"}]
     )
     assert sends(path, NOW, state) == 3
@@ -74,7 +74,7 @@ def test_a_guid_shared_by_several_articles_swallows_none(
     for item in items:
         item["guid"] = "the-same-guid"
     server.serve("/feed", rss(items))
-    path = config(
+    path = archive_config(
         state, tmp_path, [{"name": "news", "url": server.url("/feed"), "backfill": "all"}]
     )
     assert sends(path, NOW, state) == 3

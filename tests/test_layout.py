@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ROOT
+from helpers.project import ROOT
 
 PACKAGE = ROOT / "src" / "dispatch"
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")

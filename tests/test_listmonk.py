@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from conftest import FeedServer, article_items, rss, run_cli, write_config
-from standins import ListmonkStandIn, reply
+from helpers.listmonk import ListmonkStandIn
+from helpers.project import article_items, rss, run_cli, write_config
+from helpers.servers import FeedServer, reply
 
 NOW = "2026-11-27T07:00:00+00:00"
 TOKEN = "lm-token-canary-5f2e"

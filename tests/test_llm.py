@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from conftest import FeedServer, article_items, rss, run_cli, write_config
-from standins import ChatStandIn
+from helpers.project import article_items, rss, run_cli, write_config
+from helpers.servers import FeedServer
+from helpers.webhooks import ChatStandIn
 
 KEY = "sk-llm-canary-77e1"
 NOW = "2026-11-27T07:00:00+00:00"
@@ -79,6 +80,7 @@ def test_model_summaries_are_cleaned_and_failures_fall_back(
     assert len(model.calls) == 5
 
 
+@pytest.mark.slow
 def test_an_editor_replaces_one_summary(
     tmp_path: Path, server: FeedServer, model: ChatStandIn
 ) -> None:

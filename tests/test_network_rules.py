@@ -17,7 +17,7 @@ from dispatch.render.renderer import Renderer
 from dispatch.render.richtext import detect_facets
 from dispatch.text import postable
 from dispatch.urls import ascii_url
-from judges import judge
+from helpers.judges import judge
 
 parse_tweet = twitter_text().parse_tweet
 extract_urls_with_indices = twitter_text().extract_urls_with_indices
@@ -116,6 +116,7 @@ _LINKS = st.sampled_from(
 _PROSE = st.lists(st.one_of(_SCRIPTS, _LINKS), min_size=0, max_size=90).map(" ".join)
 
 
+@pytest.mark.slow
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(title=_PROSE, summary=_PROSE, link=_LINKS)
 def test_every_post_fitted_for_x_is_valid_by_twitter_text(
@@ -421,6 +422,7 @@ def test_facets_are_the_ones_bluesky_makes() -> None:
         assert _ours(text) == _theirs(verdict["facets"]), text
 
 
+@pytest.mark.slow
 def test_x_lengths_are_the_official_twitter_texts() -> None:
     """twitter-text's JavaScript, the library X publishes, judges our count (its Python port,
     and the larger count where the port misses a domain glued to an Arabic letter): for our

@@ -11,8 +11,11 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from conftest import FeedServer, State, article_items, rss, run_cli, write_config
-from standins import XStandIn
+import pytest
+
+from helpers.project import State, article_items, rss, run_cli, run_process, write_config
+from helpers.servers import FeedServer
+from helpers.x import XStandIn
 
 NOW = "2026-11-27T03:00:00+00:00"
 
@@ -33,6 +36,7 @@ def x_setup(
     )
 
 
+@pytest.mark.slow
 def test_an_interrupted_x_post_is_flagged_then_resolved_by_the_operator(
     tmp_path: Path, server: FeedServer, state: State
 ) -> None:
@@ -122,6 +126,7 @@ def test_outputs_lists_types_and_readiness(tmp_path: Path) -> None:
         assert f"  {name}: dispatch.outputs." in result.stdout
 
 
+@pytest.mark.slow
 def test_a_third_party_output_installs_and_sends(tmp_path: Path, server: FeedServer) -> None:
     package = tmp_path / "dispatch-echo"
     (package / "dispatch_echo").mkdir(parents=True)
@@ -191,9 +196,9 @@ def test_a_third_party_output_installs_and_sends(tmp_path: Path, server: FeedSer
         },
     )
     env = {"PYTHONPATH": str(site)}
-    listed = run_cli("outputs", config=path, env=env)
+    listed = run_process("outputs", config=path, env=env)
     assert "dispatch_echo.EchoOutput" in listed.stdout
-    result = run_cli("send", "--now", NOW, config=path, env=env)
+    result = run_process("send", "--now", NOW, config=path, env=env)
     assert result.code == 0, result.stderr
     assert log.read_text().startswith("Story a1")
     unknown = run_cli("send", "--now", NOW, config=path)
@@ -226,7 +231,7 @@ def test_a_missing_extra_is_one_line_naming_the_extra(tmp_path: Path, server: Fe
         },
     )
     env = {"PYTHONPATH": str(blocker)}
-    result = run_cli("send", "--now", NOW, config=path, env=env)
+    result = run_process("send", "--now", NOW, config=path, env=env)
     assert result.code == 1
     assert "tweepy is not installed: pip install 'dispatch[x]'" in result.stderr
     assert "Traceback" not in result.stderr

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from conftest import rss
 from dispatch.errors import ParseError
 from dispatch.ingest.parse import parse_feed
 from dispatch.ingest.sanitize import clean_html, text_of_clean
+from helpers.project import rss
 
 
 def parse(body: str) -> list:  # type: ignore[type-arg]

@@ -1,28 +1,24 @@
 """End to end against a real HTTP server on 127.0.0.1 and the real CLI, each test on both engines
-the store runs on: a real SQLite file and a real PostgreSQL database."""
+the store runs on: a real SQLite file and a real PostgreSQL database.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from conftest import FeedServer, State, article_items, rss, run_cli, write_config
+import pytest
 
-NOW = "2026-11-27T03:00:00+00:00"
-LOCAL = State("sqlite", "state.db")  # for tests of what does not touch the store
-
-
-def config(state: State, tmp_path: Path, feeds: list[dict[str, Any]], **extra: Any) -> Path:
-    data: dict[str, Any] = {
-        "state": state.value,
-        "allow_private_networks": True,
-        "fetch": {"timeout": "2s", "connect_timeout": "1s"},
-        "feeds": feeds,
-        "outputs": {"archive": {"type": "file", "path": "archive"}},
-        "posts": [{"name": "social", "outputs": ["archive"]}],
-    }
-    data.update(extra)
-    return write_config(tmp_path, data)
+from helpers.project import (
+    LOCAL,
+    NOW,
+    State,
+    archive_config,
+    article_items,
+    rss,
+    run_cli,
+    run_process,
+)
+from helpers.servers import FeedServer
 
 
 def test_second_poll_is_answered_304_and_parses_nothing(
@@ -31,7 +27,7 @@ def test_second_poll_is_answered_304_and_parses_nothing(
     url = server.serve(
         "/feed", rss(article_items(3)), etag='"v1"', last_modified="Wed, 25 Nov 2026 10:00:00 GMT"
     )
-    path = config(state, tmp_path, [{"name": "news", "url": url, "every": "1m"}])
+    path = archive_config(state, tmp_path, [{"name": "news", "url": url, "every": "1m"}])
     assert run_cli("poll", "--now", NOW, config=path).code == 0
     second = run_cli("poll", "--all", "--now", "2026-11-27T03:05:00+00:00", config=path)
     assert second.code == 0
@@ -53,7 +49,7 @@ def test_a_changed_feed_makes_only_its_changed_entries_again(
     entry changed. Articles stored before entries were fingerprinted get their fingerprint.
     """
     url = server.serve("/feed", rss(article_items(3)))
-    path = config(state, tmp_path, [{"name": "news", "url": url, "backfill": "all"}])
+    path = archive_config(state, tmp_path, [{"name": "news", "url": url, "backfill": "all"}])
 
     def poll(hour: int, items: list[dict[str, str]]) -> dict[str, str]:
         server.serve("/feed", rss(items))
@@ -84,7 +80,7 @@ def test_a_store_from_before_fingerprints_is_upgraded_and_posts_nothing_twice(
     article is posted.
     """
     url = server.serve("/feed", rss(article_items(3)))
-    path = config(state, tmp_path, [{"name": "news", "url": url, "backfill": "all"}])
+    path = archive_config(state, tmp_path, [{"name": "news", "url": url, "backfill": "all"}])
     assert run_cli("poll", "--now", NOW, config=path).code == 0
     state.rows("ALTER TABLE articles DROP COLUMN fingerprint")  # as schema 6 had it
     state.rows("DROP TABLE outputs")  # schema 8's
@@ -99,16 +95,17 @@ def test_a_store_from_before_fingerprints_is_upgraded_and_posts_nothing_twice(
     assert state.rows("SELECT COUNT(*) FROM deliveries") == [(4,)]  # 3, then the new one
 
 
+@pytest.mark.slow
 def test_a_poll_where_nothing_changed_loads_no_parser_renderer_or_sender(
     server: FeedServer, tmp_path: Path
 ) -> None:
     # Start-up is most of a one-off poll of unchanged feeds (docs/performance.md).
     url = server.serve("/feed", rss(article_items(2)), etag='"v1"')
-    path = config(LOCAL, tmp_path, [{"name": "news", "url": url}])
+    path = archive_config(LOCAL, tmp_path, [{"name": "news", "url": url}])
     timed = {"PYTHONPROFILEIMPORTTIME": "1"}  # each module imported, on stderr
 
     def loaded(*args: str) -> set[str]:
-        result = run_cli(*args, "--now", NOW, config=path, env=timed)
+        result = run_process(*args, "--now", NOW, config=path, env=timed)  # a fresh process
         assert result.code == 0, result.stderr[-2000:]
         lines = result.stderr.splitlines()
         return {line.rsplit("|", 1)[1].strip() for line in lines if line.startswith("import time")}
@@ -123,7 +120,7 @@ def test_a_feed_is_not_polled_before_it_is_due(
     server: FeedServer, tmp_path: Path, state: State
 ) -> None:
     url = server.serve("/feed", rss(article_items(1)))
-    path = config(state, tmp_path, [{"name": "news", "url": url, "every": "1h"}])
+    path = archive_config(state, tmp_path, [{"name": "news", "url": url, "every": "1h"}])
     run_cli("poll", "--now", NOW, config=path)
     result = run_cli("poll", "--now", "2026-11-27T03:30:00+00:00", config=path)
     assert len(server.hits("/feed")) == 1 and "not-due" in result.stdout
@@ -133,7 +130,7 @@ def test_first_poll_is_a_baseline_apart_from_backfill(
     server: FeedServer, tmp_path: Path, state: State
 ) -> None:
     url = server.serve("/feed", rss(article_items(5)))
-    path = config(state, tmp_path, [{"name": "news", "url": url, "backfill": 2}])
+    path = archive_config(state, tmp_path, [{"name": "news", "url": url, "backfill": 2}])
     result = run_cli("send", "--dry-run", "--json", "--now", NOW, config=path)
     assert result.code == 0, result.stderr
     titles = [m["articles"][0]["title"] for m in result.messages()]
@@ -142,9 +139,11 @@ def test_first_poll_is_a_baseline_apart_from_backfill(
 
 def test_backfill_all_and_zero(server: FeedServer, tmp_path: Path, state: State) -> None:
     url = server.serve("/feed", rss(article_items(4)))
-    every = config(state, tmp_path, [{"name": "news", "url": url, "backfill": "all"}])
+    every = archive_config(state, tmp_path, [{"name": "news", "url": url, "backfill": "all"}])
     assert len(run_cli("send", "--dry-run", "--json", "--now", NOW, config=every).messages()) == 4
-    none = config(state, tmp_path, [{"name": "news", "url": url}])  # a dry run left no state behind
+    none = archive_config(
+        state, tmp_path, [{"name": "news", "url": url}]
+    )  # a dry run left no state behind
     assert run_cli("send", "--dry-run", "--json", "--now", NOW, config=none).messages() == []
 
 
@@ -152,7 +151,9 @@ def test_new_articles_after_the_baseline_are_sent_once(
     server: FeedServer, tmp_path: Path, state: State
 ) -> None:
     server.serve("/feed", rss(article_items(3)))
-    path = config(state, tmp_path, [{"name": "news", "url": server.url("/feed"), "every": "1m"}])
+    path = archive_config(
+        state, tmp_path, [{"name": "news", "url": server.url("/feed"), "every": "1m"}]
+    )
     assert run_cli("send", "--now", NOW, config=path).code == 0
     assert list((tmp_path / "archive").glob("*.json")) == []
     server.serve("/feed", rss(article_items(3) + article_items(1, prefix="new")))
@@ -171,7 +172,9 @@ def test_a_changed_guid_is_not_posted_again(
 ) -> None:
     items = article_items(2)
     server.serve("/feed", rss(items))
-    path = config(state, tmp_path, [{"name": "news", "url": server.url("/feed"), "every": "1m"}])
+    path = archive_config(
+        state, tmp_path, [{"name": "news", "url": server.url("/feed"), "every": "1m"}]
+    )
     run_cli("poll", "--now", NOW, config=path)
     for item in items:
         item["guid"] = "new-" + item["guid"]
@@ -190,7 +193,9 @@ def test_an_updated_article_is_not_posted_again(
 ) -> None:
     items = article_items(2)
     server.serve("/feed", rss(items))
-    path = config(state, tmp_path, [{"name": "news", "url": server.url("/feed"), "every": "1m"}])
+    path = archive_config(
+        state, tmp_path, [{"name": "news", "url": server.url("/feed"), "every": "1m"}]
+    )
     run_cli("poll", "--now", NOW, config=path)
     items[0]["content"] = "<p>Corrected: the story changed. A second sentence.</p>"
     items[0]["title"] = "Story a2 (updated)"
@@ -206,7 +211,9 @@ def test_dry_run_leaves_the_store_byte_for_byte_unchanged(
     server: FeedServer, tmp_path: Path, state: State
 ) -> None:
     server.serve("/feed", rss(article_items(2)))
-    path = config(state, tmp_path, [{"name": "news", "url": server.url("/feed"), "every": "1m"}])
+    path = archive_config(
+        state, tmp_path, [{"name": "news", "url": server.url("/feed"), "every": "1m"}]
+    )
     dry = run_cli("send", "--dry-run", "--now", NOW, config=path)
     assert dry.code == 0
     if state.file is not None:
@@ -252,6 +259,7 @@ BROKEN: dict[str, tuple[str | bytes, int, str]] = {
 }
 
 
+@pytest.mark.slow
 def test_a_broken_feed_is_reported_and_never_stops_the_others(
     server: FeedServer, tmp_path: Path, state: State
 ) -> None:
@@ -262,7 +270,7 @@ def test_a_broken_feed_is_reported_and_never_stops_the_others(
         feeds.append({"name": path_.strip("/"), "url": server.url(path_)})
     server.serve("/slow", rss(article_items(1)), delay=4)
     feeds.append({"name": "slow", "url": server.url("/slow")})
-    path = config(state, tmp_path, feeds)
+    path = archive_config(state, tmp_path, feeds)
     result = run_cli("send", "--now", NOW, config=path)
     assert result.code == 1
     assert len(list((tmp_path / "archive").glob("*.json"))) == 1
@@ -294,7 +302,7 @@ def test_a_nul_in_a_guid_or_link_is_stored_on_either_engine(
         {"name": "nul", "url": server.serve("/nul", rss(items)), "backfill": "all"},
         {"name": "good", "url": server.serve("/good", rss(article_items(1))), "backfill": 1},
     ]
-    path = config(state, tmp_path, feeds)
+    path = archive_config(state, tmp_path, feeds)
     result = run_cli("send", "--now", NOW, config=path)
     assert result.code == 0, result.stderr
     assert len(list((tmp_path / "archive").glob("*.json"))) == 3
@@ -308,13 +316,15 @@ def test_private_addresses_are_refused_unless_allowed(
     server: FeedServer, tmp_path: Path, state: State
 ) -> None:
     url = server.serve("/feed", rss(article_items(1)))
-    path = config(state, tmp_path, [{"name": "local", "url": url}], allow_private_networks=False)
+    path = archive_config(
+        state, tmp_path, [{"name": "local", "url": url}], allow_private_networks=False
+    )
     result = run_cli("poll", "--now", NOW, config=path)
     assert result.code == 1
     assert "refused" in result.stderr and "allow_private_networks" in result.stderr
     assert server.hits("/feed") == []
     (tmp_path / "allowed").mkdir()
-    per_feed = config(
+    per_feed = archive_config(
         state,
         tmp_path / "allowed",
         [{"name": "local", "url": url, "allow_private_networks": True}],
@@ -325,7 +335,7 @@ def test_private_addresses_are_refused_unless_allowed(
 
 def test_a_name_resolving_to_loopback_is_refused(server: FeedServer, tmp_path: Path) -> None:
     port = server.httpd.server_address[1]
-    path = config(
+    path = archive_config(
         LOCAL,
         tmp_path,
         [{"name": "sneaky", "url": f"http://localhost:{port}/feed"}],
@@ -346,17 +356,19 @@ def test_redirects_are_followed_up_to_five(
         server.serve(f"/r{hop}", "", status=302, headers={"Location": target})
     (tmp_path / "ok").mkdir()
     (tmp_path / "over").mkdir()
-    ok = config(state, tmp_path / "ok", [{"name": "news", "url": server.url("/r1")}])
+    ok = archive_config(state, tmp_path / "ok", [{"name": "news", "url": server.url("/r1")}])
     assert run_cli("poll", "--now", NOW, config=ok).code == 0
     assert len(server.hits("/feed")) == 1
-    too_many = config(state, tmp_path / "over", [{"name": "news", "url": server.url("/r0")}])
+    too_many = archive_config(
+        state, tmp_path / "over", [{"name": "news", "url": server.url("/r0")}]
+    )
     result = run_cli("poll", "--now", NOW, config=too_many)
     assert result.code == 1 and "more than 5 redirects" in result.stderr
 
 
 def test_a_body_over_the_size_cap_is_cut(server: FeedServer, tmp_path: Path) -> None:
     url = server.serve("/big", rss(article_items(1)) + " " * 50_000)
-    path = config(
+    path = archive_config(
         LOCAL, tmp_path, [{"name": "big", "url": url}], fetch={"max_bytes": 10_000, "timeout": "5s"}
     )
     result = run_cli("poll", "--now", NOW, config=path)
@@ -388,7 +400,7 @@ def test_excerpt_only_feeds_get_the_page_text_once(
             ]
         ),
     )
-    path = config(
+    path = archive_config(
         state,
         tmp_path,
         [{"name": "news", "url": server.url("/feed"), "backfill": 1, "every": "1m"}],
@@ -421,7 +433,7 @@ def test_feed_html_is_neutralised_in_the_digest(server: FeedServer, tmp_path: Pa
         },
     ]
     url = server.serve("/feed", rss(items))
-    path = config(
+    path = archive_config(
         LOCAL,
         tmp_path,
         [{"name": "news", "url": url, "backfill": "all"}],
@@ -442,10 +454,10 @@ def test_articles_carry_the_feeds_title_or_its_override(
     server: FeedServer, tmp_path: Path, state: State
 ) -> None:
     url = server.serve("/feed", rss(article_items(1), title="The Daily Bugle"))
-    own = config(state, tmp_path, [{"name": "bugle", "url": url, "backfill": 1}])
+    own = archive_config(state, tmp_path, [{"name": "bugle", "url": url, "backfill": 1}])
     (message,) = run_cli("send", "--dry-run", "--json", "--now", NOW, config=own).messages()
     assert message["articles"][0]["source"] == "The Daily Bugle"
-    named = config(
+    named = archive_config(
         state, tmp_path, [{"name": "bugle", "url": url, "backfill": 1, "title": "Bugle"}]
     )
     (message,) = run_cli("send", "--dry-run", "--json", "--now", NOW, config=named).messages()
@@ -456,7 +468,7 @@ def test_a_feed_answering_410_is_no_longer_polled(
     server: FeedServer, tmp_path: Path, state: State
 ) -> None:
     url = server.serve("/gone", "gone", status=410, content_type="text/plain")
-    path = config(state, tmp_path, [{"name": "old", "url": url, "every": "1m"}])
+    path = archive_config(state, tmp_path, [{"name": "old", "url": url, "every": "1m"}])
     result = run_cli("poll", "--now", NOW, config=path)
     assert result.code == 1 and "HTTP 410" in result.stderr and "no longer polled" in result.stderr
     later = run_cli("poll", "--now", "2026-11-28T03:00:00+00:00", config=path)
@@ -464,7 +476,9 @@ def test_a_feed_answering_410_is_no_longer_polled(
     assert len(server.hits("/gone")) == 1
     assert "disabled (gone)" in run_cli("status", config=path).stdout
     server.serve("/new", rss(article_items(1)))
-    moved = config(state, tmp_path, [{"name": "old", "url": server.url("/new"), "every": "1m"}])
+    moved = archive_config(
+        state, tmp_path, [{"name": "old", "url": server.url("/new"), "every": "1m"}]
+    )
     assert run_cli("poll", "--now", "2026-11-28T03:00:00+00:00", config=moved).code == 0
     assert len(server.hits("/new")) == 1
 
@@ -475,7 +489,7 @@ def test_retry_after_on_a_feed_is_honoured(
     url = server.serve(
         "/busy", "slow down", status=503, content_type="text/plain", headers={"Retry-After": "7200"}
     )
-    path = config(state, tmp_path, [{"name": "busy", "url": url, "every": "1m"}])
+    path = archive_config(state, tmp_path, [{"name": "busy", "url": url, "every": "1m"}])
     result = run_cli("poll", "--now", NOW, config=path)
     assert result.code == 1 and "asking us to wait 7200 s" in result.stderr
     (next_poll,) = state.rows("SELECT next_poll_at FROM feeds")[0]

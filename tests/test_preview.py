@@ -8,13 +8,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from conftest import FeedServer, State, article_items, rss, write_config
 from dispatch.app.dispatcher import Dispatcher, send
 from dispatch.config import load_config
 from dispatch.outputs.registry import open_outputs
 from dispatch.preview.model import Preview, build, keep_last_good
 from dispatch.render.renderer import Renderer
 from dispatch.store.core import Store
+from helpers.project import State, article_items, rss, write_config
+from helpers.servers import FeedServer
 
 MORNING = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 LATER = datetime(2026, 11, 27, 4, 0, tzinfo=UTC)

@@ -19,8 +19,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from conftest import ROOT
-from standins import free_port
+from helpers.prepared import needs
+from helpers.project import ROOT
+from helpers.servers import free_port
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ARTIFACTS = ROOT / "test-artifacts" / "preview"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -81,8 +84,7 @@ def preview_url(project: Path) -> Iterator[str]:
 
 @pytest.fixture
 def page() -> Iterator[Page]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is not installed: `apt-get install chromium` (the test command does)")
+    needs("Chromium", Path(CHROMIUM).exists())
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright, tempfile.TemporaryDirectory() as profile:
         context = playwright.chromium.launch_persistent_context(

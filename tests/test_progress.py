@@ -10,8 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import FeedServer, article_items, rss, run_cli
-from test_pipeline import LOCAL, NOW, config
+import pytest
+
+from helpers.project import LOCAL, NOW, archive_config, article_items, rss, run_cli
+from helpers.servers import FeedServer
 
 
 def feeds(server: FeedServer, count: int) -> list[dict[str, str]]:
@@ -23,8 +25,9 @@ def feeds(server: FeedServer, count: int) -> list[dict[str, str]]:
     return listed
 
 
+@pytest.mark.slow
 def test_a_terminal_gets_a_progress_bar(server: FeedServer, tmp_path: Path) -> None:
-    path = config(LOCAL, tmp_path, feeds(server, 40), fetch={"concurrency": 2})
+    path = archive_config(LOCAL, tmp_path, feeds(server, 40), fetch={"concurrency": 2})
     leader, follower = pty.openpty()
     environ = {k: v for k, v in os.environ.items() if not k.startswith("DISPATCH_")}
     process = subprocess.Popen(
@@ -50,7 +53,7 @@ def test_a_terminal_gets_a_progress_bar(server: FeedServer, tmp_path: Path) -> N
 
 
 def test_no_progress_bar_when_not_a_terminal(server: FeedServer, tmp_path: Path) -> None:
-    path = config(LOCAL, tmp_path, feeds(server, 5))
+    path = archive_config(LOCAL, tmp_path, feeds(server, 5))
     result = run_cli("poll", "--now", NOW, config=path)
     assert result.code == 1
     assert "errors:" not in result.stderr and "\x1b[" not in result.stderr

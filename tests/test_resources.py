@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FeedServer, State, article_items, rss, run_cli
 from dispatch.config import FetchSettings
 from dispatch.errors import FetchError
 from dispatch.ingest.fetcher import Fetcher, FetchRequest
-from test_pipeline import LOCAL, NOW, config
+from helpers.project import LOCAL, NOW, State, archive_config, article_items, rss, run_cli
+from helpers.servers import FeedServer
 
 MB = 1_048_576
 
@@ -90,9 +90,10 @@ def test_a_gzip_bomb_is_cut_at_the_size_cap_with_memory_bounded(server: FeedServ
     assert peak < 24 * MB, f"{peak / MB:.0f} MB"
 
 
+@pytest.mark.slow
 def test_a_ten_thousand_item_feed_is_a_baseline(server: FeedServer, tmp_path: Path) -> None:
     url = server.serve("/big", rss(article_items(10_000)))
-    path = config(LOCAL, tmp_path, [{"name": "big", "url": url}])
+    path = archive_config(LOCAL, tmp_path, [{"name": "big", "url": url}])
     result = run_cli("send", "--now", NOW, config=path)
     assert result.code == 0, result.stderr
     db = State("sqlite", "state.db", tmp_path / "state.db")
@@ -104,7 +105,7 @@ def test_a_flood_of_new_articles_is_posted_a_capped_number_per_run(
     server: FeedServer, tmp_path: Path
 ) -> None:
     url = server.serve("/flood", rss(article_items(120)))
-    path = config(LOCAL, tmp_path, [{"name": "flood", "url": url, "backfill": "all"}])
+    path = archive_config(LOCAL, tmp_path, [{"name": "flood", "url": url, "backfill": "all"}])
     text = path.read_text(encoding="utf-8").replace(
         "path: archive", "path: archive\n    max_posts_per_run: 30"
     )

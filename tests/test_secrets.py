@@ -17,8 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FeedServer, article_items, rss, run_cli, write_config
-from standins import AtprotoStandIn, MastodonStandIn, SmtpStandIn, free_port
+from helpers.bluesky import AtprotoStandIn
+from helpers.mastodon import MastodonStandIn
+from helpers.project import article_items, rss, run_process, write_config
+from helpers.servers import FeedServer, free_port
+from helpers.smtp import SmtpStandIn
+
+pytestmark = pytest.mark.slow  # a process per command, on purpose
 
 CANARY = "CANARY-" + base64.b32encode(os.urandom(10)).decode().rstrip("=")
 ENV = {
@@ -91,7 +96,7 @@ def test_a_canary_secret_never_shows(
         ["send"],
         ["status"],
     ):
-        result = run_cli(*command, config=path, env=ENV)
+        result = run_process(*command, config=path, env=ENV)
         seen[" ".join(command)] = result.stdout + result.stderr
     assert "hint:" in seen["send"]  # the sends failed and said so
     for where, text in seen.items():

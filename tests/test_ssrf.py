@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FeedServer, Route, article_items, rss, run_cli, write_config
 from dispatch.config import FetchSettings
 from dispatch.errors import FetchError
 from dispatch.ingest.fetcher import Fetcher, FetchRequest
 from dispatch.net.guard import GuardedResolver
-from standins import DnsStandIn
+from helpers.dns import DnsStandIn
+from helpers.project import article_items, rss, run_cli, write_config
+from helpers.servers import FeedServer, Route
 
 SETTINGS = FetchSettings(timeout=timedelta(seconds=3), connect_timeout=timedelta(seconds=1))
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import State
 from dispatch.errors import StoreError
 from dispatch.models import Article, FeedUpdate, Route, VideoCard
 from dispatch.store.core import MIGRATIONS, Store
+from helpers.project import State
 
 NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=5)
@@ -166,7 +166,9 @@ def test_a_renewed_lease_is_not_taken_over(state: State, tmp_path: Path) -> None
     other.close()
 
 
-@pytest.mark.parametrize("state", ["postgresql"], indirect=True)
+@pytest.mark.parametrize(
+    "state", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
 def test_concurrent_workers_never_claim_the_same_delivery(state: State, tmp_path: Path) -> None:
     where = location(state, tmp_path)
     setup = Store.open(where)
@@ -197,7 +199,9 @@ def test_concurrent_workers_never_claim_the_same_delivery(state: State, tmp_path
     assert state.rows("SELECT status, COUNT(*) FROM deliveries GROUP BY status") == [("sent", 300)]
 
 
-@pytest.mark.parametrize("state", ["postgresql"], indirect=True)
+@pytest.mark.parametrize(
+    "state", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
 def test_one_worker_at_a_time_creates_digests(state: State, tmp_path: Path) -> None:
     where = location(state, tmp_path)
     setup = Store.open(where)
@@ -248,7 +252,9 @@ def test_a_snapshot_keeps_nothing(state: State, tmp_path: Path) -> None:
     assert state.rows("SELECT COUNT(*) FROM articles") == [(0,)]
 
 
-@pytest.mark.parametrize("state", ["postgresql"], indirect=True)
+@pytest.mark.parametrize(
+    "state", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
 def test_a_password_in_the_url_is_never_shown(state: State) -> None:
     wrong = state.value.replace("dispatch@", "dispatch:hunter2-canary@")
     with pytest.raises(StoreError) as raised:

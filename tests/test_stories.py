@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from conftest import FeedServer, State, rss, run_cli, write_config
 from dispatch.app.dispatcher import Dispatcher
 from dispatch.config import load_config
 from dispatch.enrich.stories import StoryIndex, shingles, similarity, with_shingles
@@ -19,6 +18,8 @@ from dispatch.outputs.registry import open_outputs
 from dispatch.preview.model import build
 from dispatch.store.core import Store
 from dispatch.urls import normalise_url
+from helpers.project import State, rss, run_cli, write_config
+from helpers.servers import FeedServer
 
 WIRE = (
     "The city council voted 7 to 2 on Tuesday to close the Old Harbour Bridge for 18 months "

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, run_cli
-from standins import free_port
+from helpers.project import ROOT, run_cli
+from helpers.servers import free_port
 
 TEMPLATES = ROOT / "templates"
 FOOTER = """{% extends "default:email/digest.mjml.j2" %}

@@ -86,6 +86,7 @@ LOOPS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(LOOPS))
 def test_a_template_that_loops_too_long_is_stopped(tmp_path: Path, case: str) -> None:
     with pytest.raises(TemplateError) as caught:

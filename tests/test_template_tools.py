@@ -9,11 +9,12 @@ from urllib.parse import parse_qsl, urlsplit
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import FeedServer, rss, run_cli, write_config
 from dispatch.models import Article, VideoCard
 from dispatch.outputs.base import Capabilities
 from dispatch.render.renderer import LinkTags, Renderer
 from dispatch.urls import tag_url
+from helpers.project import rss, run_cli, write_config
+from helpers.servers import FeedServer
 
 TAGS = {"utm_source": "newsletter", "utm_medium": "email", "utm_campaign": "daily"}
 names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=8)

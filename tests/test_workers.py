@@ -21,14 +21,25 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from conftest import ROOT, FeedServer, State, article_items, rss, run_cli, write_config
 from dispatch.config import load_config
 from dispatch.store.core import Store
-from standins import SmtpStandIn, WebhookReceiver
-from test_daemon import SECRET, wait_for
+from helpers.project import (
+    NOW,
+    ROOT,
+    State,
+    article_items,
+    rss,
+    run_cli,
+    wait_for,
+    write_config,
+)
+from helpers.servers import FeedServer
+from helpers.smtp import SmtpStandIn
+from helpers.webhooks import SECRET, WebhookReceiver
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 DELIVERIES = 1000
-NOW = "2026-11-27T03:00:00+00:00"
 
 
 @pytest.fixture

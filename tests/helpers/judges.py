@@ -10,9 +10,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
+from helpers.prepared import needs
 
-ORACLES = Path(__file__).parent / "oracles"
+ORACLES = Path(__file__).resolve().parent.parent / "oracles"
 
 
 def judge(texts: list[str]) -> list[dict[str, Any]]:
@@ -20,8 +20,9 @@ def judge(texts: list[str]) -> list[dict[str, Any]]:
     would go), and ``x`` and ``valid`` as twitter-text's parseTweet counts it.
     """
     node = shutil.which("node")
-    if node is None or not (ORACLES / "node_modules" / "@atproto" / "api").is_dir():
-        pytest.fail("the networks' own code is not installed: run sh tests/prepare.sh")
+    installed = (ORACLES / "node_modules" / "@atproto" / "api").is_dir()
+    needs("the networks' own code (Node.js and tests/oracles)", node is not None and installed)
+    assert node is not None
     answer = subprocess.run(
         [node, "judge.mjs"],
         cwd=ORACLES,

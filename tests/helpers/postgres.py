@@ -18,6 +18,10 @@ from pathlib import Path
 USER = "dispatch"
 
 
+def installed() -> bool:
+    return bool(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+
+
 def _binaries() -> Path:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not found:

@@ -1,0 +1,56 @@
+"""A project that sends through given outputs: one feed served by the test's server, and a post
+rule (or a digest) to the outputs; and the deliveries it left in the store.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from helpers.project import State, article_items, rss, write_config
+from helpers.servers import FeedServer
+
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00"
+    b"\x00\x90wS\xde\x00\x00\x00\x0cIDATx\x9cc\xf8\xcf\xc0\x00\x00\x03\x01\x01\x00\xc9\xfe"
+    b"\x92\xef\x00\x00\x00\x00IEND\xaeB`\x82"
+)
+
+
+def setup(
+    state: State,
+    tmp_path: Path,
+    server: FeedServer,
+    outputs: dict[str, Any],
+    *,
+    articles: int = 1,
+    digest: bool = False,
+    items: list[dict[str, str]] | None = None,
+) -> Path:
+    url = server.serve("/feed", rss(items or article_items(articles)))
+    data: dict[str, Any] = {
+        "state": state.value,
+        "allow_private_networks": True,
+        "feeds": [{"name": "news", "url": url, "backfill": "all"}],
+        "outputs": outputs,
+    }
+    if digest:
+        data["digests"] = [
+            {
+                "name": "daily",
+                "outputs": list(outputs),
+                "title": "Tägliche Post",
+                "max_items": 100,
+                "locale": "en_GB",
+            }
+        ]
+    else:
+        data["posts"] = [{"name": "social", "outputs": list(outputs)}]
+    return write_config(tmp_path, data)
+
+
+def deliveries(state: State) -> list[tuple[Any, ...]]:
+    return state.rows(
+        "SELECT id, output, recipient, status, remote_id, last_error, idempotency_key,"
+        " record_key, next_attempt_at FROM deliveries ORDER BY id"
+    )

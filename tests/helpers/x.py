@@ -1,0 +1,93 @@
+"""X's API v2 on 127.0.0.1, judging every post with twitter-text as X does."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from helpers.servers import Call, JsonServer, Reply, reply
+
+
+class XStandIn(JsonServer):
+    """X API v2: POST /2/tweets with OAuth 1.0a user context."""
+
+    def __init__(self, consumer_key: str = "x-consumer", *, reject_duplicates: bool = True) -> None:
+        super().__init__()
+        self.consumer_key = consumer_key
+        self.reject_duplicates = reject_duplicates  # off to count double posts, not hide them
+        self.tweets: list[dict[str, str]] = []
+        self.invalid: list[str] = []  # posts twitter-text calls invalid, refused
+        self.ids = itertools.count(1_800_000_000_000_000_000)
+
+    def output(self, **settings: Any) -> dict[str, Any]:
+        """Output settings that reach this stand-in, with ``settings`` added or replaced."""
+        return {
+            "type": "x",
+            "api_url": self.url,
+            "consumer_key": self.consumer_key,
+            "consumer_secret": "s",
+            "access_token": "t",
+            "access_token_secret": "s",
+            **settings,
+        }
+
+    def handle(self, call: Call) -> Reply:
+        auth = call.headers.get("authorization", "")
+        if not auth.startswith("OAuth ") or f'oauth_consumer_key="{self.consumer_key}"' not in auth:
+            return reply(401, {"title": "Unauthorized", "detail": "Unauthorized", "status": 401})
+        if call.path == "/2/tweets" and call.method == "POST":
+            text = call.json()["text"]
+            parsed = _parse_tweet(text)
+            if not parsed.valid:  # what X answers a post over its limit
+                self.invalid.append(text)
+                return reply(
+                    400,
+                    {
+                        "errors": [{"message": "Your Tweet text is too long."}],
+                        "title": "Invalid Request",
+                        "detail": f"weighted length {parsed.weightedLength} (twitter-text)",
+                        "type": "https://api.twitter.com/2/problems/invalid-request",
+                    },
+                )
+            if self.reject_duplicates and any(tweet["text"] == text for tweet in self.tweets):
+                return reply(
+                    403,
+                    {
+                        "detail": "You are not allowed to create a Tweet with duplicate content.",
+                        "type": "about:blank",
+                        "title": "Forbidden",
+                        "status": 403,
+                    },
+                )
+            tweet = {"id": str(next(self.ids)), "text": text}
+            self.tweets.append(tweet)
+            return reply(
+                201,
+                {
+                    "data": {
+                        "id": tweet["id"],
+                        "text": text,
+                        "edit_history_tweet_ids": [tweet["id"]],
+                    }
+                },
+            )
+        return reply(404, {"title": "Not Found Error", "status": 404})
+
+
+def _parse_tweet(text: str) -> Any:
+    """twitter-text's verdict on a post (its Python port), as X's own servers judge it."""
+    from dispatch.render.fit import twitter_text
+
+    return twitter_text().parse_tweet(text)
+
+
+X_ENV = {"X_SECRET": "x-secret"}
+
+
+def x_output(standin: XStandIn, **extra: Any) -> dict[str, Any]:
+    settings = {
+        "consumer_secret": "${X_SECRET}",
+        "access_token": "x-token",
+        "access_token_secret": "${X_SECRET}",
+    }
+    return standin.output(**{**settings, **extra})
