@@ -6,11 +6,8 @@ and recovers. Screenshots are kept in test-artifacts/preview/.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -20,8 +17,8 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from helpers.prepared import needs
+from helpers.preview import running_preview
 from helpers.project import ROOT
-from helpers.servers import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -54,31 +51,8 @@ def project(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def preview_url(project: Path) -> Iterator[str]:
-    port = free_port()
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("DISPATCH_")}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dispatch",
-            "--config",
-            str(project / "feeds.yaml"),
-            "preview",
-            "--port",
-            str(port),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=environ,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    assert f"http://127.0.0.1:{port}/" in line, line + process.stdout.read()
-    yield f"http://127.0.0.1:{port}/"
-    process.terminate()
-    output = process.communicate(timeout=10)[0]
-    assert process.returncode == 0, output
+    with running_preview(project / "feeds.yaml") as url:
+        yield url
     assert not (project / "dispatch.db").exists(), "the preview must not write the state file"
 
 

@@ -6,7 +6,6 @@ preview), and `dispatch templates init` for an installed dispatch.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -19,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers.preview import running_preview
 from helpers.project import ROOT, run_cli
-from helpers.servers import free_port
 
 TEMPLATES = ROOT / "templates"
 FOOTER = """{% extends "default:email/digest.mjml.j2" %}
@@ -83,25 +82,8 @@ def test_a_dry_run_uses_the_folder_beside_feeds_yaml_and_the_built_in_it_extends
 
 @pytest.fixture
 def preview(project: Path) -> Iterator[str]:
-    port = free_port()
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("DISPATCH_")}
-    command = [sys.executable, "-m", "dispatch", "--config", str(project / "feeds.yaml")]
-    process = subprocess.Popen(
-        [*command, "preview", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=environ,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    assert f"http://127.0.0.1:{port}/" in line, line + process.stdout.read()
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        process.stdout.close()
+    with running_preview(project / "feeds.yaml") as url:
+        yield url
 
 
 def fetch(url: str) -> str:
