@@ -14,7 +14,7 @@ from dispatch.outputs.registry import open_outputs
 from dispatch.preview.model import Preview, build, keep_last_good
 from dispatch.render.renderer import Renderer
 from dispatch.store.core import Store
-from helpers.project import State, article_items, rss, write_config
+from helpers.project import ROOT, State, article_items, rss, write_config
 from helpers.servers import FeedServer
 
 MORNING = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
@@ -140,3 +140,27 @@ def test_a_broken_template_shows_its_line_and_keeps_the_last_good_render(
     # Posts do not use the subject template: they render as before.
     assert [p.text for p in shown.posts] == [p.text for p in good.posts]
     dispatcher.store.close()
+
+
+def test_a_digest_past_its_outputs_clipping_size_is_marked(
+    server: FeedServer, tmp_path: Path
+) -> None:
+    # The size is the smtp output's own (the bytes of HTML it counts), not the preview's.
+    mail = {"type": "smtp", "host": "localhost", "from": "a@example.org", "to": ["b@example.org"]}
+    outputs = {"mail": mail, "archive": {"type": "file", "path": "archive"}}
+    digests = [{"name": "daily", "outputs": ["mail", "archive"], "schedule": "0 7 * * *"}]
+    dispatcher = _setup(
+        server, tmp_path, State("sqlite", "state.db"), outputs=outputs, digests=digests, posts=[]
+    )
+    dispatcher.poll(MORNING)
+    article = (ROOT / "templates" / "email" / "article.mjml.j2").read_text()
+    folder = tmp_path / "templates" / "email"
+    folder.mkdir(parents=True)
+    (folder / "article.mjml.j2").write_text(
+        article + "<mj-raw><!-- " + "x" * 60_000 + " --></mj-raw>"
+    )
+    preview = _preview(dispatcher, MORNING, Renderer(tmp_path / "templates"))
+    views = {digest.output: digest for digest in preview.digests}
+    assert views["mail"].size > 102_000 and views["mail"].clip_at == 102_000
+    assert views["mail"].clipped
+    assert views["archive"].clip_at is None and not views["archive"].clipped

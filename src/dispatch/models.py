@@ -49,6 +49,13 @@ class Capabilities:
     unsubscribe: str | None = None
     test_sends: bool = False
 
+    @property
+    def clip_bytes(self) -> int | None:
+        """Bytes of HTML past which mail clients clip a message: the limit of an output that
+        counts its HTML in bytes (Gmail's ~102 KB, for email); None for the rest.
+        """
+        return self.limit if self.counting == "bytes" else None
+
 
 @dataclass(frozen=True)
 class VideoCard:

@@ -89,7 +89,7 @@ def _digest_findings(where: str, page: str, text: str, output: Output) -> list[F
     findings = []
     size = len(page.encode("utf-8"))
     capabilities = output.capabilities
-    clip_at = capabilities.limit if capabilities.counting == "bytes" else None
+    clip_at = capabilities.clip_bytes
     if clip_at is not None and size > clip_at:
         findings.append(
             Finding(

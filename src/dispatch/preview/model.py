@@ -218,10 +218,10 @@ def _digest_views(
     period = now if plan.due or plan.next_at is None else plan.next_at
     views = []
     for name in rule.outputs:
-        view = DigestView(f"{rule.name}/{name}", rule.name, name, rule.schedule, note)
-        capabilities = outputs[name].capabilities
-        if capabilities.counting == "bytes":
-            view = replace(view, clip_at=capabilities.limit)
+        clip_at = outputs[name].capabilities.clip_bytes
+        view = DigestView(
+            f"{rule.name}/{name}", rule.name, name, rule.schedule, note, clip_at=clip_at
+        )
         try:
             rendered = render_digest(renderer, rule, outputs[name], articles, period)
         except TemplateError as e:
