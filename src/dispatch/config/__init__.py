@@ -1,6 +1,6 @@
 """The configuration: feeds.yaml's typed models (``schema``), loading them with every problem
 placed (``load``), the output types it may name (``plugins``), secrets from the environment
-(``secrets``), and editing the file in place (``edit``).
+(``secrets``). Editing the file in place is ``dispatch.app.feeds``.
 
 Every stage reads the configuration, so its common names are importable from here.
 """

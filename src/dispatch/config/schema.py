@@ -103,7 +103,7 @@ class StoriesSettings(StrictModel):
 
 
 class LlmSettings(StrictModel):
-    """An OpenAI-compatible chat endpoint that writes summaries (see ``dispatch.llm``)."""
+    """An OpenAI-compatible chat endpoint that writes summaries (see ``dispatch.enrich.llm``)."""
 
     base_url: str  # up to /v1: https://api.openai.com/v1, http://127.0.0.1:11434/v1 (Ollama)
     model: str
@@ -174,7 +174,7 @@ def _timezone(value: str) -> str:
 
 
 class FilterSettings(StrictModel):
-    """Criteria of a rule's ``include`` or ``exclude``; see ``dispatch.filters``."""
+    """Criteria of a rule's ``include`` or ``exclude``; see ``dispatch.plan.filters``."""
 
     categories: list[str] = []
     authors: list[str] = []

@@ -1,9 +1,9 @@
 """All durable state: feeds, articles, aliases, digests and the outbox of deliveries, on SQLite
 (the default) or PostgreSQL (many workers).
 
-The only module with SQL, written once for both engines (``dispatch.db`` translates). Migrations
-are numbered; the same ones build both. A dry run works on ``Store.snapshot``, which keeps
-nothing, so the store is never written.
+The only module with SQL, written once for both engines (``dispatch.store.engines``
+translates). Migrations are numbered; the same ones build both. A dry run works on
+``Store.snapshot``, which keeps nothing, so the store is never written.
 """
 
 from __future__ import annotations
@@ -187,7 +187,8 @@ def _moment(text: str | None) -> datetime | None:
 
 
 class Store:
-    """The state of one dispatch installation, on SQLite or PostgreSQL (see ``dispatch.db``).
+    """The state of one dispatch installation, on SQLite or PostgreSQL (see
+    ``dispatch.store.engines``).
 
     ``worker`` names this process in the leases it takes: on a shared (PostgreSQL) store,
     workers claim due feeds and pending deliveries with ``FOR UPDATE SKIP LOCKED``, so no two
