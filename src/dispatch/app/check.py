@@ -18,7 +18,7 @@ from dispatch.config import Config
 from dispatch.errors import TemplateError
 from dispatch.outputs.base import Output
 from dispatch.render.messages import render_digest, render_post
-from dispatch.render.renderer import Renderer
+from dispatch.render.renderer import BUILT_IN_PREFIX, Renderer
 from dispatch.render.samples import sample_articles
 
 _IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
@@ -77,6 +77,8 @@ def check(config: Config, outputs: dict[str, Output]) -> list[Finding]:
 def _syntax(renderer: Renderer) -> list[Finding]:
     findings = []
     for name in renderer.env.list_templates(extensions=["j2"]):
+        if name.startswith(f"{BUILT_IN_PREFIX}:"):
+            continue  # the shipped set again, by its other name: compiled once is enough
         try:
             renderer.env.get_template(name)
         except jinja2.TemplateSyntaxError as e:
