@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -25,4 +26,5 @@ def needs(what: str, present: bool) -> None:
 
 
 def have_command(name: str) -> bool:
-    return shutil.which(name) is not None
+    """On the PATH, or in /usr/sbin, where Debian puts servers (off a non-root user's PATH)."""
+    return shutil.which(name) is not None or Path("/usr/sbin", name).exists()
