@@ -13,7 +13,8 @@ import pytest
 
 from dispatch.errors import StoreError
 from dispatch.models import Article, FeedUpdate, Route, VideoCard
-from dispatch.store.core import MIGRATIONS, Store
+from dispatch.store.core import Store
+from dispatch.store.schema import MIGRATIONS
 from helpers.project import State
 
 NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)

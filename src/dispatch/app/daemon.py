@@ -34,7 +34,7 @@ from dispatch.models import DeliveryResult, FeedResult, RunReport
 from dispatch.outbox.deliverer import Deliverer
 from dispatch.outbox.heartbeat import working
 from dispatch.outputs.registry import open_outputs
-from dispatch.store.core import Store
+from dispatch.store.core import Store, opened
 
 POLL_JITTER = 0.1  # a feed's polls wander by up to a tenth of its interval
 MAX_JITTER = timedelta(minutes=5)
@@ -66,31 +66,27 @@ class Daemon:
         from apscheduler.schedulers.background import BackgroundScheduler
 
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
-        holder = Store.open(self._state())
-        try:
-            with working(holder, self.config.daemon.lease):
-                self._scheduler = BackgroundScheduler(
-                    executors={"default": ThreadPoolExecutor(1)},
-                    job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
-                    timezone=UTC,
-                )
-                self._schedule()
-                self._scheduler.add_job(self._job, args=("catch-up",), id="catch-up")
-                health = self._start_health()
-                self._handle_signals()
-                self._scheduler.start()
-                self.log.info(
-                    "dispatch is running: %d feeds, %d digests, %d post rules",
-                    len(self.config.feeds),
-                    len(self.config.digests),
-                    len(self.config.posts),
-                )
-                try:
-                    self._serve()
-                finally:
-                    self._shutdown(health)
-        finally:
-            holder.close()
+        with opened(self._state()) as holder, working(holder, self.config.daemon.lease):
+            self._scheduler = BackgroundScheduler(
+                executors={"default": ThreadPoolExecutor(1)},
+                job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+                timezone=UTC,
+            )
+            self._schedule()
+            self._scheduler.add_job(self._job, args=("catch-up",), id="catch-up")
+            health = self._start_health()
+            self._handle_signals()
+            self._scheduler.start()
+            self.log.info(
+                "dispatch is running: %d feeds, %d digests, %d post rules",
+                len(self.config.feeds),
+                len(self.config.digests),
+                len(self.config.posts),
+            )
+            try:
+                self._serve()
+            finally:
+                self._shutdown(health)
         return 0
 
     def _serve(self) -> None:
@@ -177,41 +173,39 @@ class Daemon:
         if self.stopping.is_set():
             return
         config, outputs = self.config, self.outputs
-        store = Store.open(self._state())
         try:
-            dispatcher = Dispatcher.build(config, store, outputs)
-            deliverer = Deliverer(
-                config,
-                store,
-                dispatcher.renderer,
-                dispatcher.outputs,
-                pace=True,
-                stop=self.stopping,
-            )
-            now = datetime.now(UTC)
-            # One store, one daemon: what it left sending can only date from before it started.
-            # Workers sharing a store: any of them may have died since, so look every time.
-            recover = what == "catch-up" or store.shared
-            recovered = deliverer.recover(now) if recover else []
-            feeds: list[FeedResult] = []
-            if what in ("catch-up", "poll"):
-                feeds = dispatcher.poll(now, only=name)
-            if what in ("catch-up", "digest"):
-                deliverer.plan_digests(now)
-            deliveries = deliverer.deliver(now, dry_run=False, out_dir=None)
-            report = RunReport(
-                feeds=tuple(feeds),
-                deliveries=(*recovered, *deliveries),
-                notes=(*dispatcher.notes(), *deliverer.notes()),
-            )
-            self._log(report)
-            self.metrics.record(report, time.time())
-            self.metrics.set_outbox(status(store).counts)
-            self.last_job = datetime.now(UTC)
+            with opened(self._state()) as store:
+                dispatcher = Dispatcher.build(config, store, outputs)
+                deliverer = Deliverer(
+                    config,
+                    store,
+                    dispatcher.renderer,
+                    dispatcher.outputs,
+                    pace=True,
+                    stop=self.stopping,
+                )
+                now = datetime.now(UTC)
+                # One store, one daemon: what it left sending can only date from before it started.
+                # Workers sharing a store: any of them may have died since, so look every time.
+                recover = what == "catch-up" or store.shared
+                recovered = deliverer.recover(now) if recover else []
+                feeds: list[FeedResult] = []
+                if what in ("catch-up", "poll"):
+                    feeds = dispatcher.poll(now, only=name)
+                if what in ("catch-up", "digest"):
+                    deliverer.plan_digests(now)
+                deliveries = deliverer.deliver(now, dry_run=False, out_dir=None)
+                report = RunReport(
+                    feeds=tuple(feeds),
+                    deliveries=(*recovered, *deliveries),
+                    notes=(*dispatcher.notes(), *deliverer.notes()),
+                )
+                self._log(report)
+                self.metrics.record(report, time.time())
+                self.metrics.set_outbox(status(store).counts)
+                self.last_job = datetime.now(UTC)
         except Exception:  # one bad job must not take the daemon down
             self.log.exception("the %s job failed", what)
-        finally:
-            store.close()
 
     def _log(self, report: RunReport) -> None:
         for note in report.notes:

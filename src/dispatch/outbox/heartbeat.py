@@ -14,7 +14,7 @@ from pathlib import Path
 from types import TracebackType
 
 from dispatch.errors import StoreError
-from dispatch.store.core import Store
+from dispatch.store.core import Store, opened
 
 log = logging.getLogger("dispatch.heartbeat")
 
@@ -42,21 +42,15 @@ class Heartbeat:
         self._thread.join()
 
     def _beat(self) -> None:
-        store: Store | None = None
+        # A connection each beat (a third of a lease apart): one lost between beats is
+        # simply opened again at the next.
         every = self._lease.total_seconds() / 3
-        try:
-            while not self._stop.wait(every):
-                try:
-                    store = store or Store.open(self._location)
+        while not self._stop.wait(every):
+            try:
+                with opened(self._location) as store:
                     store.renew_leases(datetime.now(UTC) + self._lease)
-                except StoreError as e:  # the next beat tries again, on a new connection
-                    log.warning("cannot renew leases: %s", e)
-                    if store is not None:
-                        store.close()
-                    store = None
-        finally:
-            if store is not None:
-                store.close()
+            except StoreError as e:  # the next beat tries again
+                log.warning("cannot renew leases: %s", e)
 
 
 @contextmanager

@@ -28,7 +28,7 @@ from dispatch.outputs.base import Output
 from dispatch.outputs.registry import open_outputs, recall_limits
 from dispatch.preview.model import Preview, build, keep_last_good
 from dispatch.render.renderer import Renderer
-from dispatch.store.core import Store
+from dispatch.store.core import Store, opened
 
 WATCH_EVERY = 0.25  # seconds between looks at the watched files
 KEEPALIVE = 15.0  # seconds between comments on an idle event stream
@@ -55,6 +55,7 @@ class Workbench:
     config_problems: tuple[str, ...] = ()
     version: int = 0
     _store: Store | None = None
+    _held: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)  # the snapshot
     _outputs: dict[str, Output] = field(default_factory=dict)
     _source: str = ""
 
@@ -70,9 +71,8 @@ class Workbench:
             self.config_problems = (e.describe(),)
             return
         self.config, self._outputs, self.config_problems = config, outputs, ()
-        if self._store is not None:
-            self._store.close()
-        self._store = Store.snapshot(config.state_location)
+        self._held.close()  # the last snapshot, if any
+        self._store = self._held.enter_context(opened(config.state_location, snapshot=True))
         recall_limits(outputs, self._store.output_states())  # counted as a send will count
         self._source = f"the state store {self._store.path}"
         if not any(self._store.article_counts().values()):
@@ -118,8 +118,7 @@ class Workbench:
         )
 
     def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
+        self._held.close()
 
 
 class Server:
