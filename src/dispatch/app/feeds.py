@@ -1,13 +1,9 @@
-"""Managing the feeds list: find a site's feed from its home page, add feeds to feeds.yaml
-without losing its comments, and move lists in and out as OPML.
-
-feeds.yaml is edited with ruamel.yaml's round trip, so comments, order and quoting stay as
-the editor wrote them; the edited text is validated as a whole before it replaces the file.
+"""Managing the feeds list: find a site's feed from its home page, name it, and move lists in
+and out as OPML. The edit of feeds.yaml itself is ``dispatch.config.edit``'s.
 """
 
 from __future__ import annotations
 
-import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +13,8 @@ from xml.sax.saxutils import quoteattr
 
 from lxml import etree, html
 
-from dispatch.config import Config, feed_url_problem, parse_config
+from dispatch.config import Config, feed_url_problem
+from dispatch.config.edit import add_feeds
 from dispatch.errors import DispatchError, FetchError, ParseError
 from dispatch.ingest.fetcher import Fetcher, FetchRequest, FetchResponse
 from dispatch.ingest.parse import parse_feed
@@ -115,33 +112,6 @@ def slug(text: str, taken: set[str]) -> str:
     while name in taken:
         name, number = f"{base}-{number}", number + 1
     return name
-
-
-def add_feeds(path: Path, entries: list[dict[str, Any]]) -> Config:
-    """Append feeds to feeds.yaml, keeping everything else as written; returns the new
-    configuration.
-
-    Raises:
-        ConfigError: the result would not be a valid configuration (nothing is written).
-    """
-    from ruamel.yaml import YAML
-    from ruamel.yaml.comments import CommentedMap, CommentedSeq
-
-    yaml = YAML()
-    yaml.preserve_quotes = True
-    yaml.width = 4096
-    text = path.read_text(encoding="utf-8")
-    document = yaml.load(text)
-    feeds = document.get("feeds")
-    if feeds is None:
-        feeds = document["feeds"] = CommentedSeq()
-    for entry in entries:
-        feeds.append(CommentedMap(entry))
-    buffer = io.StringIO()
-    yaml.dump(document, buffer)
-    config = parse_config(buffer.getvalue(), str(path))
-    path.write_text(buffer.getvalue(), encoding="utf-8")
-    return config
 
 
 def read_opml(data: bytes) -> list[Found]:
