@@ -20,9 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dispatch.config import FetchSettings
 from dispatch.errors import FeedError
-from dispatch.ingest.fetcher import Fetcher, FetchRequest
 from dispatch.ingest.parse import parse_feed
 from dispatch.models import Article
+from dispatch.net.fetch import Fetcher, FetchRequest
 from helpers.servers import FeedServer
 
 FEEDPARSER = "6.0.14"

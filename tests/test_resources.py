@@ -17,7 +17,7 @@ import pytest
 
 from dispatch.config import FetchSettings
 from dispatch.errors import FetchError
-from dispatch.ingest.fetcher import Fetcher, FetchRequest
+from dispatch.net.fetch import Fetcher, FetchRequest
 from helpers.project import LOCAL, NOW, State, archive_config, article_items, rss, run_cli
 from helpers.servers import FeedServer
 

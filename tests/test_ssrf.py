@@ -15,7 +15,7 @@ import pytest
 
 from dispatch.config import FetchSettings
 from dispatch.errors import FetchError
-from dispatch.ingest.fetcher import Fetcher, FetchRequest
+from dispatch.net.fetch import Fetcher, FetchRequest
 from dispatch.net.guard import GuardedResolver
 from helpers.dns import DnsStandIn
 from helpers.project import article_items, rss, run_cli, write_config

@@ -21,8 +21,8 @@ from dispatch.config import Config, FeedConfig
 from dispatch.enrich.stories import StoryIndex, with_shingles
 from dispatch.enrich.summarise import ExtractiveSummariser, Summariser
 from dispatch.errors import FeedError, FetchError
-from dispatch.ingest.fetcher import Fetcher, FetchRequest, FetchResponse
 from dispatch.models import Article, Candidate, FeedResult, FeedState, FeedUpdate, Route, RunReport
+from dispatch.net.fetch import Fetcher, FetchRequest, FetchResponse
 from dispatch.outputs.base import Output
 from dispatch.plan.decisions import classify, is_due, next_poll
 from dispatch.store.core import Store

@@ -16,8 +16,8 @@ from lxml import etree, html
 from dispatch.config import Config, feed_url_problem
 from dispatch.config.edit import add_feeds
 from dispatch.errors import DispatchError, FetchError, ParseError
-from dispatch.ingest.fetcher import Fetcher, FetchRequest, FetchResponse
 from dispatch.ingest.parse import parse_feed
+from dispatch.net.fetch import Fetcher, FetchRequest, FetchResponse
 
 FEED_TYPES = (
     "application/rss+xml",

@@ -138,3 +138,13 @@ def _legacy_ipv4(host: str) -> ipaddress.IPv4Address | None:
         return ipaddress.IPv4Address(socket.inet_aton(host))
     except OSError:
         return None
+
+
+def guarded_connector(
+    allow_private: bool, nameservers: Sequence[str] = (), limit: int = 100
+) -> aiohttp.TCPConnector:
+    """The connector every dispatch request goes through (feeds, pages, images, outputs): it
+    refuses private addresses when a name resolves, unless they are allowed.
+    """
+    resolver = None if allow_private else GuardedResolver(nameservers)
+    return aiohttp.TCPConnector(limit=limit, resolver=resolver)

@@ -13,7 +13,7 @@ from typing import Any
 
 import aiohttp
 
-from dispatch.net.guard import BlockedAddress, GuardedResolver, check_target
+from dispatch.net.guard import BlockedAddress, check_target, guarded_connector
 
 LONGEST_WAIT = 365 * 86400.0  # seconds: a longer Retry-After is read as this
 
@@ -72,9 +72,8 @@ async def _request(
     max_bytes: int,
 ) -> HttpResponse:
     check_target(url, allow_private)
-    connector = aiohttp.TCPConnector(resolver=None if allow_private else GuardedResolver())
     async with aiohttp.ClientSession(
-        connector=connector, timeout=aiohttp.ClientTimeout(total=timeout)
+        connector=guarded_connector(allow_private), timeout=aiohttp.ClientTimeout(total=timeout)
     ) as session:
         try:
             async with session.request(

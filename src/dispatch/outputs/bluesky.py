@@ -16,8 +16,8 @@ from typing import Any, ClassVar, Literal
 from dispatch.config import FetchSettings, OutputSettings
 from dispatch.config.secrets import Secret
 from dispatch.errors import AuthError, RateLimited, Rejected, TransientError
-from dispatch.ingest.fetcher import Fetcher, FetchRequest, FetchResponse
 from dispatch.models import Kind, Message
+from dispatch.net.fetch import Fetcher, FetchRequest, FetchResponse
 from dispatch.outputs.base import BaseOutput, Capabilities
 from dispatch.render.richtext import detect_facets
 from dispatch.urls import ascii_url

@@ -21,7 +21,7 @@ import aiohttp
 
 from dispatch.config import FetchSettings
 from dispatch.errors import FetchError
-from dispatch.net.guard import BlockedAddress, GuardedResolver, NotFetched, check_target
+from dispatch.net.guard import BlockedAddress, NotFetched, check_target, guarded_connector
 from dispatch.net.http import retry_after_seconds
 
 # What a URL may hold as it is, besides letters, digits and "-._~": percent-encoding the rest.
@@ -137,9 +137,8 @@ class Fetcher:
 
         def session_for(allow_private: bool) -> aiohttp.ClientSession:
             if allow_private not in sessions:
-                connector = aiohttp.TCPConnector(
-                    limit=self.settings.concurrency,
-                    resolver=None if allow_private else GuardedResolver(self.settings.nameservers),
+                connector = guarded_connector(
+                    allow_private, self.settings.nameservers, self.settings.concurrency
                 )
                 sessions[allow_private] = aiohttp.ClientSession(
                     connector=connector, timeout=timeout, headers=headers
