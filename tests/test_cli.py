@@ -7,10 +7,9 @@ import sys
 from pathlib import Path
 
 from helpers.mastodon import MastodonStandIn
-from helpers.project import ROOT, article_items, rss, run_cli, write_config
+from helpers.project import NOW, ROOT, article_items, rss, run_cli, write_config
 from helpers.servers import FeedServer
 
-NOW = "2026-11-27T03:00:00+00:00"
 FIELDS = {
     "output",
     "type",

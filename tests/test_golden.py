@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers.project import ROOT, run_cli
+from helpers.project import NOW, ROOT, run_cli
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "example"
-NOW = "2026-11-27T03:00:00+00:00"
 
 
 def test_bundled_example_matches_the_golden_files(

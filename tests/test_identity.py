@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from helpers.project import State, archive_config, article_items, rss, run_cli
+from helpers.project import NOW, State, archive_config, article_items, rss, run_cli
 from helpers.servers import FeedServer
 
-NOW = "2026-11-27T03:00:00+00:00"
 LATER = ["2026-11-27T04:00:00+00:00", "2026-11-27T05:00:00+00:00", "2026-11-27T06:00:00+00:00"]
 
 

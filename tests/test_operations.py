@@ -13,11 +13,9 @@ from typing import Any
 
 import pytest
 
-from helpers.project import State, article_items, rss, run_cli, run_process, write_config
+from helpers.project import NOW, State, article_items, rss, run_cli, run_process, write_config
 from helpers.servers import FeedServer
 from helpers.x import XStandIn
-
-NOW = "2026-11-27T03:00:00+00:00"
 
 
 def x_setup(
