@@ -39,7 +39,7 @@ from dispatch.outbox.inflight import InFlight, Sending, taken_over
 from dispatch.outputs.base import Output
 from dispatch.outputs.file import write_message
 from dispatch.outputs.registry import recall_limits
-from dispatch.plan.decisions import digest_period
+from dispatch.plan.decisions import digest_period, issue_period
 from dispatch.plan.outbox import (
     BUDGET_WINDOW,
     MAX_ATTEMPTS,
@@ -162,7 +162,9 @@ class Deliverer:
         ids = self.store.queued(rule.name)[: rule.max_items]
         ids = ids or self.store.newest(rule.max_items, rule.feeds)
         articles = sorted(self.store.articles(ids), key=newest_first)
-        rendered = render_digest(self.renderer, rule, output, articles, now)
+        last = self.store.last_digest_period(rule.name)
+        period = issue_period(rule.schedule, rule.timezone, last, now)  # dated as it will be
+        rendered = render_digest(self.renderer, rule, output, articles, period)
         key = idempotency_key("test", name, address, now.isoformat())
         message = Message(
             delivery_id=0,

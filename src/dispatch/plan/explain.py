@@ -37,6 +37,7 @@ class DigestPlan:
     queued: tuple[int, ...]
     due: bool
     next_at: datetime | None
+    period: datetime  # what the next issue is dated
 
 
 def digest_reason(article: Article, trail: Trail, plan: DigestPlan) -> Reason:

@@ -17,7 +17,7 @@ from dispatch.config import Config, DigestConfig
 from dispatch.errors import TemplateError
 from dispatch.models import Article
 from dispatch.outputs.base import Output
-from dispatch.plan.decisions import digest_period, next_tick
+from dispatch.plan.decisions import digest_period, issue_period, next_tick
 from dispatch.plan.explain import DigestPlan, Reason, digest_reason, post_reason
 from dispatch.render.fit import count, unit
 from dispatch.render.messages import newest_first, render_digest, render_post
@@ -186,12 +186,13 @@ def keep_last_good(previous: Preview | None, current: Preview) -> Preview:
 
 
 def _digest_plan(store: Store, rule: DigestConfig, now: datetime) -> DigestPlan:
-    period = digest_period(rule.schedule, rule.timezone, store.last_digest_period(rule.name), now)
+    last = store.last_digest_period(rule.name)
     return DigestPlan(
         rule,
         tuple(store.queued(rule.name)),
-        due=period is not None,
+        due=digest_period(rule.schedule, rule.timezone, last, now) is not None,
         next_at=next_tick(rule.schedule, rule.timezone, now),
+        period=issue_period(rule.schedule, rule.timezone, last, now),
     )
 
 
@@ -215,7 +216,6 @@ def _digest_views(
     if not articles:
         articles = sample_articles()
         note = "no articles read yet; dispatch's sample articles"
-    period = now if plan.due or plan.next_at is None else plan.next_at
     views = []
     for name in rule.outputs:
         clip_at = outputs[name].capabilities.clip_bytes
@@ -223,7 +223,7 @@ def _digest_views(
             f"{rule.name}/{name}", rule.name, name, rule.schedule, note, clip_at=clip_at
         )
         try:
-            rendered = render_digest(renderer, rule, outputs[name], articles, period)
+            rendered = render_digest(renderer, rule, outputs[name], articles, plan.period)
         except TemplateError as e:
             views.append(replace(view, problem=_problem(renderer, e)))
             continue
