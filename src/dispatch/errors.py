@@ -11,6 +11,7 @@ Third-party errors are wrapped at the boundary with ``raise ... from e``; real b
     │   └── ParseError         the body is not a feed
     ├── TemplateError          a template failed to load, compile or render
     ├── OperationError         an operator's command cannot be carried out as asked
+    ├── ListenError            a port the daemon or the preview serves on is taken
     └── OutputError            one output could not take a message (permanent: failed)
         ├── OutputUnavailable  not ready (unset secret, missing extra); stays pending
         ├── AuthError          credentials refused; failed until the operator fixes them
@@ -110,6 +111,28 @@ class ParseError(FeedError):
 
 class OperationError(DispatchError):
     """An operator's command cannot be carried out as asked."""
+
+
+class ListenError(DispatchError):
+    """A port dispatch would serve on (the daemon's health endpoints, the preview) cannot be
+    had: another program holds it, or it is not allowed.
+    """
+
+    def __init__(self, message: str, *, hint: str) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+def listen_error(what: str, address: str, error: OSError, hint: str) -> ListenError:
+    """A ``ListenError`` for ``what`` at ``address`` from the ``OSError`` binding raised."""
+    import errno
+
+    reason = {
+        errno.EADDRINUSE: "another program is listening there",
+        errno.EACCES: "this user may not listen there",
+        errno.EADDRNOTAVAIL: "no interface of this machine has that address",
+    }.get(error.errno or 0, error.strerror or str(error))
+    return ListenError(f"cannot serve {what} on {address}: {reason}", hint=hint)
 
 
 class TemplateError(DispatchError):

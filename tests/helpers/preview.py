@@ -15,7 +15,7 @@ from helpers.servers import free_port
 @contextlib.contextmanager
 def running_preview(config: Path) -> Iterator[str]:
     """The preview of ``config``, by its URL; stopped with SIGTERM after, which it must take
-    as a clean stop (exit 0).
+    as a clean stop (exit 0), having printed no traceback.
     """
     port = free_port()
     environ = {k: v for k, v in os.environ.items() if not k.startswith("DISPATCH_")}
@@ -36,3 +36,4 @@ def running_preview(config: Path) -> Iterator[str]:
         process.terminate()
         output = process.communicate(timeout=10)[0]
     assert process.returncode == 0, output
+    assert "Traceback" not in output and "Error handling request" not in output, output

@@ -8,9 +8,15 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from dispatch.errors import listen_error
+
 
 class HealthServer:
-    """Serves ``health()`` (a dict with ``ok``) at /healthz and ``metrics()`` at /metrics."""
+    """Serves ``health()`` (a dict with ``ok``) at /healthz and ``metrics()`` at /metrics.
+
+    Raises:
+        ListenError: ``listen`` cannot be had (taken, or not allowed).
+    """
 
     def __init__(
         self, listen: str, health: Callable[[], dict[str, Any]], metrics: Callable[[], bytes]
@@ -38,7 +44,16 @@ class HealthServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer((host.strip("[]"), int(port)), Handler)
+        try:
+            self.server = ThreadingHTTPServer((host.strip("[]"), int(port)), Handler)
+        except OSError as e:
+            raise listen_error(
+                "health and metrics",
+                listen,
+                e,
+                "another `dispatch run` on this host may hold it: set daemon.listen in "
+                "feeds.yaml to a free port (like 127.0.0.1:9478), or to null for none",
+            ) from None
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

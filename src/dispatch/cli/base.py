@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from dispatch.models import RunReport
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_STORE = 0, 1, 2, 3
+EXIT_PIPE_CLOSED = 128 + 13  # SIGPIPE's number: what a shell reports for a tool it stopped
 
 
 def load(arguments: argparse.Namespace) -> Config:

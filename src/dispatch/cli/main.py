@@ -7,20 +7,23 @@ the function that runs it.
 Exit codes:
     0  everything went well
     1  a feed, template or output failed (everything else was still done)
-    2  usage or configuration error (nothing was done)
+    2  usage or configuration error, or a port to serve on is taken (nothing was done)
     3  the state store cannot be used
+    141  the reader of standard output went away (``| head``), as for any tool SIGPIPE stops
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
+import os
 import sys
 from collections.abc import Sequence
 
 from dispatch import __version__
 from dispatch.cli import articles, checking, feeds, outbox, sending, serving, templates
-from dispatch.cli.base import EXIT_CONFIG, EXIT_STORE
+from dispatch.cli.base import EXIT_CONFIG, EXIT_PIPE_CLOSED, EXIT_STORE
 
 GROUPS = (sending, serving, checking, outbox, articles, feeds, templates)
 
@@ -30,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="dispatch",
         description="Turn feeds into email digests and social posts.",
         epilog="Exit codes: 0 ok; 1 a feed, template or output failed (the rest was done); "
-        "2 usage or configuration error; 3 the state store cannot be used.",
+        "2 usage or configuration error, or a port taken; 3 the state store cannot be used.",
     )
     parser.add_argument("--version", action="version", version=f"dispatch {__version__}")
     parser.add_argument(
@@ -54,17 +57,28 @@ GC_THRESHOLD = 10_000
 def main(argv: Sequence[str] | None = None) -> int:
     gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
     arguments = _parser().parse_args(argv)
-    from dispatch.errors import ConfigError, StoreError
+    from dispatch.errors import ConfigError, ListenError, StoreError
 
     try:
         code: int = arguments.run(arguments)
-    except ConfigError as e:
+        sys.stdout.flush()  # here, not at exit, so a closed pipe is caught below
+    except (ConfigError, ListenError) as e:
         print(f"dispatch: {e}", file=sys.stderr)
         return EXIT_CONFIG
     except StoreError as e:
         print(f"dispatch: {e}", file=sys.stderr)
         return EXIT_STORE
+    except BrokenPipeError:
+        # The reader went away (`dispatch send --json | head`): stop quietly, as a shell tool
+        # killed by SIGPIPE would, and send what Python still holds nowhere.
+        _discard_stdout()
+        return EXIT_PIPE_CLOSED
     return code
+
+
+def _discard_stdout() -> None:
+    with contextlib.suppress(OSError, ValueError):  # not a real file (a test's capture)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 if __name__ == "__main__":

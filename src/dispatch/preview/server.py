@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +24,7 @@ from aiohttp import web
 
 from dispatch.app.dispatcher import Dispatcher
 from dispatch.config import Config, load_config
-from dispatch.errors import ConfigError, DispatchError
+from dispatch.errors import ConfigError, DispatchError, listen_error
 from dispatch.outputs.base import Output
 from dispatch.outputs.registry import open_outputs, recall_limits
 from dispatch.preview.model import Preview, build, keep_last_good
@@ -227,32 +228,50 @@ class Server:
         )
         await response.prepare(request)
         sent = -1
-        while not self._stopping.is_set():
-            if self.bench.version != sent:
-                sent = self.bench.version
-                await response.write(f"data: {sent}\n\n".encode())
-                continue
-            async with self._changed:
-                try:
-                    await asyncio.wait_for(self._changed.wait(), KEEPALIVE)
-                except TimeoutError:
-                    await response.write(b": keepalive\n\n")
+        try:
+            while not self._stopping.is_set():
+                if self.bench.version != sent:
+                    sent = self.bench.version
+                    await response.write(f"data: {sent}\n\n".encode())
+                    continue
+                async with self._changed:
+                    try:
+                        await asyncio.wait_for(self._changed.wait(), KEEPALIVE)
+                    except TimeoutError:
+                        await response.write(b": keepalive\n\n")
+        except ConnectionResetError:  # the tab was closed or reloaded: nothing to say
+            pass
         return response
 
 
 def serve(config_path: Path, config: Config, host: str, port: int) -> None:
-    """Serve the preview until interrupted."""
+    """Serve the preview until interrupted.
+
+    Raises:
+        ListenError: the port is taken, or not allowed.
+    """
     server = Server(Workbench(config_path, config))
 
     def announce(message: object) -> None:
         print(f"dispatch preview: http://{host}:{port}/ (Ctrl-C stops it)", flush=True)
 
-    web.run_app(
-        server.app(),
-        host=host,
-        port=port,
-        print=announce,
-        shutdown_timeout=1.0,
-        access_log=None,
-        handle_signals=True,
-    )
+    try:
+        web.run_app(
+            server.app(),
+            host=host,
+            port=port,
+            print=announce,
+            shutdown_timeout=1.0,
+            access_log=None,
+            handle_signals=True,
+        )
+    except OSError as e:
+        if e.errno not in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+            raise
+        raise listen_error(
+            "the preview",
+            f"{host}:{port}",
+            e,
+            "another preview may be open there; pass --port with a free port (like "
+            f"--port {port + 1})",
+        ) from None
