@@ -4,6 +4,7 @@ comments, an OPML round trip with a reader's export, `feeds list` with health, `
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
 import yaml
@@ -66,6 +67,7 @@ def test_feeds_add_finds_the_feed_from_the_home_page_and_keeps_the_comments(
     tmp_path: Path, server: FeedServer
 ) -> None:
     config = _project(tmp_path, server)
+    before = config.read_text(encoding="utf-8")
     base = server.base
     server.serve("/", WORDPRESS_HOME.replace("{base}", base), content_type="text/html")
     server.serve("/feed/", rss(article_items(3), title="The Think Tank Journal"))
@@ -74,8 +76,10 @@ def test_feeds_add_finds_the_feed_from_the_home_page_and_keeps_the_comments(
     assert result.code == 0, result.stderr
     assert "added feed 'the-think-tank-journal'" in result.stdout
     text = config.read_text(encoding="utf-8")
-    assert "# My newsroom's feeds. Comments like this one must survive" in text
-    assert "# the wire service" in text and "# the test's server is on 127.0.0.1" in text
+    # Only the new feed's lines are new, after the last feed and indented as it is: every
+    # comment, blank line and indent of the rest is as the editor wrote it.
+    added_lines = f"  - name: the-think-tank-journal\n    url: {base}/feed/\n    every: 1h\n"
+    assert text == before.replace("    every: 15m\n", "    every: 15m\n" + added_lines, 1)
     added = load_config(config).feed("the-think-tank-journal")
     assert added.url == f"{base}/feed/" and added.every.total_seconds() == 3600
     again = run_cli("feeds", "add", f"{base}/feed/", config=config)
@@ -88,16 +92,42 @@ def test_feeds_add_finds_the_feed_from_the_home_page_and_keeps_the_comments(
     assert text == config.read_text(encoding="utf-8")  # failures wrote nothing
 
 
+def _readers_export(tmp_path: Path, server: FeedServer) -> Path:
+    """The reader's export, its sites served by the test's server (each feed as a path on it)."""
+    text = (FIXTURES / "subscriptions.opml").read_text(encoding="utf-8")
+    for site in SITES:
+        text = text.replace(site, server.base + "/" + site.removeprefix("https://"))
+    for feed in FEEDS:
+        server.serve("/" + feed.removeprefix("https://"), rss(article_items(1), title="Feed"))
+    path = tmp_path / "subscriptions.opml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+SITES = (
+    "https://thinktank.example.org",
+    "https://wire.example.net",
+    "https://www.youtube.com",
+    "https://blog.example.com",
+)
+FEEDS = (
+    "https://thinktank.example.org/feed/",
+    "https://wire.example.net/atom.xml",
+    "https://www.youtube.com/feeds/videos.xml?channel_id=UC4QobU6STFB0P71PMvOGN5A",
+    "https://blog.example.com/index.xml",
+)
+
+
 def test_opml_round_trip_with_a_readers_export(tmp_path: Path, server: FeedServer) -> None:
     config = _project(tmp_path, server)
-    opml = FIXTURES / "subscriptions.opml"
+    opml = _readers_export(tmp_path, server)
     result = run_cli("feeds", "import-opml", str(opml), config=config)
     assert result.code == 0, result.stderr
     assert "added 4 feed(s)" in result.stdout  # the one in two folders, once
     loaded = load_config(config)
     titles = {feed.url: feed.title for feed in loaded.feeds}
-    assert titles["https://wire.example.net/atom.xml"] == "Regional Wire & Co."
-    assert titles["https://blog.example.com/index.xml"] == "Ünïcode Blog — notes"
+    assert titles[server.base + "/wire.example.net/atom.xml"] == "Regional Wire & Co."
+    assert titles[server.base + "/blog.example.com/index.xml"] == "Ünïcode Blog — notes"
     assert "ünïcode-blog-notes" in {feed.name for feed in loaded.feeds}
     exported = tmp_path / "out.opml"
     assert run_cli("feeds", "export-opml", str(exported), config=config).code == 0
@@ -113,31 +143,55 @@ def test_opml_round_trip_with_a_readers_export(tmp_path: Path, server: FeedServe
     assert bad.code == 1 and "not an OPML file" in bad.stderr
 
 
-def test_an_opml_feed_that_cannot_be_fetched_is_refused_and_the_rest_added(
+def test_only_opml_feeds_that_work_are_added_and_the_rest_named_with_why(
     tmp_path: Path, server: FeedServer
 ) -> None:
+    # Each URL is fetched first: a feed is added, a home page leads to the feed it announces,
+    # and a 404, a page that announces no feed and URLs that cannot be fetched are refused.
     config = _project(tmp_path, server)
+    base = server.base
+    good = server.serve("/good/feed", rss(article_items(2), title="Good News"))
+    server.serve(
+        "/site/", WORDPRESS_HOME.replace("{base}", base + "/site"), content_type="text/html"
+    )
+    server.serve("/site/feed/", rss(article_items(1), title="The Think Tank Journal"))
+    server.serve(
+        "/plain", "<html><head><title>Plain</title></head></html>", content_type="text/html"
+    )
     opml = tmp_path / "mixed.opml"
     opml.write_text(
         '<?xml version="1.0"?><opml version="2.0"><head><title>t</title></head><body>'
-        '<outline text="Good" xmlUrl="https://good.example/feed"/>'
+        f'<outline text="Good" xmlUrl="{good}"/>'
+        f'<outline text="Home" xmlUrl="{base}/site/"/>'
+        f'<outline text="Gone" xmlUrl="{base}/gone.xml"/>'
+        f'<outline text="Plain" xmlUrl="{base}/plain"/>'
         '<outline text="Mail" xmlUrl="mailto:editor@example.org"/>'
         '<outline text="Broken" xmlUrl="http://[broken.example/feed"/>'
         '<outline text="Far port" xmlUrl="https://port.example:99999/feed"/>'
         "</body></opml>"
     )
+    before = config.read_text(encoding="utf-8")
     result = run_cli("feeds", "import-opml", str(opml), config=config)
     assert result.code == 1
-    assert "added 1 feed(s)" in result.stdout
-    assert result.stderr.splitlines() == [
+    assert "added 2 feed(s)" in result.stdout and "good, home" in result.stdout
+    refusals = [line for line in result.stderr.splitlines() if line.startswith("dispatch:")]
+    assert refusals == [
         "dispatch: not added: mailto:editor@example.org: not an http(s) URL",
         "dispatch: not added: http://[broken.example/feed: the URL cannot be read "
         "(Invalid IPv6 URL)",
         "dispatch: not added: https://port.example:99999/feed: the URL cannot be read "
         "(Port out of range 0-65535)",
+        f"dispatch: not added: cannot fetch {base}/gone.xml: HTTP 404 from {base}/gone.xml",
+        f"dispatch: not added: {base}/plain is not a feed, and its page announces none "
+        '(no <link rel="alternate">)',
     ]
+    assert result.stderr.count("  hint: ") == 2  # the fetched ones say what to try
     urls = [feed.url for feed in load_config(config).feeds]
-    assert urls[-1] == "https://good.example/feed" and len(urls) == 2
+    assert urls[1:] == [good, f"{base}/site/feed/"]
+    assert not server.hits("/site/comments/feed/")  # the first feed announced was taken
+    after = config.read_text(encoding="utf-8").splitlines()
+    edits = difflib.SequenceMatcher(None, before.splitlines(), after).get_opcodes()
+    assert {kind for kind, *_ in edits} == {"equal", "insert"}  # lines added, none changed
 
 
 def test_feeds_list_shows_each_feeds_health(tmp_path: Path, server: FeedServer) -> None:

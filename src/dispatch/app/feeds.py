@@ -5,7 +5,9 @@ and out as OPML. The edit of feeds.yaml itself is ``dispatch.config.edit``'s.
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
@@ -18,6 +20,8 @@ from dispatch.config.edit import add_feeds
 from dispatch.errors import DispatchError, FetchError, ParseError
 from dispatch.ingest.parse import parse_feed
 from dispatch.net.fetch import Fetcher, FetchRequest, FetchResponse
+
+PROBES = 8  # OPML feeds fetched at once while importing
 
 FEED_TYPES = (
     "application/rss+xml",
@@ -178,16 +182,17 @@ def add_from_url(path: Path, config: Config, url: str, name: str | None, every: 
 
 
 def import_opml(path: Path, config: Config, data: bytes) -> tuple[list[str], list[str], list[str]]:
-    """Add every feed an OPML file lists that feeds.yaml does not have: (added, already there,
-    refused). A URL dispatch cannot fetch is refused with its reason, and the rest are added.
+    """Add every feed an OPML file lists that feeds.yaml does not have and that works:
+    (added, already there, refused). Each URL is fetched first, as ``feeds add`` does (a home
+    page leads to the feed it announces); one that cannot be read is refused with its reason,
+    and the rest are added.
 
     Raises:
         FeedsError: the file is not OPML.
         ConfigError: the result would be invalid (nothing is written).
     """
     configured = {feed.url for feed in config.feeds}
-    taken = {feed.name for feed in config.feeds}
-    entries, skipped, refused = [], [], []
+    skipped, refused, candidates = [], [], []
     for found in read_opml(data):
         if found.url in configured:
             skipped.append(found.url)
@@ -196,16 +201,36 @@ def import_opml(path: Path, config: Config, data: bytes) -> tuple[list[str], lis
         if problem:
             refused.append(f"{found.url}: {problem}")
             continue
-        name = slug(found.title or found.url, taken)
+        candidates.append(found)
+    with ThreadPoolExecutor(PROBES) as pool:
+        probes = list(pool.map(partial(_probe, config), candidates))
+    taken = {feed.name for feed in config.feeds}
+    entries = []
+    for found, probe in zip(candidates, probes, strict=True):
+        if isinstance(probe, FeedsError):
+            refused.append(str(probe))  # names the URL, with the reason and a hint
+            continue
+        if probe.url in configured:  # a home page whose feed is there already
+            skipped.append(found.url)
+            continue
+        title = found.title or probe.title
+        name = slug(title or probe.url, taken)
         taken.add(name)
-        configured.add(found.url)
-        entry: dict[str, Any] = {"name": name, "url": found.url}
-        if found.title and found.title != name:
-            entry["title"] = found.title
+        configured.add(probe.url)
+        entry: dict[str, Any] = {"name": name, "url": probe.url}
+        if title and title != name:
+            entry["title"] = title
         entries.append(entry)
     if entries:
         add_feeds(path, entries)
     return [str(e["name"]) for e in entries], skipped, refused
+
+
+def _probe(config: Config, found: Found) -> Found | FeedsError:
+    try:
+        return find_feed(config, found.url)
+    except FeedsError as e:
+        return e
 
 
 def _web_feed_problem(url: str) -> str | None:
