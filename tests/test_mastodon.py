@@ -66,7 +66,7 @@ def test_mastodon_server_errors_are_retried_with_the_same_key(
     ((_, _, _, status, _, _, key, _, next_try),) = deliveries(state)
     assert status == "pending" and next_try >= "2026-11-27T03:02:00"
     early = run_cli("send", "--now", "2026-11-27T03:01:00+00:00", config=path, env=env)
-    assert early.code == 0 and mastodon.statuses == []
+    assert early.code == 4 and mastodon.statuses == []  # still failing: said, not retried yet
     later = run_cli("send", "--now", "2026-11-27T04:00:00+00:00", config=path, env=env)
     assert later.code == 0, later.stderr
     keys = [c.headers["idempotency-key"] for c in mastodon.calls if c.path == "/api/v1/statuses"]

@@ -84,6 +84,7 @@ def test_a_store_from_before_fingerprints_is_upgraded_and_posts_nothing_twice(
     assert run_cli("poll", "--now", NOW, config=path).code == 0
     state.rows("ALTER TABLE articles DROP COLUMN fingerprint")  # as schema 6 had it
     state.rows("DROP TABLE outputs")  # schema 8's
+    state.rows("ALTER TABLE feeds DROP COLUMN settings")  # schema 9's
     if state.file is not None:
         state.rows("PRAGMA user_version = 6")
     else:
@@ -330,7 +331,9 @@ def test_private_addresses_are_refused_unless_allowed(
         [{"name": "local", "url": url, "allow_private_networks": True}],
         allow_private_networks=False,
     )
+    # Allowed now: polled at once, even where the same store keeps the refusal's backoff.
     assert run_cli("poll", "--now", NOW, config=per_feed).code == 0
+    assert len(server.hits("/feed")) == 1
 
 
 def test_a_name_resolving_to_loopback_is_refused(server: FeedServer, tmp_path: Path) -> None:
@@ -464,6 +467,23 @@ def test_articles_carry_the_feeds_title_or_its_override(
     assert message["articles"][0]["source"] == "Bugle"
 
 
+def test_an_edited_feed_is_polled_at_once_with_its_new_settings(
+    server: FeedServer, tmp_path: Path, state: State
+) -> None:
+    url = server.serve("/feed", rss(article_items(2)))
+    hourly = archive_config(state, tmp_path, [{"name": "news", "url": url, "every": "1h"}])
+    assert run_cli("poll", "--now", NOW, config=hourly).code == 0
+    assert run_cli("poll", "--now", "2026-11-27T03:10:00+00:00", config=hourly).code == 0
+    assert len(server.hits("/feed")) == 1  # not due for an hour
+    every_5m = archive_config(state, tmp_path, [{"name": "news", "url": url, "every": "5m"}])
+    assert run_cli("poll", "--now", "2026-11-27T03:10:00+00:00", config=every_5m).code == 0
+    assert len(server.hits("/feed")) == 2  # the shorter interval counts at once
+    assert run_cli("poll", "--now", "2026-11-27T03:12:00+00:00", config=every_5m).code == 0
+    assert len(server.hits("/feed")) == 2  # and from then on, every 5 minutes
+    assert run_cli("poll", "--now", "2026-11-27T03:16:00+00:00", config=every_5m).code == 0
+    assert len(server.hits("/feed")) == 3
+
+
 def test_a_feed_answering_410_is_no_longer_polled(
     server: FeedServer, tmp_path: Path, state: State
 ) -> None:
@@ -472,7 +492,9 @@ def test_a_feed_answering_410_is_no_longer_polled(
     result = run_cli("poll", "--now", NOW, config=path)
     assert result.code == 1 and "HTTP 410" in result.stderr and "no longer polled" in result.stderr
     later = run_cli("poll", "--now", "2026-11-28T03:00:00+00:00", config=path)
-    assert later.code == 0 and "disabled" in later.stdout
+    # Not polled, and, until its URL is fixed, still failing: cron keeps hearing of it.
+    assert later.code == 4 and "disabled" in later.stdout
+    assert "still failing: feed 'old': not polled any more since" in later.stderr
     assert len(server.hits("/gone")) == 1
     assert "disabled (gone)" in run_cli("status", config=path).stdout
     server.serve("/new", rss(article_items(1)))

@@ -221,6 +221,7 @@ class FeedState:
     disabled: str | None = None
     moved_to: str | None = None
     moved_count: int = 0
+    settings: str | None = None  # the fingerprint of its settings when last polled
 
 
 @dataclass(frozen=True)

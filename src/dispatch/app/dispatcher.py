@@ -24,7 +24,7 @@ from dispatch.errors import FeedError, FetchError
 from dispatch.models import Article, Candidate, FeedResult, FeedState, FeedUpdate, Route, RunReport
 from dispatch.net.fetch import Fetcher, FetchRequest, FetchResponse
 from dispatch.outputs.base import Output
-from dispatch.plan.decisions import classify, is_due, next_poll
+from dispatch.plan.decisions import classify, is_due, next_poll, settings_fingerprint
 from dispatch.store.core import Store
 from dispatch.urls import normalise_url
 
@@ -81,7 +81,7 @@ class Dispatcher:
         self, now: datetime, *, force: bool = False, only: str | None = None
     ) -> list[FeedResult]:
         """Fetch every due feed (every feed with ``force``; just ``only`` if named) and record
-        what is new. A feed whose URL changed in feeds.yaml is due at once.
+        what is new. A feed whose URL or settings changed in feeds.yaml is due at once.
         """
         feeds = [f for f in self.config.feeds if only is None or f.name == only]
         if self.store.shared:  # workers sharing the store: poll only the feeds leased to us
@@ -98,10 +98,13 @@ class Dispatcher:
     def _poll(self, feeds: list[FeedConfig], now: datetime, force: bool) -> dict[str, FeedResult]:
         states = self.store.feed_states()
 
+        fingerprints = {f.name: settings_fingerprint(f) for f in feeds}
+
         def due(feed: FeedConfig) -> bool:
             state = states.get(feed.name)
             moved = state is not None and state.url != feed.url
-            return force or moved or is_due(state, now)
+            edited = state is not None and state.settings not in (None, fingerprints[feed.name])
+            return force or moved or edited or is_due(state, now)
 
         results = {
             f.name: FeedResult(
@@ -142,6 +145,14 @@ class Dispatcher:
                 )
                 for candidate, article_id, route in zip(told, ids, routes, strict=True):
                     stories.add(replace(candidate, id=article_id, story=route.story or article_id))
+            # Every polled feed has its row by now: the settings it was polled with.
+            self.store.keep_settings(
+                [
+                    (f.name, fingerprints[f.name])
+                    for f in due_feeds
+                    if f.name not in states or states[f.name].settings != fingerprints[f.name]
+                ]
+            )
         return results
 
     def _stories(self, now: datetime) -> StoryIndex:

@@ -8,17 +8,20 @@ This module and the command modules import the library inside their functions, s
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
+import sys
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from dispatch.app.dispatcher import Dispatcher
+    from dispatch.app.troubles import Trouble
     from dispatch.config import Config
     from dispatch.models import RunReport
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_STORE = 0, 1, 2, 3
+EXIT_STILL_FAILING = 4  # nothing failed in this run, but something failing before still is
 EXIT_PIPE_CLOSED = 128 + 13  # SIGPIPE's number: what a shell reports for a tool it stopped
 
 
@@ -57,5 +60,13 @@ def moment(text: str) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def exit_code(report: RunReport) -> int:
-    return EXIT_OK if report.ok else EXIT_FAILED
+def exit_code(report: RunReport, troubles: Sequence[Trouble] = ()) -> int:
+    """1 when this run failed somewhere; else 4 when something failing before still is (each
+    printed, so a cron job's mail says what); else 0.
+    """
+    for trouble in troubles:
+        print(f"dispatch: still failing: {trouble.subject}: {trouble.reason}", file=sys.stderr)
+        print(f"  hint: {trouble.hint}", file=sys.stderr)
+    if not report.ok:
+        return EXIT_FAILED
+    return EXIT_STILL_FAILING if troubles else EXIT_OK

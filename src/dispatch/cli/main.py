@@ -9,6 +9,8 @@ Exit codes:
     1  a feed, template or output failed (everything else was still done)
     2  usage or configuration error, or a port to serve on is taken (nothing was done)
     3  the state store cannot be used
+    4  nothing failed in this run, but something failing before still is (a feed in
+       backoff or gone, deliveries waiting to be retried or ambiguous): each is printed
     141  the reader of standard output went away (``| head``), as for any tool SIGPIPE stops
 """
 
@@ -33,7 +35,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="dispatch",
         description="Turn feeds into email digests and social posts.",
         epilog="Exit codes: 0 ok; 1 a feed, template or output failed (the rest was done); "
-        "2 usage or configuration error, or a port taken; 3 the state store cannot be used.",
+        "2 usage or configuration error, or a port taken; 3 the state store cannot be used; "
+        "4 something that failed before still fails (send, poll).",
     )
     parser.add_argument("--version", action="version", version=f"dispatch {__version__}")
     parser.add_argument(

@@ -66,6 +66,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 def _send(arguments: argparse.Namespace) -> int:
     from dispatch.app.dispatcher import send
+    from dispatch.app.troubles import still_failing
     from dispatch.cli.progress import terminal_progress
     from dispatch.cli.report import print_report
     from dispatch.outbox.heartbeat import working
@@ -82,15 +83,19 @@ def _send(arguments: argparse.Namespace) -> int:
     if arguments.test_to:
         return _send_test(config, arguments, now)
     dry_run = arguments.dry_run
-    with dispatcher(config, dry_run=dry_run) as job, terminal_progress() as tracker:
-        job.fetcher.watcher = tracker
-        if dry_run:
-            report = send(job, now, dry_run=True, out_dir=out_dir, progress=tracker.message)
-        else:
-            with working(job.store, config.daemon.lease):
-                report = send(job, now, dry_run=False, out_dir=out_dir, progress=tracker.message)
+    with dispatcher(config, dry_run=dry_run) as job:
+        with terminal_progress() as tracker:
+            job.fetcher.watcher = tracker
+            if dry_run:
+                report = send(job, now, dry_run=True, out_dir=out_dir, progress=tracker.message)
+            else:
+                with working(job.store, config.daemon.lease):
+                    report = send(
+                        job, now, dry_run=False, out_dir=out_dir, progress=tracker.message
+                    )
+        troubles = still_failing(config, job.store, report)
     print_report(report, as_json=arguments.json, dry_run=dry_run, out_dir=out_dir)
-    return exit_code(report)
+    return exit_code(report, troubles)
 
 
 def _send_test(config: Config, arguments: argparse.Namespace, now: datetime) -> int:
@@ -115,6 +120,7 @@ def _send_test(config: Config, arguments: argparse.Namespace, now: datetime) -> 
 
 
 def _poll(arguments: argparse.Namespace) -> int:
+    from dispatch.app.troubles import still_failing
     from dispatch.cli.progress import terminal_progress
     from dispatch.cli.report import print_report
     from dispatch.models import RunReport
@@ -128,9 +134,10 @@ def _poll(arguments: argparse.Namespace) -> int:
     ):
         job.fetcher.watcher = tracker
         feeds = job.poll(arguments.now or datetime.now(UTC), force=arguments.all)
-    report = RunReport(feeds=tuple(feeds))
+        report = RunReport(feeds=tuple(feeds))
+        troubles = still_failing(config, job.store, report)
     print_report(report, as_json=False, dry_run=False, out_dir=None)
-    return exit_code(report)
+    return exit_code(report, troubles)
 
 
 def _catch_up(arguments: argparse.Namespace) -> int:

@@ -4,13 +4,14 @@ an argument.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from dispatch.config import cron_trigger
+from dispatch.config import FeedConfig, cron_trigger
 from dispatch.identity import norm_title
 from dispatch.models import Article, FeedState, Known
 from dispatch.urls import normalise_url
@@ -82,6 +83,14 @@ def is_due(state: FeedState | None, now: datetime) -> bool:
     if state is not None and state.disabled:
         return False
     return state is None or state.next_poll_at is None or state.next_poll_at <= now
+
+
+def settings_fingerprint(feed: FeedConfig) -> str:
+    """A fingerprint of a feed's settings: when it differs from the one a feed was last polled
+    with, the feed is due at once, so an edit to feeds.yaml takes effect at the next run.
+    """
+    text = feed.model_dump_json(exclude={"name"})
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def next_poll(

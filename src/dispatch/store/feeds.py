@@ -31,6 +31,7 @@ class FeedTables(Tables):
                 disabled=row["disabled"],
                 moved_to=row["moved_to"],
                 moved_count=row["moved_count"],
+                settings=row["settings"],
             )
             for row in rows
         }
@@ -52,6 +53,12 @@ class FeedTables(Tables):
                  moved_count = CASE WHEN feeds.url = excluded.url THEN feeds.moved_count ELSE 0 END
             """,
             (name, url),
+        )
+
+    def keep_settings(self, settings: Sequence[tuple[str, str]]) -> None:
+        """(name, fingerprint) of feeds just polled: the settings they were polled with."""
+        self._db.executemany(
+            "UPDATE feeds SET settings = ? WHERE name = ?", [(f, n) for n, f in settings]
         )
 
     def record_failure(

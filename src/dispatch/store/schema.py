@@ -143,6 +143,11 @@ MIGRATIONS: tuple[str, ...] = (
         refused_credentials TEXT
     );
     """,
+    # 9: a fingerprint of each feed's settings when it was last polled: a feed whose settings
+    # changed in feeds.yaml (a shorter interval, private addresses allowed) is due at once.
+    """
+    ALTER TABLE feeds ADD COLUMN settings TEXT;
+    """,
 )
 
 
