@@ -8,7 +8,9 @@ from email import policy
 from pathlib import Path
 from typing import Any
 
-from helpers.project import ROOT, article_items, rss, run_cli, write_config
+import yaml
+
+from helpers.project import NOW, ROOT, article_items, rss, run_cli, write_config
 from helpers.servers import FeedServer
 from helpers.smtp import SmtpStandIn
 
@@ -42,10 +44,13 @@ def setup(tmp_path: Path, templates: dict[str, str], **outputs: Any) -> Path:
                     "access_token_secret": "s",
                 },
             },
-            "digests": [{"name": "daily", "outputs": ["mail"]}],
+            "digests": [{"name": "daily", "outputs": ["mail"], "postal_address": ADDRESS}],
             "posts": [{"name": "social", "outputs": ["x"]}],
         },
     )
+
+
+ADDRESS = "The Journal, 1 Main Street, Springfield"
 
 
 def built_in(name: str) -> str:
@@ -53,8 +58,98 @@ def built_in(name: str) -> str:
 
 
 def test_the_bundled_example_and_built_in_templates_are_clean() -> None:
+    # Clean but for the networks whose secrets a dry run does without: each is said.
     result = run_cli("check", config=ROOT / "feeds.yaml")
-    assert result.code == 0 and "0 error(s), 0 warning(s)" in result.stdout
+    assert result.code == 0 and "0 error(s), 3 warning(s)" in result.stdout, result.stdout
+    for name in ("x", "mastodon", "bluesky"):
+        assert f"warning: output {name!r}: cannot send until it is ready: secret not set" in (
+            result.stdout
+        )
+
+
+def test_feeds_at_private_addresses_are_errors_unless_allowed(tmp_path: Path) -> None:
+    path = setup(tmp_path, {})
+    data = yaml.safe_load(path.read_text())
+    data["feeds"] += [
+        {"name": "loop", "url": "http://127.0.0.1:8080/feed"},
+        {"name": "local", "url": "http://localhost/feed.xml"},
+        {"name": "lan", "url": "https://192.168.1.20/rss"},
+        {"name": "allowed", "url": "http://127.0.0.1/feed", "allow_private_networks": True},
+        {"name": "public", "url": "https://news.example/feed"},
+    ]
+    path.write_text(yaml.safe_dump(data))
+    result = run_cli("check", config=path)
+    assert result.code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: feed")]
+    assert [line.split("'")[1] for line in errors] == ["loop", "local", "lan"]
+    assert "127.0.0.1 is a private address, so it would be refused" in errors[0]
+    assert "set allow_private_networks: true" in errors[0]
+
+
+def test_an_unset_secret_is_a_warning_that_names_it(tmp_path: Path) -> None:
+    path = setup(tmp_path, {})
+    data = yaml.safe_load(path.read_text())
+    data["outputs"]["mail"]["password"] = "${MAIL_PASSWORD}"
+    path.write_text(yaml.safe_dump(data))
+    result = run_cli("check", config=path)
+    assert result.code == 0
+    assert "warning: output 'mail': cannot send until it is ready: secret not set: " in (
+        result.stdout
+    )
+    assert "$MAIL_PASSWORD" in result.stdout or "${MAIL_PASSWORD}" in result.stdout
+    ready = run_cli("check", config=path, env={"MAIL_PASSWORD": "s3cret"})
+    assert "output 'mail'" not in ready.stdout and "s3cret" not in ready.stdout
+
+
+def test_an_unclosed_reference_is_a_config_error_not_a_password(tmp_path: Path) -> None:
+    path = setup(tmp_path, {})
+    text = path.read_text().replace(
+        "host: localhost", 'host: localhost\n    password: "${MY_SMTP_PASSWORD"'
+    )
+    path.write_text(text)
+    line = text.splitlines().index('    password: "${MY_SMTP_PASSWORD"') + 1
+    for command in (("check",), ("outputs",), ("send", "--dry-run")):
+        result = run_cli(*command, config=path)
+        assert result.code == 2, result.stdout
+        assert f"outputs.mail.password (line {line}): a `${{` that does not make a whole" in (
+            result.stderr
+        )
+
+
+def test_an_unknown_mjml_tag_is_an_error_at_its_line(tmp_path: Path) -> None:
+    typo = built_in("email/article.mjml.j2").replace("<mj-text", "<mj-texxt", 1)
+    typo = typo.replace("</mj-text>", "</mj-texxt>", 1)
+    result = run_cli("check", config=setup(tmp_path, {"email/article.mjml.j2": typo}))
+    assert result.code == 1
+    expected = typo[: typo.index("<mj-texxt")].count("\n") + 1
+    assert f"templates/email/article.mjml.j2, line {expected}: <mj-texxt> is not an MJML tag" in (
+        result.stderr
+    )
+
+
+def test_an_inbox_digest_without_unsubscribe_or_postal_address_is_warned(
+    tmp_path: Path,
+) -> None:
+    path = setup(tmp_path, {})
+    data = yaml.safe_load(path.read_text())
+    del data["outputs"]["mail"]["unsubscribe"]
+    del data["digests"][0]["postal_address"]
+    path.write_text(yaml.safe_dump(data))
+    result = run_cli("check", config=path)
+    assert result.code == 0
+    assert "warning: digest 'daily' → 'mail': no unsubscribe link" in result.stdout
+    assert "warning: digest 'daily' → 'mail': no postal address in the footer" in result.stdout
+    data["digests"][0]["postal_address"] = ADDRESS
+    data["outputs"]["archive"] = {"type": "file", "path": "out"}
+    data["digests"][0]["outputs"].append("archive")  # not an inbox: nothing to say
+    data["feeds"][0]["backfill"] = "all"
+    (tmp_path / "a.xml").write_text(rss(article_items(2)))
+    path.write_text(yaml.safe_dump(data))
+    again = run_cli("check", config=path)
+    assert "postal address" not in again.stdout and "'archive'" not in again.stdout
+    sent = run_cli("send", "--dry-run", "--json", "--now", NOW, config=path)
+    (mail,) = [m for m in sent.messages() if m["output"] == "mail"]
+    assert ADDRESS in mail["html"] and ADDRESS in mail["text"]
 
 
 def test_a_template_syntax_error_names_the_file_and_line(tmp_path: Path) -> None:

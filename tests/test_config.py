@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -164,12 +165,51 @@ def test_an_smtp_address_with_a_line_break_is_refused_at_its_line() -> None:
 
 def test_yaml_syntax_error_has_its_line() -> None:
     found = problems("feeds:\n  - name: a\n    url: [unclosed\n")
-    assert len(found) == 1 and found[0].startswith("(file) (line 4): not valid YAML")
+    assert len(found) == 1 and found[0].startswith("line 4: not valid YAML")
 
 
-def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="cannot be read"):
-        load_config(tmp_path / "absent.yaml")
+def test_a_yaml_syntax_error_shows_the_line_with_a_caret_and_a_hint_for_yaml() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config("feeds:\n  - name: a\n    url: http://x: y\n", "feeds.yaml", {})
+    shown = str(caught.value)
+    assert "  line 3: not valid YAML: mapping values are not allowed" in shown
+    assert "      3 |     url: http://x: y\n        |                  ^" in shown
+    assert "hint: check the indentation and quotes on that line" in shown
+    assert "fix the keys named above" not in shown
+
+
+def test_missing_file_names_its_full_path_and_where_dispatch_looks(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(Path(os.path.relpath(tmp_path / "absent.yaml")))
+    shown = str(caught.value)
+    assert shown.startswith(f"{tmp_path / 'absent.yaml'}: ")
+    assert "there is no such file" in shown
+    assert "--config PATH, else $DISPATCH_CONFIG, else feeds.yaml" in shown
+
+
+def test_misspelt_keys_names_and_time_zones_get_a_did_you_mean() -> None:
+    found = problems(
+        GOOD.replace(
+            "    url: https://example.org/feed/", "    url: https://example.org/f\n    evry: 5m"
+        )
+        .replace("path: out/}", "path: out/, pth: x}")
+        .replace("outputs: [archive, toots]", "outputs: [archiv, toots]\n    feeds: [aa]")
+        + "digests:\n  - name: d\n    outputs: [archive]\n    shedule: '0 7 * * *'\n"
+        "    timezone: Europe/Berlinn\n" + "daemon: {listn: 'x'}\n"
+    )
+    expected = [
+        "feeds[0].evry (line 4): unknown key; did you mean 'every'?",
+        "outputs.archive.pth (line 6): unknown key; did you mean 'path'?",
+        "posts[0].outputs[0] (line 10): no output is named 'archiv'; did you mean 'archive'?",
+        "posts[0].feeds[0] (line 11): no feed is named 'aa'; did you mean 'a'?",
+        "digests[0].shedule (line 15): unknown key; did you mean 'schedule'?",
+        "digests[0].timezone (line 16): 'Europe/Berlinn' is not an IANA time zone; "
+        "did you mean 'Europe/Berlin'?",
+        "daemon.listn (line 17): unknown key; did you mean 'listen'?",
+    ]
+    assert found == expected
+    far = problems(GOOD + "zzzzz: 1\n")
+    assert far == ["zzzzz (line 10): unknown key (check its spelling; the README lists every key)"]
 
 
 @pytest.mark.parametrize(

@@ -48,7 +48,10 @@ class ConfigProblem:
     line: int | None = None
 
     def __str__(self) -> str:
-        where = f"{self.place} (line {self.line})" if self.line else self.place
+        if self.place == "(file)":  # the file as a whole: its line is the place
+            where = f"line {self.line}" if self.line else "the file"
+        else:
+            where = f"{self.place} (line {self.line})" if self.line else self.place
         return f"{where}: {self.message}"
 
 
@@ -57,10 +60,12 @@ class ConfigError(DispatchError):
 
     hint = "fix the keys named above; the README documents every key"
 
-    def __init__(self, path: str, problems: list[ConfigProblem]) -> None:
+    def __init__(self, path: str, problems: list[ConfigProblem], *, hint: str = "") -> None:
         super().__init__(path, problems)
         self.path = path
         self.problems = problems
+        if hint:
+            self.hint = hint
 
     def describe(self) -> str:
         lines = [f"{self.path}: {len(self.problems)} problem(s) in the configuration"]

@@ -33,6 +33,8 @@ class Capabilities:
     ``unsubscribe``: the link each digest must carry (``{{ unsubscribe }}`` in templates).
     ``test_sends``: it can send one digest to an address given at the command line
     (``dispatch send --test-to``).
+    ``inbox``: it delivers digests to people's inboxes, where the law and the mailbox
+    providers ask for an unsubscribe link and the sender's postal address.
     """
 
     limit: int | None = None
@@ -48,6 +50,7 @@ class Capabilities:
     limit_source: str = ""
     unsubscribe: str | None = None
     test_sends: bool = False
+    inbox: bool = False
 
     @property
     def clip_bytes(self) -> int | None:

@@ -8,18 +8,19 @@ output types, so third-party outputs get the same checks as built-in ones.
 
 from __future__ import annotations
 
+import difflib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from dispatch.config.plugins import output_type, type_names
 from dispatch.config.schema import Config, DaemonSettings, OutputSettings
-from dispatch.config.secrets import Unset, interpolate
+from dispatch.config.secrets import Unset, interpolate, malformed_reference
 from dispatch.errors import ConfigError, ConfigProblem
 
 DEFAULT_PATH = "feeds.yaml"
@@ -39,9 +40,16 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
     """
     try:
         text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            os.path.abspath(path),
+            [ConfigProblem("(file)", "there is no such file")],
+            hint="dispatch reads --config PATH, else $DISPATCH_CONFIG, else feeds.yaml in the "
+            "current folder; `dispatch init` writes a commented one to start from",
+        ) from None
     except OSError as e:
         raise ConfigError(
-            str(path), [ConfigProblem("(file)", f"cannot be read: {e.strerror or e}")]
+            os.path.abspath(path), [ConfigProblem("(file)", f"cannot be read: {e.strerror or e}")]
         ) from None
     config = parse_config(text, str(path), environ)
     config._base_dir = path.resolve().parent
@@ -62,17 +70,23 @@ def parse_config(text: str, source: str, environ: Mapping[str, str] | None = Non
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         reason = getattr(e, "problem", None) or str(e)
+        if mark is not None:
+            reason += _snippet(text, mark.line, mark.column)
         raise ConfigError(
-            source, [ConfigProblem("(file)", f"not valid YAML: {reason}", line)]
+            source,
+            [ConfigProblem("(file)", f"not valid YAML: {reason}", line)],
+            hint="check the indentation and quotes on that line and the one before it; a "
+            "value with `: ` or ` #` in it needs quotes",
         ) from None
     if node is None:
         raise ConfigError(source, [ConfigProblem("(file)", "is empty; it needs at least `feeds:`")])
     lines: dict[Place, int] = {}
-    data = _to_python(node, (), lines, _Scalars(environ))
+    scalars = _Scalars(environ)
+    data = _to_python(node, (), lines, scalars)
     if not isinstance(data, dict):
         raise ConfigError(source, [ConfigProblem("(file)", "must be a mapping of keys", 1)])
 
-    problems: list[ConfigProblem] = []
+    problems = [_problem(place, message, lines) for place, message in scalars.problems]
     outputs = data.get("outputs")
     if isinstance(outputs, dict):
         validated = _validate_outputs(outputs, lines, problems)
@@ -84,10 +98,20 @@ def parse_config(text: str, source: str, environ: Mapping[str, str] | None = Non
     try:
         config = Config.model_validate(data)
     except ValidationError as e:
-        problems += _problems(e, (), lines)
+        problems += _problems(e, (), lines, Config)
     if problems:
         raise ConfigError(source, sorted(problems, key=_problem_order))
     return config
+
+
+def _snippet(text: str, line: int, column: int) -> str:
+    """The line a YAML error is on, and a caret under the place."""
+    lines = text.splitlines()
+    if not 0 <= line < len(lines):
+        return ""
+    number = str(line + 1)
+    gutter = " " * len(number)
+    return f"\n      {number} | {lines[line]}\n      {gutter} | {' ' * column}^"
 
 
 def _problem_order(problem: ConfigProblem) -> tuple[int, str]:
@@ -114,7 +138,7 @@ def _validate_outputs(
         try:
             validated[name] = found.settings_model.model_validate(raw)
         except ValidationError as e:
-            problems += _problems(e, place, lines)
+            problems += _problems(e, place, lines, found.settings_model)
     return validated
 
 
@@ -148,13 +172,15 @@ def _cross_references(
             for position, feed in enumerate(feeds if isinstance(feeds, list) else []):
                 if feed not in feed_names:
                     place: Place = (section, index, "feeds", position)
-                    problems.append(_problem(place, f"no feed is named {feed!r}", lines))
+                    message = f"no feed is named {feed!r}" + did_you_mean(feed, feed_names)
+                    problems.append(_problem(place, message, lines))
             targets = rule.get("outputs")
             for position, output in enumerate(targets if isinstance(targets, list) else []):
                 place = (section, index, "outputs", position)
                 settings = outputs.get(output)
                 if output not in outputs:
-                    problems.append(_problem(place, f"no output is named {output!r}", lines))
+                    message = f"no output is named {output!r}" + did_you_mean(output, outputs)
+                    problems.append(_problem(place, message, lines))
                 elif isinstance(settings, OutputSettings) and kind not in _kinds(settings.type):
                     message = f"output {output!r} ({settings.type}) cannot send {section}"
                     problems.append(_problem(place, message, lines))
@@ -200,13 +226,17 @@ class _Scalars:
     def __init__(self, environ: Mapping[str, str] | None) -> None:
         self._loader = yaml.SafeLoader("")
         self._environ = environ
+        self.problems: list[tuple[Place, str]] = []  # references that cannot be filled in
 
-    def value(self, node: yaml.Node) -> Any:
+    def value(self, node: yaml.Node, place: Place = ()) -> Any:
         # A string scalar's value is its text: what the constructor would return, without its
         # bookkeeping, which took a third of loading a 10,000-feed file.
         is_text = isinstance(node, yaml.ScalarNode) and node.tag == _STR
         value = node.value if is_text else self._loader.construct_object(node)
         if isinstance(value, str) and "${" in value:
+            problem = malformed_reference(value)
+            if problem:
+                self.problems.append((place, problem))
             return interpolate(value, self._environ)
         return value
 
@@ -222,11 +252,11 @@ def _to_python(node: yaml.Node, place: Place, lines: dict[Place, int], scalars: 
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_to_python(item, (*place, i), lines, scalars) for i, item in enumerate(node.value)]
-    return scalars.value(node)
+    return scalars.value(node, place)
 
 
 def _problems(
-    error: ValidationError, prefix: Place, lines: dict[Place, int]
+    error: ValidationError, prefix: Place, lines: dict[Place, int], model: type[BaseModel]
 ) -> list[ConfigProblem]:
     problems = []
     for detail in error.errors():
@@ -235,9 +265,46 @@ def _problems(
         if isinstance(detail.get("input"), Unset):
             message = f"environment variable {detail['input']} is not set"
         elif detail["type"] == "extra_forbidden":
-            message = "unknown key (check its spelling; the README lists every key)"
+            known = _keys_at(model, detail["loc"][:-1])
+            guess = did_you_mean(str(detail["loc"][-1]), known)
+            message = "unknown key" + (guess or " (check its spelling; the README lists every key)")
         problems.append(_problem(place, message, lines))
     return problems
+
+
+def did_you_mean(word: str, choices: Iterable[Any]) -> str:
+    """``; did you mean 'x'?`` for the choice closest to a misspelt ``word``, or nothing."""
+    close = difflib.get_close_matches(word, [c for c in choices if isinstance(c, str)], n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _keys_at(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
+    """The keys a mapping at ``loc`` (a path of keys and list indexes from ``model``) may have."""
+    kind: Any = model
+    for step in loc:
+        if get_origin(kind) is dict:
+            kind = get_args(kind)[1]  # ``step`` is a key of the user's: the value's type
+            continue
+        if isinstance(step, int):
+            continue  # an index into a list: its items' type is unwrapped below
+        found = _model_in(kind)
+        if found is None or str(step) not in found.model_fields:
+            return []
+        kind = found.model_fields[str(step)].annotation
+    found = _model_in(kind)
+    if found is None:
+        return []
+    return [field.alias or name for name, field in found.model_fields.items()]
+
+
+def _model_in(kind: Any) -> type[BaseModel] | None:
+    """The model ``kind`` is, or holds (``list[X]``, ``X | None``)."""
+    while not (isinstance(kind, type) and issubclass(kind, BaseModel)):
+        args = [a for a in get_args(kind) if a is not type(None)]
+        if not args or get_origin(kind) is dict:
+            return None
+        kind = args[0]
+    return kind
 
 
 def _problem(place: Place, message: str, lines: dict[Place, int]) -> ConfigProblem:

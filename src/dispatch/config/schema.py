@@ -4,6 +4,7 @@ schedules checked. ``dispatch.config.load`` fills them from the file.
 
 from __future__ import annotations
 
+import difflib
 import re
 from datetime import timedelta
 from functools import cache
@@ -169,7 +170,11 @@ def _timezone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"{value!r} is not an IANA time zone, like Asia/Karachi or UTC") from None
+        from zoneinfo import available_timezones
+
+        close = difflib.get_close_matches(value, sorted(available_timezones()), n=1)
+        guess = f"; did you mean {close[0]!r}?" if close else ", like Asia/Karachi or UTC"
+        raise ValueError(f"{value!r} is not an IANA time zone{guess}") from None
     return value
 
 
@@ -214,6 +219,9 @@ class DigestConfig(RuleConfig):
     max_items: int = Field(default=20, ge=1)
     title: str | None = None
     locale: str = "en"  # for dates and month names, as babel knows them: en, de, ur_PK ...
+    # The sender's postal address, printed in the footer: CAN-SPAM asks for one in every
+    # commercial email, and `dispatch check` warns when an email digest has none.
+    postal_address: str | None = None
 
     @field_validator("locale")
     @classmethod

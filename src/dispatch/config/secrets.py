@@ -45,6 +45,16 @@ def interpolate(value: str, environ: Mapping[str, str] | None = None) -> str | U
     return Unset(tuple(missing)) if missing else result
 
 
+def malformed_reference(value: str) -> str | None:
+    """Why a ``${`` in ``value`` is not a reference dispatch can fill in, or None."""
+    if "${" not in _REFERENCE.sub("", value):
+        return None
+    return (
+        "a `${` that does not make a whole reference (a `}` missing, or a name that is not "
+        "letters, digits and _), so it would be taken as it is: write ${NAME}"
+    )
+
+
 class Secret:
     """A secret value; ``str()`` and ``repr()`` never show it.
 

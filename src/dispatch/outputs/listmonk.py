@@ -67,7 +67,7 @@ class ListmonkOutput(BaseOutput):
 
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities(html=True, unsubscribe=self.listmonk.unsubscribe)
+        return Capabilities(html=True, unsubscribe=self.listmonk.unsubscribe, inbox=True)
 
     def ready(self) -> str | None:
         unset = super().ready()

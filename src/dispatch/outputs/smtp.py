@@ -92,6 +92,7 @@ class SmtpOutput(BaseOutput):
             connections=self.smtp.connections,
             unsubscribe=self.smtp.unsubscribe,
             test_sends=True,
+            inbox=True,
         )
 
     def recipients(self) -> Sequence[str | None]:

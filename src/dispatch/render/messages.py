@@ -49,6 +49,7 @@ def render_digest(
         unsubscribe=output.capabilities.unsubscribe,
         locale=rule.locale,
         links=link_tags(output, "digest", rule.name),
+        postal_address=rule.postal_address,
     )
 
 

@@ -177,6 +177,7 @@ class Renderer:
         unsubscribe: str | None = None,
         locale: str = "en",
         links: LinkTags | None = None,
+        postal_address: str | None = None,
     ) -> RenderedDigest:
         """Render a digest: subject, compiled MJML HTML, and the plain-text twin.
 
@@ -200,6 +201,7 @@ class Renderer:
             },
             "articles": items,
             "unsubscribe": unsubscribe,
+            "postal_address": printable(postal_address) if postal_address else None,
             "timezone": timezone,
             "locale": locale,
             "link_tags": links,
