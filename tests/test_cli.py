@@ -122,3 +122,29 @@ def test_help_lists_the_commands_and_exit_codes() -> None:
         [sys.executable, "-m", "dispatch", "--help"], capture_output=True, text=True, check=True
     )
     assert "send" in result.stdout and "poll" in result.stdout and "Exit codes" in result.stdout
+
+
+def test_the_dry_run_folder_holds_this_runs_messages_only(
+    tmp_path: Path, server: FeedServer
+) -> None:
+    url = server.serve("/feed", rss(article_items(3)))
+
+    def dry_run(backfill: int) -> tuple[int, int]:
+        """How many posts the run shows, and how many message files its folder holds."""
+        config = write_config(
+            tmp_path,
+            {
+                "state": "state.db",
+                "allow_private_networks": True,
+                "feeds": [{"name": "news", "url": url, "backfill": backfill}],
+                "outputs": {"archive": {"type": "file", "path": "archive"}},
+                "posts": [{"name": "social", "outputs": ["archive"]}],
+            },
+        )
+        result = run_cli("send", "--dry-run", "--now", NOW, config=config)
+        assert result.code == 0, result.stderr
+        folder = Path(result.stdout.split("Rendered files: ")[1].split()[0])
+        return result.stdout.count("post “social”"), len(list(folder.glob("*.json")))
+
+    assert dry_run(3) == (3, 3)
+    assert dry_run(1) == (1, 1)  # fewer messages now: the last run's three are gone

@@ -195,7 +195,14 @@ def test_a_second_daemon_is_refused_on_sqlite_and_shares_the_work_on_postgresql(
     if state.kind == "sqlite":
         second = subprocess.run(command, capture_output=True, text=True, timeout=30)
         assert second.returncode == 3
-        assert f"another dispatch (pid {running.process.pid})" in second.stderr
+        pid = running.process.pid
+        assert f"the dispatch service (`dispatch run, pid {pid}`) is using" in second.stderr
+        # `send` while the service runs: told it is not needed, and how to stop the service.
+        send = subprocess.run(
+            [*command[:-1], "send"], capture_output=True, text=True, timeout=30, check=False
+        )
+        assert send.returncode == 3, send.stderr
+        assert f"(`dispatch run, pid {pid}`)" in send.stderr and f"kill {pid}" in send.stderr
     else:
         log = tmp_path / "second.log"
         with log.open("wb") as out:

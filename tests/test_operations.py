@@ -96,7 +96,7 @@ def test_a_second_sender_is_refused_while_one_runs(tmp_path: Path, server: FeedS
         held.write(f"pid {os.getpid()}")
         held.flush()
         result = run_cli("send", "--now", NOW, config=path)
-    assert result.code == 3 and f"another dispatch (pid {os.getpid()})" in result.stderr
+    assert result.code == 3 and f"another dispatch (`pid {os.getpid()}`)" in result.stderr
     assert run_cli("send", "--now", NOW, config=path).code == 0
 
 

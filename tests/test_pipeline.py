@@ -472,7 +472,9 @@ def test_an_edited_feed_is_polled_at_once_with_its_new_settings(
 ) -> None:
     url = server.serve("/feed", rss(article_items(2)))
     hourly = archive_config(state, tmp_path, [{"name": "news", "url": url, "every": "1h"}])
-    assert run_cli("poll", "--now", NOW, config=hourly).code == 0
+    first = run_cli("poll", "--now", NOW, config=hourly)
+    assert first.code == 0 and "1 feed(s)" in first.stdout
+    assert "to send" not in first.stdout  # poll sends nothing, so says nothing of sending
     assert run_cli("poll", "--now", "2026-11-27T03:10:00+00:00", config=hourly).code == 0
     assert len(server.hits("/feed")) == 1  # not due for an hour
     every_5m = archive_config(state, tmp_path, [{"name": "news", "url": url, "every": "5m"}])

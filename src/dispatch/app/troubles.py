@@ -33,7 +33,7 @@ def still_failing(config: Config, store: Store, report: RunReport) -> list[Troub
     """
     reported = {result.feed for result in report.feeds if result.status == "failed"}
     troubles = []
-    states = store.feed_states()
+    states = store.feed_states(failing=True)
     for feed in config.feeds:
         state = states.get(feed.name)
         if state is None or feed.name in reported or not (state.error_count or state.disabled):
@@ -49,10 +49,9 @@ def still_failing(config: Config, store: Store, report: RunReport) -> list[Troub
     shown = {result.delivery_id for result in report.deliveries}
     problems: dict[str, list[Delivery]] = {}
     for status_ in ("pending", "ambiguous"):
-        for delivery in store.deliveries(status_):
-            if delivery.id in shown or (status_ == "pending" and not delivery.last_error):
-                continue
-            problems.setdefault(delivery.output, []).append(delivery)
+        for delivery in store.deliveries(status_, failed_before=status_ == "pending"):
+            if delivery.id not in shown:
+                problems.setdefault(delivery.output, []).append(delivery)
     refused = {name: state for name, state in store.output_states().items() if state.refused_since}
     for name in sorted(problems.keys() | refused.keys()):
         deliveries = problems.get(name, [])

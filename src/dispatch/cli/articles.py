@@ -11,7 +11,12 @@ from dispatch.cli.base import EXIT_FAILED, EXIT_OK, load
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     articles = commands.add_parser("articles", help="list recent articles; edit a summary")
     what = articles.add_subparsers(dest="action", required=True, metavar="ACTION")
-    listing = what.add_parser("list", help="the newest articles: ID, feed, title, summary")
+    listing = what.add_parser(
+        "list",
+        help="the newest articles: ID, feed, title, summary",
+        description="The newest articles the store holds, newest first, with the IDs "
+        "`articles summary ID TEXT` takes.",
+    )
     listing.add_argument("--limit", type=int, default=20, help="how many (default: 20)")
     listing.set_defaults(run=_list)
     summary = what.add_parser(

@@ -29,7 +29,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     opml_in.add_argument("file", type=Path, help="the OPML file (from a feed reader's export)")
     opml_out = manage.add_parser("export-opml", help="write the feeds as OPML")
     opml_out.add_argument("file", type=Path, nargs="?", help="where (default: standard output)")
-    manage.add_parser("list", help="each feed with its health: ok, failing, gone or moved")
+    manage.add_parser(
+        "list",
+        help="each feed with its health: ok, failing, gone or moved",
+        description="Each feed in feeds.yaml with its health (ok, failing since when and "
+        "why, gone, moved), when it was last read and how many articles it has given.",
+    )
     feeds.set_defaults(run=_feeds)
 
 

@@ -1,8 +1,8 @@
 """The command line: parses arguments, runs the command, maps errors to exit codes.
 
-Each command group lives in its own module (``sending``, ``serving``, ``outbox``,
-``checking``, ``articles``, ``feeds``, ``templates``), which adds its parsers here and names
-the function that runs it.
+Each command group lives in its own module (``starting``, ``sending``, ``serving``,
+``outbox``, ``checking``, ``articles``, ``feeds``, ``templates``), which adds its parsers
+here and names the function that runs it.
 
 Exit codes:
     0  everything went well
@@ -24,10 +24,19 @@ import sys
 from collections.abc import Sequence
 
 from dispatch import __version__
-from dispatch.cli import articles, checking, feeds, outbox, sending, serving, templates
+from dispatch.cli import (
+    articles,
+    checking,
+    feeds,
+    outbox,
+    sending,
+    serving,
+    starting,
+    templates,
+)
 from dispatch.cli.base import EXIT_CONFIG, EXIT_PIPE_CLOSED, EXIT_STORE
 
-GROUPS = (sending, serving, checking, outbox, articles, feeds, templates)
+GROUPS = (starting, sending, serving, checking, outbox, articles, feeds, templates)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -60,6 +69,9 @@ GC_THRESHOLD = 10_000
 def main(argv: Sequence[str] | None = None) -> int:
     gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
     arguments = _parser().parse_args(argv)
+    from dispatch.store import engines
+
+    engines.PROCESS = f"dispatch {arguments.command}"  # named in the lock, for another to see
     from dispatch.errors import ConfigError, ListenError, StoreError
 
     try:

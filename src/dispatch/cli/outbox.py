@@ -13,6 +13,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     status = commands.add_parser(
         "status",
         help="show the outbox: waiting, failed and ambiguous deliveries",
+        description="Each output's deliveries by state; the failed and ambiguous ones with "
+        "their IDs and errors (for `retry` and `resolve`); what waits and why; each feed's "
+        "health. Reads the store and changes nothing.",
     )
     status.set_defaults(run=_status)
     retry = commands.add_parser("retry", help="send a failed or ambiguous delivery again")

@@ -22,7 +22,12 @@ if TYPE_CHECKING:
     from dispatch.models import FeedState
 
 
-def print_report(report: RunReport, *, as_json: bool, dry_run: bool, out_dir: Path | None) -> None:
+def print_report(
+    report: RunReport, *, as_json: bool, dry_run: bool, out_dir: Path | None, sends: bool = True
+) -> None:
+    """The run's messages, feeds and what was sent; ``sends`` False for the commands that
+    send nothing (poll, catch-up), which have no sending to sum up.
+    """
     from rich.text import Text
 
     out = _console()
@@ -43,7 +48,8 @@ def print_report(report: RunReport, *, as_json: bool, dry_run: bool, out_dir: Pa
             _print_message(out, group[0], [d.recipient for d in group if d.recipient])
         if report.feeds:
             _print_feeds(out, report.feeds)
-        _print_summary(out, report, dry_run=dry_run, out_dir=out_dir)
+        if sends:
+            _print_summary(out, report, dry_run=dry_run, out_dir=out_dir)
     for feed in report.feeds:
         for warning in feed.warnings:
             err.print(Text(f"warning: feed {feed.feed!r}: {warning}"))

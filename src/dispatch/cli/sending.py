@@ -50,7 +50,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     send.add_argument("--digest", metavar="NAME", help="with --test-to: which digest")
     send.set_defaults(run=_send)
 
-    poll = commands.add_parser("poll", help="fetch due feeds and record new articles; send nothing")
+    poll = commands.add_parser(
+        "poll",
+        help="fetch due feeds and record new articles; send nothing",
+        description="Fetch every feed that is due (every feed with --all) and record what is "
+        "new: posts are queued in the outbox and articles in their digests' queues, for the "
+        "next `send` or the service. Nothing is sent. Exits 4 while a feed keeps failing.",
+    )
     poll.add_argument("--all", action="store_true", help="poll every feed, due or not")
     poll.add_argument("--now", metavar="ISO-TIME", type=moment, help="pretend it is this time")
     poll.set_defaults(run=_poll)
@@ -80,6 +86,11 @@ def _send(arguments: argparse.Namespace) -> int:
 
         digest = hashlib.sha256(str(config.base_dir).encode()).hexdigest()[:8]
         out_dir = Path(tempfile.gettempdir()) / f"dispatch-dry-run-{digest}"
+        if not arguments.test_to:
+            import shutil
+
+            # dispatch's own folder: emptied, so it holds this run's messages and no others.
+            shutil.rmtree(out_dir, ignore_errors=True)
     if arguments.test_to:
         return _send_test(config, arguments, now)
     dry_run = arguments.dry_run
@@ -136,7 +147,7 @@ def _poll(arguments: argparse.Namespace) -> int:
         feeds = job.poll(arguments.now or datetime.now(UTC), force=arguments.all)
         report = RunReport(feeds=tuple(feeds))
         troubles = still_failing(config, job.store, report)
-    print_report(report, as_json=False, dry_run=False, out_dir=None)
+    print_report(report, as_json=False, dry_run=False, out_dir=None, sends=False)
     return exit_code(report, troubles)
 
 
@@ -151,7 +162,9 @@ def _catch_up(arguments: argparse.Namespace) -> int:
         feeds = job.poll(datetime.now(UTC), force=True)
         cleared = job.store.clear_queues()
         waiting = len(job.store.deliveries("pending"))
-    print_report(RunReport(feeds=tuple(feeds)), as_json=False, dry_run=False, out_dir=None)
+    print_report(
+        RunReport(feeds=tuple(feeds)), as_json=False, dry_run=False, out_dir=None, sends=False
+    )
     print(f"caught up: every article in the feeds now counts as seen; {cleared} left digest queues")
     if waiting:
         print(f"{waiting} delivery(ies) made before still wait; `dispatch status` lists them")

@@ -51,9 +51,15 @@ class DeliveryTables(Tables):
                 (record_key(row["id"], now), row["id"]),
             )
 
-    def deliveries(self, status: str = "pending", *, due: datetime | None = None) -> list[Delivery]:
-        """Deliveries in one status, oldest first; with ``due``, only those due by then."""
+    def deliveries(
+        self, status: str = "pending", *, due: datetime | None = None, failed_before: bool = False
+    ) -> list[Delivery]:
+        """Deliveries in one status, oldest first; with ``due``, only those due by then; with
+        ``failed_before``, only those with an error kept from an earlier try.
+        """
         sql = "SELECT * FROM deliveries WHERE status = ?"
+        if failed_before:
+            sql += " AND last_error IS NOT NULL AND last_error <> ''"
         parameters: tuple[Any, ...] = (status,)
         if due is not None:
             sql += " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"

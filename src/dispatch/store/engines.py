@@ -68,6 +68,27 @@ class Database(Protocol):
     def close(self) -> None: ...
 
 
+# What this process is, as the lock file tells another that finds the store taken: the
+# command line sets it (``dispatch run``), like a process title.
+PROCESS = "dispatch"
+
+
+def _locked(name: str, holder: str) -> StoreError:
+    """The store is locked by ``holder`` (``dispatch run, pid 4242``): say who, and what to do."""
+    pid = holder.rpartition("pid ")[2]
+    if holder.startswith("dispatch run"):
+        return StoreError(
+            f"the dispatch service (`{holder}`) is using {name}",
+            hint="it polls and sends on its own schedule, so nothing else is needed while it "
+            f"runs; to run this command anyway, stop it first (kill {pid}; it finishes the "
+            "send in flight) and start it again after",
+        )
+    return StoreError(
+        f"another dispatch (`{holder}`) is using {name}",
+        hint="wait for it to finish and run this again; a crashed one frees the store at once",
+    )
+
+
 def _reader(path: Path) -> sqlite3.Connection:
     """A connection that only reads an existing state file. Not ``mode=ro``: a read-only
     connection to a WAL database leaves its empty ``-wal`` and ``-shm`` files behind, where the
@@ -177,12 +198,10 @@ class SqliteDatabase:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
             handle.close()
-            raise StoreError(
-                f"another dispatch ({holder}) is using {self.name}; wait for it to finish"
-            ) from None
+            raise _locked(self.name, holder) from None
         handle.seek(0)
         handle.truncate()
-        handle.write(f"pid {os.getpid()}")
+        handle.write(f"{PROCESS}, pid {os.getpid()}")
         handle.flush()
         try:
             yield

@@ -14,8 +14,12 @@ from dispatch.store.tables import Tables, iso_text, parse_time
 class FeedTables(Tables):
     """What the store knows of each feed, and which worker polls it."""
 
-    def feed_states(self) -> dict[str, FeedState]:
-        rows = self._db.execute("SELECT * FROM feeds").fetchall()
+    def feed_states(self, *, failing: bool = False) -> dict[str, FeedState]:
+        """Every feed's state; with ``failing``, only those whose last poll failed or that
+        are no longer polled (gone): a few rows, where all would be thousands.
+        """
+        where = " WHERE error_count > 0 OR disabled IS NOT NULL" if failing else ""
+        rows = self._db.execute("SELECT * FROM feeds" + where).fetchall()
         return {
             row["name"]: FeedState(
                 name=row["name"],
