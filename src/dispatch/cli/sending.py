@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -85,7 +86,10 @@ def _send(arguments: argparse.Namespace) -> int:
         import tempfile  # with shutil, a tenth of `dispatch --help`: only here
 
         digest = hashlib.sha256(str(config.base_dir).encode()).hexdigest()[:8]
-        out_dir = Path(tempfile.gettempdir()) / f"dispatch-dry-run-{digest}"
+        chosen = os.environ.get("DISPATCH_DRY_RUN_DIR")  # the image's: in the mounted folder
+        out_dir = (
+            Path(chosen) if chosen else Path(tempfile.gettempdir()) / f"dispatch-dry-run-{digest}"
+        )
         if not arguments.test_to:
             import shutil
 
