@@ -89,9 +89,13 @@ def _data(reachable: Path, owner: int) -> Path:
 
 
 def _run(data: Path, environ: dict[str, str], *prefix: str) -> subprocess.CompletedProcess[str]:
+    # A copy every user can read, as the image's /usr/local/bin is: the checkout may not be.
+    entrypoint = data.parent / "entrypoint.sh"
+    shutil.copy(ENTRYPOINT, entrypoint)
+    entrypoint.chmod(0o755)
     env = {**environ, "DISPATCH_DATA": str(data)}
     return subprocess.run(
-        [*prefix, "sh", str(ENTRYPOINT), "run", "--log-format", "json"],
+        [*prefix, "sh", str(entrypoint), "run", "--log-format", "json"],
         env=env,
         capture_output=True,
         text=True,

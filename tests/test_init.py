@@ -55,19 +55,20 @@ def test_init_on_a_terminal_asks_and_uses_the_answers(tmp_path: Path) -> None:
         env=environ,
     )
     os.close(follower)
-    answers = iter(["", "Morning Brief", "Asia/Karachi", "me@example.org"])
+    # Typed ahead, as a quick typist would: the terminal queues the lines for each question.
+    os.write(leader, b"\nMorning Brief\nAsia/Karachi\nme@example.org\n")
     seen = b""
     try:
-        while process.poll() is None or select.select([leader], [], [], 0)[0]:
-            ready, _, _ = select.select([leader], [], [], 10)
+        while True:
+            ready, _, _ = select.select([leader], [], [], 30)
             assert ready, seen.decode(errors="replace")
             try:
                 chunk = os.read(leader, 4096)
-            except OSError:  # the process closed its terminal
+            except OSError:  # the process has ended and closed its terminal
+                break
+            if not chunk:
                 break
             seen += chunk
-            if chunk.rstrip().endswith(b":"):
-                os.write(leader, next(answers).encode() + b"\n")
     finally:
         os.close(leader)
         process.wait(timeout=30)
