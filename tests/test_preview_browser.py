@@ -8,32 +8,21 @@ from __future__ import annotations
 
 import re
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from helpers.prepared import needs
+from helpers.browser import ARTIFACTS as BROWSER_ARTIFACTS
+from helpers.browser import chromium_page
 from helpers.preview import running_preview
 from helpers.project import ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ARTIFACTS = ROOT / "test-artifacts" / "preview"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# Without the background-networking flags Chromium keeps knocking on a closed network.
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+ARTIFACTS = BROWSER_ARTIFACTS / "preview"
 LIVE = 5_000  # ms to wait for a save to reach the page (it takes well under a second)
 
 
@@ -58,18 +47,9 @@ def preview_url(project: Path) -> Iterator[str]:
 
 @pytest.fixture
 def page() -> Iterator[Page]:
-    needs("Chromium", Path(CHROMIUM).exists())
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright, tempfile.TemporaryDirectory() as profile:
-        context = playwright.chromium.launch_persistent_context(
-            profile,
-            executable_path=CHROMIUM,
-            headless=True,
-            args=FLAGS,
-            viewport={"width": 1400, "height": 1000},
-        )
-        yield context.new_page()
-        context.close()
+    with chromium_page() as opened:
+        yield opened
 
 
 def _save(path: Path, text: str) -> None:
