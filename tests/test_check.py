@@ -174,6 +174,9 @@ def test_mjml_errors_and_missing_unsubscribe_are_errors(tmp_path: Path) -> None:
     (tmp_path / "templates" / "email" / "digest.mjml.j2").write_text("<mjml><mj-body><mj-sect")
     result = run_cli("check", config=path)
     assert result.code == 1 and "MJML:" in result.stderr
+    # MRML gives no line, so the error names the editor's MJML files that went into it.
+    own = tmp_path / "templates" / "email" / "digest.mjml.j2"
+    assert f"(MJML made from your {own}, which override the built-ins" in result.stderr
 
 
 def test_a_post_that_cannot_fit_is_an_error(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from helpers.mastodon import MastodonStandIn
 from helpers.project import NOW, ROOT, article_items, rss, run_cli, write_config
 from helpers.servers import FeedServer
+from helpers.smtp import SmtpStandIn
 
 FIELDS = {
     "output",
@@ -93,6 +94,8 @@ def test_an_output_whose_secret_is_unset_keeps_its_messages_pending(
         reason = "'toots' is not ready: secret not set: access_token (${CANARY_TOKEN})"
         assert reason in unset.stderr
         assert mastodon.calls == []
+        held = run_cli("status", config=path)  # the waiting table says why, not an empty cell
+        assert "output not ready: secret not set: access_token" in held.stdout.replace("\n", "")
         canary = {"CANARY_TOKEN": "canary-8f2e1b9c7d"}
         outputs = run_cli("outputs", config=path, env=canary)
         dry = run_cli("send", "--dry-run", "--json", "--now", NOW, config=path, env=canary)
@@ -148,3 +151,60 @@ def test_the_dry_run_folder_holds_this_runs_messages_only(
 
     assert dry_run(3) == (3, 3)
     assert dry_run(1) == (1, 1)  # fewer messages now: the last run's three are gone
+
+
+def test_status_shows_each_digests_next_issue_in_its_time_zone(
+    tmp_path: Path, server: FeedServer
+) -> None:
+    url = server.serve("/feed", rss(article_items(3)))
+    path = write_config(
+        tmp_path,
+        {
+            "state": "state.db",
+            "allow_private_networks": True,
+            "feeds": [{"name": "news", "url": url, "backfill": "all"}],
+            "outputs": {"archive": {"type": "file", "path": "archive"}},
+            "digests": [
+                {
+                    "name": "daily",
+                    "outputs": ["archive"],
+                    "schedule": "0 7 * * *",
+                    "timezone": "Asia/Karachi",
+                }
+            ],
+        },
+    )
+    assert run_cli("poll", "--now", NOW, config=path).code == 0
+    status = run_cli("status", config=path)
+    assert status.code == 0, status.stderr
+    row = next(line for line in status.stdout.splitlines() if "daily" in line)
+    assert "│ 3 " in row or " 3 " in row  # three articles queued
+    assert "0 7 * * * (Asia/Karachi)" in row
+    assert "due now" in row or " PKT" in row
+
+
+def test_an_unset_variable_in_a_field_a_dry_run_does_without_stops_only_the_send(
+    tmp_path: Path, server: FeedServer, smtp: SmtpStandIn
+) -> None:
+    url = server.serve("/feed", rss(article_items(2)))
+    mail = smtp.output(**{"from": "J <d@journal.example>", "to": ["list@example.org"]})
+    mail["host"] = "${MAIL_HOST}"
+    path = write_config(
+        tmp_path,
+        {
+            "state": "state.db",
+            "allow_private_networks": True,
+            "feeds": [{"name": "news", "url": url, "backfill": "all"}],
+            "outputs": {"mail": mail},
+            "digests": [{"name": "daily", "outputs": ["mail"]}],
+        },
+    )
+    dry = run_cli("send", "--dry-run", "--now", NOW, config=path)
+    assert dry.code == 0, dry.stderr
+    assert "environment variable not set: host (${MAIL_HOST})" in dry.stdout
+    held = run_cli("send", "--now", NOW, config=path)
+    assert held.code == 1 and smtp.recorder.messages == []
+    assert "'mail' is not ready: environment variable not set: host (${MAIL_HOST})" in held.stderr
+    sent = run_cli("send", "--now", NOW, config=path, env={"MAIL_HOST": "127.0.0.1"})
+    assert sent.code == 0, sent.stderr
+    assert len(smtp.recorder.messages) == 1  # the digest that waited, once

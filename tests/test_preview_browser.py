@@ -19,6 +19,7 @@ from helpers.browser import ARTIFACTS as BROWSER_ARTIFACTS
 from helpers.browser import chromium_page
 from helpers.preview import running_preview
 from helpers.project import ROOT
+from helpers.servers import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -116,3 +117,19 @@ def test_the_preview_follows_every_save(page: Page, preview_url: str, project: P
     _save(config, good.replace("title: The Think Tank Journal", "title: The Weekend Journal"))
     expect(subject).to_have_text("FIXED The Weekend Journal", timeout=LIVE)
     expect(problem).to_have_count(0)
+    expect(page.locator(".digest .note").first).to_contain_text(
+        "Schedule 0 7 * * *, Asia/Karachi time"
+    )
+
+
+def test_the_page_says_when_the_preview_is_back(page: Page, project: Path) -> None:
+    # The preview stops (a restart, a laptop's sleep) and comes back on the same port: the page
+    # says "disconnected" while it is gone and "reconnected" once it is back, not the former.
+    port = free_port()
+    live = page.locator("#live")
+    with running_preview(project / "feeds.yaml", port=port) as url:
+        page.goto(url)
+        expect(live).to_contain_text("live: follows every save", timeout=LIVE)
+    expect(live).to_contain_text("disconnected", timeout=LIVE)
+    with running_preview(project / "feeds.yaml", port=port):
+        expect(live).to_contain_text("live: reconnected at", timeout=3 * LIVE)

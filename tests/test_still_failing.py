@@ -7,6 +7,7 @@ A real feed server that answers 404, then the feed; a real SMTP server that is d
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from helpers.project import article_items, rss, run_cli, write_config
@@ -75,4 +76,6 @@ def test_a_digest_waiting_for_its_mail_server_keeps_the_exit_code_up(
     later = run_cli("send", "--now", SOON, config=path)
     assert later.code == 4, later.stdout + later.stderr
     assert "dispatch: still failing: output 'mail': 1 waiting to be retried" in later.stderr
+    # Times in messages as `status` writes them: to the second, in UTC.
+    assert re.search(r"retry at 2026-11-27 03:00:\d\d UTC", first.stdout + first.stderr)
     assert "cannot connect" in later.stderr or "refused" in later.stderr, later.stderr

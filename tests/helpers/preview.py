@@ -13,11 +13,11 @@ from helpers.servers import free_port
 
 
 @contextlib.contextmanager
-def running_preview(config: Path) -> Iterator[str]:
+def running_preview(config: Path, port: int | None = None) -> Iterator[str]:
     """The preview of ``config``, by its URL; stopped with SIGTERM after, which it must take
     as a clean stop (exit 0), having printed no traceback.
     """
-    port = free_port()
+    port = port or free_port()
     environ = {k: v for k, v in os.environ.items() if not k.startswith("DISPATCH_")}
     command = [sys.executable, "-m", "dispatch", "--config", str(config)]
     process = subprocess.Popen(

@@ -35,10 +35,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def _status(arguments: argparse.Namespace) -> int:
     from dispatch.app.operations import status
     from dispatch.cli.report import print_status
+    from dispatch.outputs.registry import open_outputs
     from dispatch.store.core import opened
 
-    with opened(load(arguments).state_location, snapshot=True) as store:
-        print_status(status(store))
+    config = load(arguments)
+    with opened(config.state_location, snapshot=True) as store:
+        print_status(status(store, config, open_outputs(config)))
     return EXIT_OK
 
 

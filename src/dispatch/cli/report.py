@@ -101,6 +101,15 @@ def print_status(status: Status) -> None:
     console = _console()
     if not status.counts and not status.feeds:
         console.print("The outbox is empty.")
+    if status.digests:
+        table = Table(title="Digests", title_justify="left")
+        for column in ("digest", "queued", "next issue", "schedule"):
+            table.add_column(column)
+        for digest in status.digests:
+            when = "due now" if digest.due else _when(digest.next_at)
+            schedule = f"{digest.schedule} ({digest.timezone})"
+            table.add_row(digest.name, str(digest.queued), when, schedule)
+        console.print(table)
     if status.counts:
         table = Table(title="Deliveries by output", title_justify="left")
         states = ("pending", "sending", "sent", "failed", "ambiguous")
@@ -136,8 +145,8 @@ def print_status(status: Status) -> None:
                 f"{d.kind} {d.rule} → {d.output}",
                 d.recipient or "",
                 str(d.attempts),
-                str(d.next_attempt_at or "now"),
-                d.last_error or "",
+                _when(d.next_attempt_at) if d.next_attempt_at else "now",
+                d.last_error or status.held.get(d.output, ""),
             )
         console.print(table)
     outputs = [o for o in status.outputs.values() if o.refused_since or o.limits]

@@ -8,6 +8,7 @@ output types, so third-party outputs get the same checks as built-in ones.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -138,8 +139,41 @@ def _validate_outputs(
         try:
             validated[name] = found.settings_model.model_validate(raw)
         except ValidationError as e:
-            problems += _problems(e, place, lines, found.settings_model)
+            waiting = _waiting_for_environment(found.settings_model, raw, e)
+            if waiting is None:
+                problems += _problems(e, place, lines, found.settings_model)
+            else:
+                validated[name] = waiting
     return validated
+
+
+def _waiting_for_environment(
+    model: type[OutputSettings], raw: dict[str, Any], error: ValidationError
+) -> OutputSettings | None:
+    """An output whose only problems are ``${VAR}`` references not set: its settings with
+    those values as written, marked not ready (a send waits until they are set; a dry run
+    does without them). None when anything else is wrong too, or a written reference is not
+    a valid value there (a port, a URL).
+    """
+    details = error.errors()
+    if not all(isinstance(detail.get("input"), Unset) for detail in details):
+        return None
+    filled = copy.deepcopy(raw)
+    unset: dict[str, str] = {}
+    for detail in details:
+        names: Unset = detail["input"]
+        *path, last = detail["loc"]
+        holder: Any = filled
+        for step in path:
+            holder = holder[step]
+        holder[last] = ", ".join(f"${{{name}}}" for name in names.names)
+        unset[format_place(tuple(detail["loc"]))] = str(names)
+    try:
+        settings = model.model_validate(filled)
+    except ValidationError:
+        return None
+    settings._unset = unset
+    return settings
 
 
 def _names(section: Any) -> list[Any]:

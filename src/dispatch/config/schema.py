@@ -286,6 +286,14 @@ class OutputSettings(StrictModel):
     timeout: Duration = timedelta(seconds=30)
     max_delay: Duration | None = None
 
+    # Fields whose ${VAR} is not set (place -> the variables), kept as written: the output
+    # loads, so a dry run works without them, and reports itself not ready until they are.
+    _unset: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    @property
+    def unset_environment(self) -> dict[str, str]:
+        return dict(self._unset)
+
 
 class Config(StrictModel):
     state: str = "dispatch.db"

@@ -440,7 +440,10 @@ class Deliverer:
             retry = next_attempt(now, attempts, e.retry_after, self.rng)
             self.store.mark(delivery.id, "pending", now, error=e.describe(), next_attempt=retry)
             return replace(
-                shown, status="pending", error=f"{e.describe()}; retry at {retry}", hint=e.hint
+                shown,
+                status="pending",
+                error=f"{e.describe()}; retry at {_time(retry)}",
+                hint=e.hint,
             )
         except Ambiguous as e:
             return self._ambiguous(delivery, output, shown, now, e.describe())
@@ -479,7 +482,7 @@ class Deliverer:
         if output.capabilities.idempotent or output.settings.on_ambiguous == "resend":
             retry = next_attempt(now, delivery.attempts + 1, None, self.rng)
             self.store.mark(delivery.id, "pending", now, error=reason, next_attempt=retry)
-            return replace(shown, status="pending", error=f"{reason}; retry at {retry}")
+            return replace(shown, status="pending", error=f"{reason}; retry at {_time(retry)}")
         self.store.mark(delivery.id, "ambiguous", now, error=reason)
         return replace(shown, status="ambiguous", error=reason, hint=_RESOLVE_HINT)
 
@@ -589,3 +592,8 @@ def _result(delivery: Delivery, status: DeliveryStatus) -> DeliveryResult:
         status,
         recipient=delivery.recipient,
     )
+
+
+def _time(moment: datetime) -> str:
+    """A time in a message, as `dispatch status` writes times: to the second, in UTC."""
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"

@@ -142,4 +142,12 @@ class BaseOutput:
             for field, value in self.settings
             if isinstance(value, Secret) and value.value is None
         ]
-        return f"secret not set: {', '.join(unset)}" if unset else None
+        waiting = [
+            f"{place} (${{{names}}})" for place, names in self.settings.unset_environment.items()
+        ]
+        reasons = []
+        if unset:
+            reasons.append(f"secret not set: {', '.join(unset)}")
+        if waiting:
+            reasons.append(f"environment variable not set: {', '.join(waiting)}")
+        return "; ".join(reasons) or None

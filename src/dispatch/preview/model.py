@@ -48,6 +48,7 @@ class DigestView:
     output: str
     schedule: str
     note: str
+    timezone: str = "UTC"  # the schedule's
     subject: str = ""
     preheader: str = ""
     html: str = ""
@@ -220,7 +221,13 @@ def _digest_views(
     for name in rule.outputs:
         clip_at = outputs[name].capabilities.clip_bytes
         view = DigestView(
-            f"{rule.name}/{name}", rule.name, name, rule.schedule, note, clip_at=clip_at
+            f"{rule.name}/{name}",
+            rule.name,
+            name,
+            rule.schedule,
+            note,
+            timezone=rule.timezone,
+            clip_at=clip_at,
         )
         try:
             rendered = render_digest(renderer, rule, outputs[name], articles, plan.period)

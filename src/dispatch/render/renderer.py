@@ -211,11 +211,34 @@ class Renderer:
             with deadline():
                 subject = " ".join(self._render(DIGEST_SUBJECT, context).split())
                 context["digest"]["subject"] = subject
-                html = compile_mjml(self._render(DIGEST_MJML, context))
+                html = self._compile(self._render(DIGEST_MJML, context))
                 text = self._render(DIGEST_TEXT, context)
         except RenderTimeout:
             raise TemplateError(DIGEST_MJML, _TOO_SLOW) from None
         return RenderedDigest(subject, html, text, preheader)
+
+    def _compile(self, source: str) -> str:
+        """MJML to HTML; a failure names the editor's MJML files that went into it, since
+        MRML says what is wrong but not where.
+        """
+        try:
+            return compile_mjml(source)
+        except TemplateError as e:
+            own = self._own_mjml()
+            if not own:
+                raise
+            where = ", ".join(str(path) for path in own)
+            raise TemplateError(
+                str(own[0]),
+                f"{e.reason} (MJML made from your {where}, which override the built-ins; "
+                "MJML gives no line: look for a tag left open or misspelt there)",
+            ) from None
+
+    def _own_mjml(self) -> list[Path]:
+        """The editor's MJML templates, which take the place of the built-ins of their name."""
+        if self.templates is None:
+            return []
+        return sorted(self.templates.glob("email/*.mjml.j2"))
 
     def post(
         self,
