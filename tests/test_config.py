@@ -242,3 +242,16 @@ outputs:
     fixed = parse_config(text.replace("lease: 20s", "lease: 31s"), "feeds.yaml")
     assert fixed.daemon.lease == timedelta(seconds=31)
     assert fixed.state_location == "postgresql://dispatch@db/dispatch"
+
+
+def test_a_mapping_given_as_text_or_a_list_says_so_in_plain_words() -> None:
+    found = problems(GOOD + "  - name: other\n    outputs: [archive]\n    include: python\n")
+    assert found == [
+        "posts[1].include (line 12): should be a mapping of keys (`key: value` lines), not text"
+    ]
+    listed = problems(
+        GOOD.replace("outputs: [archive, toots]", "outputs: [archive]\n    exclude: [a]")
+    )
+    assert listed == [
+        "posts[0].exclude (line 10): should be a mapping of keys (`key: value` lines), not a list"
+    ]

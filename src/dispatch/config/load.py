@@ -298,6 +298,11 @@ def _problems(
         message = detail["msg"].removeprefix("Value error, ")
         if isinstance(detail.get("input"), Unset):
             message = f"environment variable {detail['input']} is not set"
+        elif detail["type"] in ("model_type", "dict_type"):
+            kind = {str: "text", list: "a list", int: "a number"}.get(
+                type(detail.get("input")), type(detail.get("input")).__name__
+            )
+            message = f"should be a mapping of keys (`key: value` lines), not {kind}"
         elif detail["type"] == "extra_forbidden":
             known = _keys_at(model, detail["loc"][:-1])
             guess = did_you_mean(str(detail["loc"][-1]), known)
