@@ -64,8 +64,5 @@ def still_failing(config: Config, store: Store, report: RunReport) -> list[Troub
             parts.append(f"credentials refused: {refused[name].refused_error}")
         last = max(deliveries, key=lambda d: d.id).last_error if deliveries else None
         reason = "; ".join(parts) + (f" (the last error: {last})" if last else "")
-        hint = (
-            "`dispatch status` lists them; `dispatch retry ID` or `dispatch resolve ID` settles one"
-        )
-        troubles.append(Trouble(f"output {name!r}", reason, hint))
+        troubles.append(Trouble(f"output {name!r}", reason, SETTLE))
     return troubles
