@@ -92,7 +92,11 @@ def _date(feed: Feed, item: int, generation: int) -> datetime:
     return EPOCH + timedelta(hours=generation * 24 - item * 6, minutes=feed.number % 60)
 
 
-def wordpress(feed: Feed, generation: int = 0, items: int = 20) -> str:
+def wordpress(feed: Feed, generation: int = 0, items: int = 20, *, template: bool = False) -> str:
+    """A WordPress-style RSS 2.0 feed; with ``template``, carrying everything WordPress's
+    default feed template (feed-rss2.php) adds: the comments link, the wfw:commentRss and
+    slash:comments of each item, and the channel's sy:update*, generator and site icon.
+    """
     host = f"news{feed.number}.example"
     count, items = items, []
     for item in range(count):
@@ -102,21 +106,43 @@ def wordpress(feed: Feed, generation: int = 0, items: int = 20) -> str:
         link = f"https://{host}/{2026}/11/{number}/{title.lower().replace(' ', '-')[:40]}/"
         date = _date(feed, item, generation).strftime("%a, %d %b %Y %H:%M:%S +0000")
         html = _article_html(rng, host, number)
+        comments = f"<comments>{link}#respond</comments>" if template else ""
+        threads = (
+            f"<wfw:commentRss>{link}feed/</wfw:commentRss>"
+            f"<slash:comments>{number % 5}</slash:comments>"
+            if template
+            else ""
+        )
         items.append(
-            f"<item><title>{escape(title)}</title><link>{link}</link>"
+            f"<item><title>{escape(title)}</title><link>{link}</link>{comments}"
             f"<dc:creator><![CDATA[Reporter {number % 7}]]></dc:creator>"
             f"<pubDate>{date}</pubDate><category><![CDATA[News]]></category>"
             f'<guid isPermaLink="false">https://{host}/?p={number}</guid>'
             f"<description><![CDATA[{_sentence(rng)} [&#8230;]]]></description>"
-            f"<content:encoded><![CDATA[{html}]]></content:encoded></item>"
+            f"<content:encoded><![CDATA[{html}]]></content:encoded>{threads}</item>"
+        )
+    namespaces, head = "", ""
+    if template:
+        namespaces = (
+            'xmlns:wfw="http://wellformedweb.org/CommentAPI/" '
+            'xmlns:sy="http://purl.org/rss/1.0/modules/syndication/" '
+            'xmlns:slash="http://purl.org/rss/1.0/modules/slash/" '
+        )
+        head = (
+            "<sy:updatePeriod>\n\thourly\t</sy:updatePeriod>"
+            "<sy:updateFrequency>\n\t1\t</sy:updateFrequency>"
+            "<generator>https://wordpress.org/?v=6.8</generator>"
+            f"<image><url>https://{host}/wp-content/uploads/icon-32x32.png</url>"
+            f"<title>News {feed.number}</title><link>https://{host}/</link>"
+            "<width>32</width><height>32</height></image>"
         )
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0" '
         'xmlns:content="http://purl.org/rss/1.0/modules/content/" '
         'xmlns:dc="http://purl.org/dc/elements/1.1/" '
-        'xmlns:atom="http://www.w3.org/2005/Atom">\n<channel>'
+        f'{namespaces}xmlns:atom="http://www.w3.org/2005/Atom">\n<channel>'
         f"<title>News {feed.number}</title><link>https://{host}/</link>"
-        f"<description>Local news</description><language>en-GB</language>"
+        f"<description>Local news</description><language>en-GB</language>{head}"
         + "".join(items)
         + "</channel></rss>\n"
     )

@@ -64,6 +64,24 @@ def test_the_benchmark_corpus_reads_the_same_both_ways() -> None:
     assert accepted == len(corpus_feeds())  # the common feed takes the fast path, all of it
 
 
+@pytest.mark.slow
+def test_feeds_from_wordpress_default_template_take_the_fast_path_and_read_the_same() -> None:
+    # Every item of a WordPress feed carries comments, wfw:commentRss and slash:comments, and
+    # its channel sy:update*, a generator and the site icon: the fast path took none of them.
+    feeds = {
+        f"{feed.path}@{generation}": bench_corpus.wordpress(
+            feed, generation, template=True
+        ).encode()
+        for generation in (0, 1)
+        for feed in bench_corpus.feeds(40)
+        if feed.kind == "wp"
+    }
+    assert feeds and all(b"<slash:comments>" in body for body in feeds.values())
+    accepted, different = differences(feeds, "application/rss+xml; charset=UTF-8")
+    assert different == []
+    assert accepted == len(feeds)
+
+
 def test_feedparsers_fixtures_read_the_same_both_ways() -> None:
     needs("feedparser's source (its test fixtures)", SDIST.exists())
     cases = fixtures()

@@ -23,6 +23,15 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 CONTENT = "{http://purl.org/rss/1.0/modules/content/}encoded"
 DC = "{http://purl.org/dc/elements/1.1/}"
 MEDIA = "{http://search.yahoo.com/mrss/}"
+# What WordPress's default template puts in every item beside the article: feedparser keeps
+# them as fields dispatch never reads, so they change nothing and are passed over, not declined.
+_UNREAD_IN_ITEMS = frozenset(
+    {
+        "comments",
+        "{http://wellformedweb.org/CommentAPI/}commentRss",
+        "{http://purl.org/rss/1.0/modules/slash/}comments",
+    }
+)
 YT = "{http://www.youtube.com/xml/schemas/2015}"
 # Any element with a non-empty xml:base: feedparser resolves ids and links against it. An XPath runs
 # in libxml2, ten times quicker than looking at every element from Python.
@@ -112,6 +121,8 @@ def _rss(root: Any) -> tuple[str, list[Entry]]:
                 entry["author"] = _plain(child)
             elif tag == "category":
                 entry.setdefault("tags", []).append({"term": _plain(child)})
+            elif tag in _UNREAD_IN_ITEMS:
+                continue  # comment links and counts: dispatch never reads them
             elif tag == "enclosure":
                 entry.setdefault("enclosures", []).append(
                     {"href": _url(child.get("url") or ""), "type": child.get("type") or ""}
