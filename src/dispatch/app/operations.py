@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 from dispatch.config import Config
 from dispatch.config.plugins import broken_output_types
@@ -16,7 +15,7 @@ from dispatch.errors import OperationError
 from dispatch.models import Article, Delivery, FeedState, OutputState
 from dispatch.outputs.base import Output
 from dispatch.outputs.registry import output_types, recall_limits
-from dispatch.plan.decisions import digest_period, next_tick
+from dispatch.plan.explain import DigestPlan, plan_digest
 from dispatch.render.fit import unit
 from dispatch.store.core import Store
 
@@ -40,20 +39,8 @@ class Status:
     feeds: list[FeedState]
     articles: dict[str, int]  # feed -> articles known
     outputs: dict[str, OutputState] = field(default_factory=dict)  # kept limits, refusals
-    digests: list[DigestStatus] = field(default_factory=list)
+    digests: list[DigestPlan] = field(default_factory=list)  # each digest's next issue
     held: dict[str, str] = field(default_factory=dict)  # output -> why it cannot send now
-
-
-@dataclass(frozen=True)
-class DigestStatus:
-    """A digest's next issue: what waits in its queue, and when it goes."""
-
-    name: str
-    queued: int
-    due: bool
-    next_at: datetime | None  # in the digest's time zone
-    schedule: str
-    timezone: str
 
 
 def describe_outputs(
@@ -100,19 +87,6 @@ def known_types() -> dict[str, str]:
     return dict(sorted(known.items()))
 
 
-def digest_statuses(config: Config, store: Store, now: datetime) -> list[DigestStatus]:
-    """Each digest's queue and its next issue, as ``plan_digests`` would judge them now."""
-    found = []
-    for rule in config.digests:
-        last = store.last_digest_period(rule.name)
-        due = digest_period(rule.schedule, rule.timezone, last, now) is not None
-        tick = next_tick(rule.schedule, rule.timezone, now)
-        local = tick.astimezone(ZoneInfo(rule.timezone)) if tick else None
-        queued = len(store.queued(rule.name))
-        found.append(DigestStatus(rule.name, queued, due, local, rule.schedule, rule.timezone))
-    return found
-
-
 def status(
     store: Store,
     config: Config | None = None,
@@ -122,6 +96,7 @@ def status(
     """The outbox, feeds and outputs as the store has them; with ``config`` and ``outputs``,
     each digest's next issue too, and why an output's deliveries are held (a secret not set).
     """
+    moment = now or datetime.now(UTC)
     counts: dict[str, dict[str, int]] = {}
     attention: list[Delivery] = []
     waiting: list[Delivery] = []
@@ -146,7 +121,10 @@ def status(
         feeds,
         store.article_counts(),
         store.output_states(),
-        digest_statuses(config, store, now or datetime.now(UTC)) if config else [],
+        [
+            plan_digest(rule, store.queued(rule.name), store.last_digest_period(rule.name), moment)
+            for rule in (config.digests if config else [])
+        ],
         held,
     )
 

@@ -96,6 +96,8 @@ def print_outputs(infos: list[OutputInfo], types: dict[str, str]) -> None:
 
 
 def print_status(status: Status) -> None:
+    from zoneinfo import ZoneInfo
+
     from rich.table import Table
 
     console = _console()
@@ -105,10 +107,11 @@ def print_status(status: Status) -> None:
         table = Table(title="Digests", title_justify="left")
         for column in ("digest", "queued", "next issue", "schedule"):
             table.add_column(column)
-        for digest in status.digests:
-            when = "due now" if digest.due else _when(digest.next_at)
-            schedule = f"{digest.schedule} ({digest.timezone})"
-            table.add_row(digest.name, str(digest.queued), when, schedule)
+        for plan in status.digests:
+            rule, zone = plan.rule, ZoneInfo(plan.rule.timezone)
+            when = "due now" if plan.due else _when(plan.next_at and plan.next_at.astimezone(zone))
+            schedule = f"{rule.schedule} ({rule.timezone})"
+            table.add_row(rule.name, str(len(plan.queued)), when, schedule)
         console.print(table)
     if status.counts:
         table = Table(title="Deliveries by output", title_justify="left")

@@ -39,7 +39,8 @@ from dispatch.outbox.inflight import InFlight, Sending, taken_over
 from dispatch.outputs.base import Output
 from dispatch.outputs.file import write_message
 from dispatch.outputs.registry import recall_limits
-from dispatch.plan.decisions import digest_period, issue_period
+from dispatch.plan.decisions import digest_period
+from dispatch.plan.explain import plan_digest
 from dispatch.plan.outbox import (
     BUDGET_WINDOW,
     MAX_ATTEMPTS,
@@ -163,8 +164,8 @@ class Deliverer:
         ids = ids or self.store.newest(rule.max_items, rule.feeds)
         articles = sorted(self.store.articles(ids), key=newest_first)
         last = self.store.last_digest_period(rule.name)
-        period = issue_period(rule.schedule, rule.timezone, last, now)  # dated as it will be
-        rendered = render_digest(self.renderer, rule, output, articles, period)
+        plan = plan_digest(rule, ids, last, now)  # dated as the real send will date it
+        rendered = render_digest(self.renderer, rule, output, articles, plan.period)
         key = idempotency_key("test", name, address, now.isoformat())
         message = Message(
             delivery_id=0,

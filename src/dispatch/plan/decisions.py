@@ -160,19 +160,5 @@ def digest_period(
     return tick
 
 
-def issue_period(
-    schedule: str, timezone: str, last_period: datetime | None, now: datetime
-) -> datetime:
-    """The period the next issue of a digest carries, and so its date: the tick due now when
-    one is (what a send now would make), else the next tick. What the preview and a test send
-    show, so they date an issue as the real send will.
-    """
-    return (
-        digest_period(schedule, timezone, last_period, now)
-        or next_tick(schedule, timezone, now)
-        or now  # a schedule that never fires again
-    )
-
-
 def _wall(moment: datetime, timezone: str) -> datetime:
     return moment.astimezone(ZoneInfo(timezone)).replace(tzinfo=None)

@@ -6,6 +6,7 @@ says, and answers one ``Reason`` per article and rule.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Literal
@@ -13,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from dispatch.config import DigestConfig, PostConfig, RuleConfig
 from dispatch.models import Article, Trail
+from dispatch.plan.decisions import digest_period, next_tick
 from dispatch.plan.filters import Verdict as Routed
 from dispatch.plan.filters import route
 
@@ -38,6 +40,19 @@ class DigestPlan:
     due: bool
     next_at: datetime | None
     period: datetime  # what the next issue is dated
+
+
+def plan_digest(
+    rule: DigestConfig, queued: Sequence[int], last_period: datetime | None, now: datetime
+) -> DigestPlan:
+    """A digest's next issue as a send now would judge it: due when its schedule has fired
+    since ``last_period``, dated with the tick due now, else with the next one, so the preview,
+    a test send and `status` date it as the real send will.
+    """
+    due = digest_period(rule.schedule, rule.timezone, last_period, now)
+    following = next_tick(rule.schedule, rule.timezone, now)
+    period = due or following or now  # ``now`` only for a schedule that never fires again
+    return DigestPlan(rule, tuple(queued), due is not None, following, period)
 
 
 def digest_reason(article: Article, trail: Trail, plan: DigestPlan) -> Reason:

@@ -17,8 +17,7 @@ from dispatch.config import Config, DigestConfig
 from dispatch.errors import TemplateError
 from dispatch.models import Article
 from dispatch.outputs.base import Output
-from dispatch.plan.decisions import digest_period, issue_period, next_tick
-from dispatch.plan.explain import DigestPlan, Reason, digest_reason, post_reason
+from dispatch.plan.explain import DigestPlan, Reason, digest_reason, plan_digest, post_reason
 from dispatch.render.fit import count, unit
 from dispatch.render.messages import newest_first, render_digest, render_post
 from dispatch.render.renderer import Renderer
@@ -187,14 +186,7 @@ def keep_last_good(previous: Preview | None, current: Preview) -> Preview:
 
 
 def _digest_plan(store: Store, rule: DigestConfig, now: datetime) -> DigestPlan:
-    last = store.last_digest_period(rule.name)
-    return DigestPlan(
-        rule,
-        tuple(store.queued(rule.name)),
-        due=digest_period(rule.schedule, rule.timezone, last, now) is not None,
-        next_at=next_tick(rule.schedule, rule.timezone, now),
-        period=issue_period(rule.schedule, rule.timezone, last, now),
-    )
+    return plan_digest(rule, store.queued(rule.name), store.last_digest_period(rule.name), now)
 
 
 def _digest_views(
