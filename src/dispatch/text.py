@@ -1,11 +1,12 @@
 """Plain-text rules every stage shares: which characters no stored text, XML or post may carry,
-and cutting text at a word boundary.
+cutting text at a word boundary, and guessing what a misspelt word meant.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
@@ -53,3 +54,9 @@ def truncate_words(text: str, limit: int, measure: Callable[[str], int] = len) -
 
 def ellipsised(words: list[str]) -> str:
     return " ".join(words).rstrip(" ,;:—–-") + ELLIPSIS
+
+
+def did_you_mean(word: str, choices: Iterable[object]) -> str:
+    """``; did you mean 'x'?`` for the choice closest to a misspelt ``word``, or nothing."""
+    close = difflib.get_close_matches(word, [c for c in choices if isinstance(c, str)], n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""

@@ -9,9 +9,8 @@ output types, so third-party outputs get the same checks as built-in ones.
 from __future__ import annotations
 
 import copy
-import difflib
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, get_args, get_origin
@@ -23,6 +22,7 @@ from dispatch.config.plugins import output_type, type_names
 from dispatch.config.schema import Config, DaemonSettings, OutputSettings
 from dispatch.config.secrets import Unset, interpolate, malformed_reference
 from dispatch.errors import ConfigError, ConfigProblem
+from dispatch.text import did_you_mean
 
 DEFAULT_PATH = "feeds.yaml"
 Place = tuple[str | int, ...]
@@ -309,12 +309,6 @@ def _problems(
             message = "unknown key" + (guess or " (check its spelling; the README lists every key)")
         problems.append(_problem(place, message, lines))
     return problems
-
-
-def did_you_mean(word: str, choices: Iterable[Any]) -> str:
-    """``; did you mean 'x'?`` for the choice closest to a misspelt ``word``, or nothing."""
-    close = difflib.get_close_matches(word, [c for c in choices if isinstance(c, str)], n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def _keys_at(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:

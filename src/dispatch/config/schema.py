@@ -4,7 +4,6 @@ schedules checked. ``dispatch.config.load`` fills them from the file.
 
 from __future__ import annotations
 
-import difflib
 import re
 from datetime import timedelta
 from functools import cache
@@ -24,6 +23,7 @@ from pydantic import (
 
 from dispatch import __version__
 from dispatch.config.secrets import Secret
+from dispatch.text import did_you_mean
 from dispatch.urls import split_url
 
 TEMPLATES_FOLDER = "templates"  # beside feeds.yaml, used when `templates` is not set
@@ -172,8 +172,7 @@ def _timezone(value: str) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         from zoneinfo import available_timezones
 
-        close = difflib.get_close_matches(value, sorted(available_timezones()), n=1)
-        guess = f"; did you mean {close[0]!r}?" if close else ", like Asia/Karachi or UTC"
+        guess = did_you_mean(value, sorted(available_timezones())) or ", like Asia/Karachi or UTC"
         raise ValueError(f"{value!r} is not an IANA time zone{guess}") from None
     return value
 
