@@ -24,6 +24,7 @@ from dispatch.outputs.base import Output
 from dispatch.render.messages import render_digest, render_post
 from dispatch.render.renderer import BUILT_IN_PREFIX, Renderer
 from dispatch.render.samples import sample_articles
+from dispatch.urls import split_url
 
 _IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
 _ALT = re.compile(r"""\balt\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
@@ -93,9 +94,9 @@ def _setup(config: Config, outputs: dict[str, Output]) -> list[Finding]:
             continue  # a file beside feeds.yaml
         allowed = config.private_allowed(feed.allow_private_networks)
         try:
-            check_target(feed.url, allowed)
-            host = (feed.url.split("://", 1)[1].split("/", 1)[0].rsplit("@", 1)[-1]).lower()
-            if not allowed and host.split(":")[0].rstrip(".").endswith("localhost"):
+            check_target(feed.url, allowed)  # a literal address; a name is judged below
+            host = (split_url(feed.url).hostname or "").rstrip(".")
+            if not allowed and host.endswith("localhost"):  # RFC 6761: always this machine
                 raise BlockedAddress(f"{host} is this machine, a private address")
         except (BlockedAddress, NotFetched) as e:
             findings.append(
