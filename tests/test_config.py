@@ -11,6 +11,7 @@ import pytest
 from dispatch.config import load_config, parse_config, parse_duration
 from dispatch.config.secrets import Secret
 from dispatch.errors import ConfigError
+from helpers.project import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -255,3 +256,27 @@ def test_a_mapping_given_as_text_or_a_list_says_so_in_plain_words() -> None:
     assert listed == [
         "posts[0].exclude (line 10): should be a mapping of keys (`key: value` lines), not a list"
     ]
+
+
+def test_a_list_given_as_text_says_so_in_plain_words() -> None:
+    found = problems(GOOD + "    include: {keywords: python}\n")
+    assert found == [
+        "posts[0].include.keywords (line 10): should be a list (`[a, b]`, or `- a` lines), not text"
+    ]
+
+
+def test_one_bad_filter_is_one_message_however_many_outputs_its_rule_has(
+    tmp_path: Path,
+) -> None:
+    """Seen once by a new user: one bad filter reported three times. Every command that reads
+    the configuration reports each mistake once, on a rule with three outputs.
+    """
+    text = GOOD.replace("outputs: [archive, toots]", "outputs: [archive, toots, more]")
+    text = text.replace("posts:", "  more: {type: file, path: more/}\nposts:")
+    config = tmp_path / "feeds.yaml"
+    config.write_text(text + '    include: {patterns: ["(unclosed"]}\n')
+    for command in (["send", "--dry-run"], ["check"], ["status"]):
+        result = run_cli(*command, config=config)
+        assert result.code == 2, (command, result.stderr)  # a configuration error
+        assert result.stderr.count("(unclosed") == 1, (command, result.stderr)
+        assert "not a regular expression" in result.stderr

@@ -299,16 +299,22 @@ def _problems(
         if isinstance(detail.get("input"), Unset):
             message = f"environment variable {detail['input']} is not set"
         elif detail["type"] in ("model_type", "dict_type"):
-            kind = {str: "text", list: "a list", int: "a number"}.get(
-                type(detail.get("input")), type(detail.get("input")).__name__
-            )
-            message = f"should be a mapping of keys (`key: value` lines), not {kind}"
+            message = f"should be a mapping of keys (`key: value` lines), not {_kind(detail)}"
+        elif detail["type"] == "list_type":
+            message = f"should be a list (`[a, b]`, or `- a` lines), not {_kind(detail)}"
         elif detail["type"] == "extra_forbidden":
             known = _keys_at(model, detail["loc"][:-1])
             guess = did_you_mean(str(detail["loc"][-1]), known)
             message = "unknown key" + (guess or " (check its spelling; the README lists every key)")
         problems.append(_problem(place, message, lines))
     return problems
+
+
+def _kind(detail: Any) -> str:
+    """What was given where a mapping or a list belongs, in an editor's words."""
+    given = detail.get("input")
+    kinds = {str: "text", list: "a list", dict: "a mapping", int: "a number", float: "a number"}
+    return kinds.get(type(given), type(given).__name__)
 
 
 def _keys_at(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
