@@ -1,4 +1,5 @@
-"""CPU time for one changed 100 KB WordPress feed, from its bytes to its articles stored:
+"""CPU time for one changed 100 KB WordPress feed (20 items of WordPress's own feed template;
+``--mix classic``: the classic corpus's plainer one), from its bytes to its articles stored:
 parse (the fast path), tell new from seen, and write, in a real SQLite file. Prints the median
 in seconds. The fetch is not in it: bench/run.py times whole polls, fetches included.
 
@@ -8,6 +9,7 @@ the other 20 as they were.
 
     .venv/bin/python bench/per_feed.py --runs 50
     .venv/bin/python bench/per_feed.py --runs 50 --one-new
+    .venv/bin/python bench/per_feed.py --runs 50 --mix classic
 """
 
 from __future__ import annotations
@@ -35,8 +37,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--one-new", action="store_true", help="one new article, 20 seen")
+    parser.add_argument("--mix", choices=sorted(corpus.MIXES), default="web")
     arguments = parser.parse_args()
-    feed = corpus.feeds(1)[0]
+    feed = corpus.feeds(1, arguments.mix)[0]
+    render = corpus.RENDER[feed.kind]
     now = datetime(2026, 11, 27, tzinfo=UTC)
     url = "https://news0.example/feed/"
     times = []
@@ -68,10 +72,10 @@ def main() -> None:
 
         for run in range(arguments.runs + 3):
             name = f"wp-{run}"
-            body = corpus.wordpress(feed, generation=run)
+            body = render(feed, run, 20)
             if arguments.one_new:
                 record(name, body.encode())  # read before: its 20 articles are stored
-                body = with_one_more(feed, body, run)
+                body = with_one_more(render(feed, run, 21), body)
             started = time.process_time()
             written = record(name, body.encode())
             times.append(time.process_time() - started)
@@ -83,9 +87,10 @@ def main() -> None:
     )
 
 
-def with_one_more(feed: corpus.Feed, body: str, generation: int) -> str:
-    """The feed with one new item on top, the others byte for byte as they were."""
-    longer = corpus.wordpress(feed, generation=generation, items=21)
+def with_one_more(longer: str, body: str) -> str:
+    """The feed with one new item on top (from ``longer``, the same feed with one more item),
+    the others byte for byte as they were.
+    """
     newest = longer[longer.index("<item>") : longer.index("</item>") + len("</item>")]
     first = body.index("<item>")
     return body[:first] + newest + body[first:]

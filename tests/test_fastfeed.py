@@ -48,38 +48,39 @@ def differences(cases: dict[str, bytes], content_type: str | None) -> tuple[int,
 
 
 @cache
-def corpus_feeds() -> dict[str, bytes]:
+def corpus_feeds(mix: str) -> dict[str, bytes]:
     feeds = {}
     for generation in (0, 1):
-        for feed in bench_corpus.feeds(60):
+        for feed in bench_corpus.feeds(60 if mix == "classic" else 100, mix):
             text = bench_corpus.RENDER[feed.kind](feed, generation)
             feeds[f"{feed.path}@{generation}"] = text.encode()
     return feeds
 
 
 @pytest.mark.slow
-def test_the_benchmark_corpus_reads_the_same_both_ways() -> None:
-    accepted, different = differences(corpus_feeds(), "application/rss+xml; charset=utf-8")
+def test_the_classic_benchmark_corpus_reads_the_same_both_ways() -> None:
+    accepted, different = differences(corpus_feeds("classic"), "application/rss+xml; charset=utf-8")
     assert different == []
-    assert accepted == len(corpus_feeds())  # the common feed takes the fast path, all of it
+    assert accepted == len(corpus_feeds("classic"))  # all of it takes the fast path
 
 
 @pytest.mark.slow
-def test_feeds_from_wordpress_default_template_take_the_fast_path_and_read_the_same() -> None:
-    # Every item of a WordPress feed carries comments, wfw:commentRss and slash:comments, and
-    # its channel sy:update*, a generator and the site icon: the fast path took none of them.
-    feeds = {
-        f"{feed.path}@{generation}": bench_corpus.wordpress(
-            feed, generation, template=True
-        ).encode()
-        for generation in (0, 1)
-        for feed in bench_corpus.feeds(40)
-        if feed.kind == "wp"
-    }
-    assert feeds and all(b"<slash:comments>" in body for body in feeds.values())
+def test_feeds_as_the_common_generators_write_them_read_the_same_both_ways() -> None:
+    """The web's corpus: WordPress's own template (with and without media plugins), Blogger,
+    Ghost, Substack, Medium, Hugo, jekyll-feed, Drupal and YouTube, each as its generator
+    writes it. Every feed reads the same both ways, and at least 95 % of them (#20's target;
+    every one today) take the fast path.
+    """
+    feeds = corpus_feeds("web")
+    kinds = {name.split("/")[0] for name in feeds}
+    assert kinds == set(bench_corpus.WEB)
     accepted, different = differences(feeds, "application/rss+xml; charset=UTF-8")
     assert different == []
-    assert accepted == len(feeds)
+    assert accepted >= 0.95 * len(feeds), f"{accepted} of {len(feeds)} took the fast path"
+    for name, body in feeds.items():
+        if fastfeed.read(body, "application/rss+xml") is None:  # compared when declined too
+            fast, reference = both(name, body, "application/rss+xml")
+            assert fast == reference, name
 
 
 def test_feedparsers_fixtures_read_the_same_both_ways() -> None:
@@ -91,30 +92,78 @@ def test_feedparsers_fixtures_read_the_same_both_ways() -> None:
     assert accepted > 80
 
 
-# Links are absolute (the fast path declines relative ones anyway); the ids are not. feedparser
-# resolves an Atom id against xml:base (the article's key changes), not an RSS GUID: the fast
-# path leaves both feeds to it.
+# feedparser resolves links, permalink GUIDs and Atom ids against xml:base; a GUID that is no
+# permalink it takes as it is. Where everything the fast path reads is absolute, the base
+# changes nothing and the fast path reads the feed; where anything is relative, it declines.
 XML_BASE_FEEDS = {
-    "rss item": b"""<?xml version="1.0" encoding="utf-8"?>
+    "rss item, GUID no permalink": (
+        True,
+        b"""<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0"><channel><title>T</title>
 <item xml:base="https://other.example/news/"><title>A story</title>
 <link>https://other.example/news/story-1</link><guid isPermaLink="false">g-1</guid>
 <description>Read more</description></item></channel></rss>""",
-    "atom entry": b"""<?xml version="1.0" encoding="utf-8"?>
+    ),
+    "Drupal: base on the feed, a GUID with spaces": (
+        True,
+        b"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0" xml:base="https://drupal.example/"><channel><title>T</title>
+<item><title>A story</title><link>https://drupal.example/node/7</link>
+<description>&lt;p&gt;Read &lt;a href="/node/8"&gt;more&lt;/a&gt;&lt;/p&gt;</description>
+<guid isPermaLink="false">7 at https://drupal.example</guid></item></channel></rss>""",
+    ),
+    "rss item, relative permalink GUID": (
+        False,
+        b"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>T</title>
+<item xml:base="https://other.example/news/"><title>A story</title>
+<link>https://other.example/news/story-1</link><guid>story-1</guid>
+<description>Read more</description></item></channel></rss>""",
+    ),
+    "atom entry, relative id": (
+        False,
+        b"""<?xml version="1.0" encoding="utf-8"?>
 <feed xmlns="http://www.w3.org/2005/Atom"><title>T</title><id>urn:t</id>
 <updated>2026-11-27T00:00:00Z</updated>
 <entry xml:base="https://other.example/news/"><title>A story</title><id>e-1</id>
 <link href="https://other.example/news/story-1"/><updated>2026-11-27T00:00:00Z</updated>
 <content type="html">Read more</content></entry>
 </feed>""",
+    ),
+    "atom entry, relative link": (
+        False,
+        b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://other.example/"><title>T</title>
+<id>urn:t</id><updated>2026-11-27T00:00:00Z</updated>
+<entry><title>A story</title><id>urn:e-1</id><link href="news/story-1"/>
+<updated>2026-11-27T00:00:00Z</updated><content type="html">Read more</content></entry>
+</feed>""",
+    ),
+    "jekyll-feed: content with its own base, all else absolute": (
+        True,
+        b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="en"><title type="html">T</title>
+<id>https://jekyll.example/</id><updated>2026-11-27T00:00:00Z</updated>
+<entry><title type="html">A story</title><id>https://jekyll.example/2026/11/27/a</id>
+<link href="https://jekyll.example/2026/11/27/a.html" rel="alternate" type="text/html"/>
+<published>2026-11-27T00:00:00+05:00</published><updated>2026-11-27T00:00:00+05:00</updated>
+<content type="html" xml:base="https://jekyll.example/2026/11/27/a.html">&lt;p&gt;See
+&lt;a href="../b.html"&gt;this&lt;/a&gt;&lt;/p&gt;</content>
+<author><name>Ayesha</name><email>ayesha@jekyll.example</email></author></entry>
+</feed>""",
+    ),
 }
 
 
-def test_a_feed_with_xml_base_is_left_to_feedparser_which_resolves_against_it() -> None:
-    for name, body in XML_BASE_FEEDS.items():
-        assert fastfeed.read(body, "application/xml") is None, name
-        fast, reference = both(name, body, "application/xml")
-        assert fast == reference, name
+@pytest.mark.parametrize("name", XML_BASE_FEEDS)
+def test_xml_base_changes_nothing_the_fast_path_reads_or_the_feed_is_left_to_feedparser(
+    name: str,
+) -> None:
+    taken, body = XML_BASE_FEEDS[name]
+    assert (fastfeed.read(body, "application/xml") is not None) == taken
+    fast, reference = both(name, body, "application/xml")
+    assert isinstance(reference, ParsedFeed) and reference.articles
+    assert fast == reference
 
 
 def rss_item(
@@ -186,6 +235,84 @@ EDGE_FEEDS = {
         '<description>Text <b xmlns="http://www.w3.org/1999/xhtml">bold</b></description>'
     ),
     "a relative link": rss_item("<title>A</title><link>/a</link><guid>tag:x,1</guid>"),
+    "two alternate links, the last one html": atom_entry(
+        '<title>A</title><id>urn:1</id><link href="https://news.example/a"/>'
+        '<link rel="alternate" type="application/pdf" href="https://news.example/a.pdf"/>'
+        '<link rel="alternate" type="text/html" href="https://news.example/b"/>'
+    ),
+    "an author with only an email": atom_entry(
+        '<title>A</title><id>urn:1</id><link href="https://news.example/a"/>'
+        "<author><email>desk@news.example</email></author>"
+    ),
+    "an author with neither name nor email": atom_entry(
+        '<title>A</title><id>urn:1</id><link href="https://news.example/a"/>'
+        "<author><uri>https://news.example/desk</uri></author>"
+    ),
+    "two authors": atom_entry(
+        '<title>A</title><id>urn:1</id><link href="https://news.example/a"/>'
+        "<author><name>Ayesha</name></author><author><name>Bilal</name>"
+        "<email>bilal@news.example</email></author>"
+    ),
+    "an html title without markup": atom_entry(
+        '<title type="html">A plain title</title><id>urn:1</id>'
+        '<link href="https://news.example/a"/>'
+    ),
+    "an html title with an entity": atom_entry(
+        '<title type="html">A &amp;amp; B</title><id>urn:1</id>'
+        '<link href="https://news.example/a"/>'
+    ),
+    "an RSS author element": rss_item(
+        f"<title>A</title>{LINK}<author>desk@news.example (Desk)</author>"
+    ),
+    "a dc:date only": rss_item(
+        f'<title>A</title>{LINK}<dc:date xmlns:dc="http://purl.org/dc/elements/1.1/">'
+        "2026-11-27T10:00:00+05:00</dc:date>"
+    ),
+    "pubDate and atom:updated": rss_item(
+        f"<title>A</title>{LINK}<pubDate>Fri, 27 Nov 2026 10:00:00 GMT</pubDate>"
+        '<atom:updated xmlns:atom="http://www.w3.org/2005/Atom">2026-11-28T10:00:00.123Z'
+        "</atom:updated>"
+    ),
+    "a GUID with isPermaLink False, capitalised": rss_item(
+        f'<title>A</title>{LINK}<guid isPermaLink="False">1234</guid>'
+    ),
+    "a GUID with an upper-case attribute name": rss_item(
+        f'<title>A</title>{LINK}<guid ISPERMALINK="false">1234</guid>'
+    ),
+    "an empty GUID, no permalink": rss_item(
+        f'<title>A</title>{LINK}<guid isPermaLink="false"> </guid>'
+    ),
+    "media:title before the title": rss_item(
+        '<media:content xmlns:media="http://search.yahoo.com/mrss/" url="https://news.example/i.jpg"'
+        ' medium="image"><media:title>Photo</media:title></media:content>'
+        f"<title>A</title>{LINK}"
+    ),
+    "media:title and no title": rss_item(
+        '<media:content xmlns:media="http://search.yahoo.com/mrss/" url="https://news.example/i.jpg"'
+        f' medium="image"><media:title>Photo</media:title></media:content>{LINK}'
+        "<description>Text</description>"
+    ),
+    "media:description in media:content": rss_item(
+        f"<title>A</title>{LINK}"
+        '<media:content xmlns:media="http://search.yahoo.com/mrss/" url="https://news.example/i.jpg"'
+        ' medium="image"><media:description>About it</media:description></media:content>'
+    ),
+    "a thumbnail with its address as text": rss_item(
+        f"<title>A</title>{LINK}"
+        '<media:thumbnail xmlns:media="http://search.yahoo.com/mrss/">https://news.example/t.jpg'
+        "</media:thumbnail>"
+    ),
+    "a thread count in Atom": atom_entry(
+        '<title>A</title><id>urn:1</id><link href="https://news.example/a"/>'
+        '<thr:total xmlns:thr="http://purl.org/syndication/thread/1.0">3</thr:total>'
+    ),
+    "an item named like an entry in an Atom feed": (
+        b'<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
+        b"<title>T</title><id>urn:t</id><updated>2026-11-27T00:00:00Z</updated>"
+        b'<x:item xmlns:x="urn:x"><x:title>B</x:title></x:item>'
+        b'<entry><title>A</title><id>urn:1</id><link href="https://news.example/a"/>'
+        b"<updated>2026-11-27T00:00:00Z</updated></entry></feed>"
+    ),
     "Latin-1, declared": rss_item(
         f"<title>Café</title>{LINK}<guid>tag:x,1</guid>", declared="iso-8859-1", encoding="latin-1"
     ),
