@@ -3,6 +3,7 @@ same run, each as medians of several runs: wall time, CPU time (user + system) a
 (the process's maximum resident set), and the ratio of each peer's wall time to dispatch's.
 
     .venv/bin/python bench/run.py            # the full run, as in docs/performance.md
+    .venv/bin/python bench/run.py --mix classic   # the same on the benchmark's first corpus
     .venv/bin/python bench/run.py --small    # a small configuration (CI runs it)
     .venv/bin/python bench/run.py --only sending             # one scenario (repeatable)
     BENCH_CONNECTIONS=8 .venv/bin/python bench/run.py --only sending   # SMTP's connections
@@ -31,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import corpus
 import peers
+from dispatch.ingest import fastfeed
 from servers import Nginx, SmtpSink
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,12 +124,15 @@ class Dispatch(Tool):
     name = "dispatch"
     state = ("dispatch.db",)
 
-    def configure(self, feeds: dict[str, str], **extra: object) -> None:
+    def configure(self, feeds: dict[str, str], backfill: int = 0, **extra: object) -> None:
         data = {
             "state": "dispatch.db",
             "allow_private_networks": True,
             "fetch": {"concurrency": 64, "timeout": "60s"},
-            "feeds": [{"name": name, "url": url} for name, url in feeds.items()],
+            "feeds": [
+                {"name": name, "url": url, **({"backfill": backfill} if backfill else {})}
+                for name, url in feeds.items()
+            ],
             **extra,
         }
         (self.work / "feeds.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
@@ -201,15 +206,18 @@ def configured(work: Path, feeds: dict[str, str], sink: SmtpSink) -> list[Tool]:
     return [dispatch, r2e, f2e]
 
 
-def polling(
-    rows: list[Row], nginx: Nginx, sink: SmtpSink, count: int, runs: int, label: str
-) -> None:
-    """First poll (all new), steady state (all 304), and 10 % changed, for every tool."""
-    folder = DATA / f"corpus-{count}"
-    every = corpus.write(folder, count)  # generation 0, fresh modification times
-    feeds = {feed.name: nginx.url(f"corpus-{count}/{feed.path}") for feed in every}
-    work = DATA / "work" / label
+def polling(rows: list[Row], nginx: Nginx, sink: SmtpSink, count: int, runs: int, mix: str) -> str:
+    """First poll (all new), steady state (all 304), and 10 % changed, for every tool; returns
+    the share of the corpus that took the fast parsing path, in words.
+    """
+    folder = DATA / f"corpus-{mix}-{count}"
+    every = corpus.write(folder, count, mix=mix)  # generation 0, fresh modification times
+    feeds = {feed.name: nginx.url(f"{folder.name}/{feed.path}") for feed in every}
+    work = DATA / "work" / f"poll-{mix}-{count}"
     tools = configured(work, feeds, sink)
+    # dispatch reads the newest 3 of each feed fully (text, summary, videos, stories), the
+    # peers every item: rss2email and feed2exec have no backfill.
+    tools[0].configure(feeds, backfill=3)
     name = f"first poll of {count} feeds (all new)"
     for tool in tools:
         rows.append(Row(name, tool.name, runs_of(tool, runs, tool.forget), runs))
@@ -220,12 +228,28 @@ def polling(
             Row(name, tool.name, runs_of(tool, runs, lambda t=tool: t.restore("base")), runs)
         )
     changed = {feed.name for feed in every[::10]}
-    corpus.write(folder, count, generation=1, only=changed)
+    corpus.write(folder, count, generation=1, only=changed, mix=mix)
     name = f"{count} feeds, 10 % changed"
     for tool in tools:
         rows.append(
             Row(name, tool.name, runs_of(tool, runs, lambda t=tool: t.restore("base")), runs)
         )
+    return fast_share(folder, every, mix)
+
+
+def fast_share(folder: Path, every: list[corpus.Feed], mix: str) -> str:
+    """How many of the corpus's feeds the fast parsing path takes, by kind."""
+    taken: dict[str, list[bool]] = {}
+    for feed in every:
+        body = (folder / feed.path).read_bytes()
+        read = fastfeed.read(body, "application/rss+xml; charset=UTF-8") is not None
+        taken.setdefault(feed.kind, []).append(read)
+    fast = sum(sum(kind) for kind in taken.values())
+    kinds = ", ".join(f"{kind} {sum(v)}/{len(v)}" for kind, v in taken.items())
+    return (
+        f"fast parsing path: {fast} of {len(every)} feeds of the {mix} corpus "
+        f"({fast / len(every):.0%}; {kinds})"
+    )
 
 
 def many_unchanged(
@@ -373,6 +397,12 @@ def main() -> None:
         "--peer-runs-many", type=int, default=1, help="peers' runs of the many-feeds case (0: skip)"
     )
     parser.add_argument(
+        "--mix",
+        choices=sorted(corpus.MIXES),
+        default="web",
+        help="the corpus: web (as the common generators write feeds) or classic (the first one)",
+    )
+    parser.add_argument(
         "--only",
         action="append",
         choices=SCENARIOS,
@@ -385,12 +415,13 @@ def main() -> None:
     DATA.mkdir(exist_ok=True)
     nginx, sink = Nginx(DATA), SmtpSink()
     rows: list[Row] = []
+    notes: list[str] = [f"corpus: {arguments.mix}"]
     chosen = set(arguments.only or SCENARIOS)
     try:
         if "startup" in chosen:
             startup(rows, arguments.runs)
         if "polling" in chosen:
-            polling(rows, nginx, sink, arguments.feeds, arguments.runs, f"poll-{arguments.feeds}")
+            notes.append(polling(rows, nginx, sink, arguments.feeds, arguments.runs, arguments.mix))
         if "many" in chosen:
             many_unchanged(
                 rows, nginx, sink, arguments.many, arguments.runs, arguments.peer_runs_many
@@ -401,6 +432,8 @@ def main() -> None:
                 "per_feed.py",
                 "CPU for one changed 100 KB WordPress feed, 20 articles new (parse to stored)",
                 arguments.runs,
+                "--mix",
+                arguments.mix,
             )
             in_process(
                 rows,
@@ -408,6 +441,8 @@ def main() -> None:
                 "the same feed, changed by 1 new article (20 stored, unchanged)",
                 arguments.runs,
                 "--one-new",
+                "--mix",
+                arguments.mix,
             )
         if "render" in chosen:
             in_process(
@@ -422,6 +457,7 @@ def main() -> None:
         nginx.stop()
         sink.stop()
     print(table(rows))
+    print("\n".join(notes))
 
 
 if __name__ == "__main__":
