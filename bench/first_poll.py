@@ -135,7 +135,7 @@ def main() -> None:
                         {
                             "state": "dispatch.db",
                             "allow_private_networks": True,
-                            "fetch": {"concurrency": 64, "timeout": "60s"},
+                            "fetch": {"concurrency": 64, "per_host": 64, "timeout": "60s"},
                             "feeds": feeds,
                         }
                     )

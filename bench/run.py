@@ -128,7 +128,9 @@ class Dispatch(Tool):
         data = {
             "state": "dispatch.db",
             "allow_private_networks": True,
-            "fetch": {"concurrency": 64, "timeout": "60s"},
+            # Every feed is on the one local nginx: as many at once as fetches at once, as
+            # if each feed had a host of its own (fetch.per_host would otherwise be 2).
+            "fetch": {"concurrency": 64, "per_host": 64, "timeout": "60s"},
             "feeds": [
                 {"name": name, "url": url, **({"backfill": backfill} if backfill else {})}
                 for name, url in feeds.items()

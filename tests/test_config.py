@@ -87,8 +87,8 @@ digests:
 """
     found = problems(text)
     assert (
-        "feeds[0].every (line 4): 'soon' is not a duration; write it like 30s, 15m, 2h or 1d"
-        in found
+        "feeds[0].every (line 4): 'soon' is neither auto nor a duration; "
+        "write auto, or like 30s, 15m, 2h or 1d" in found
     )
     assert any(p.startswith("feeds[1].url (line 6): scheme 'ftp' is not fetched") for p in found)
     assert any(p.startswith("feeds[1].colour (line 7): unknown key") for p in found)

@@ -259,7 +259,7 @@ def test_no_more_feeds_are_fetched_at_once_than_fetch_concurrency_allows(
         {"name": f"f{n}", "url": server.serve(f"/f{n}", rss(article_items(1)), delay=0.3)}
         for n in range(9)
     ]
-    path = archive_config(LOCAL, tmp_path, feeds, fetch={"concurrency": 3})
+    path = archive_config(LOCAL, tmp_path, feeds, fetch={"concurrency": 3, "per_host": 10})
     poll(path, 0)
     assert server.most_at_once == 3  # as many as allowed, and never more
     assert [len(server.hits(f"/f{n}")) for n in range(9)] == [1] * 9

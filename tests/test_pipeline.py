@@ -85,6 +85,7 @@ def test_a_store_from_before_fingerprints_is_upgraded_and_posts_nothing_twice(
     state.rows("ALTER TABLE articles DROP COLUMN fingerprint")  # as schema 6 had it
     state.rows("DROP TABLE outputs")  # schema 8's
     state.rows("ALTER TABLE feeds DROP COLUMN settings")  # schema 9's
+    state.rows("ALTER TABLE feeds DROP COLUMN publisher_hint")  # schema 10's
     if state.file is not None:
         state.rows("PRAGMA user_version = 6")
     else:

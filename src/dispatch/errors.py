@@ -107,7 +107,22 @@ class FeedError(DispatchError):
 
 
 class FetchError(FeedError):
-    """The feed (or an article page) could not be fetched."""
+    """The feed (or an article page) could not be fetched; ``status`` is the HTTP status that
+    said so, when one did.
+    """
+
+    def __init__(
+        self,
+        feed: str,
+        reason: str,
+        *,
+        hint: str = "",
+        retry_after: float | None = None,
+        gone: bool = False,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(feed, reason, hint=hint, retry_after=retry_after, gone=gone)
+        self.status = status
 
 
 class ParseError(FeedError):

@@ -225,6 +225,7 @@ class FeedState:
     moved_to: str | None = None
     moved_count: int = 0
     settings: str | None = None  # the fingerprint of its settings when last polled
+    publisher_hint: float | None = None  # seconds its feed asks between polls (ttl, sy:*)
 
 
 @dataclass(frozen=True)
@@ -316,6 +317,7 @@ class FeedUpdate:
     aliases: Sequence[tuple[str, int]] = ()
     updated: Sequence[tuple[int, Article]] = ()
     routes: Sequence[Route] = ()  # where each new article goes, in the order of ``new``
+    publisher_hint: float | None = None  # seconds the feed asks between polls (ttl, sy:*)
 
 
 @dataclass(frozen=True)

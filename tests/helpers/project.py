@@ -217,6 +217,7 @@ def article_items(count: int, prefix: str = "a", start_day: int = 1) -> list[dic
 NOW = "2026-11-27T03:00:00+00:00"
 
 
+FIXED_EVERY = "30m"  # the tests' feeds' interval, where a test does not set one
 LOCAL = State("sqlite", "state.db")  # for tests of what does not touch the store
 
 
@@ -231,11 +232,15 @@ def wait_for(condition: Callable[[], Any], timeout: float = 15.0) -> Any:
 
 
 def archive_config(state: State, tmp_path: Path, feeds: list[dict[str, Any]], **extra: Any) -> Path:
+    """A config posting every feed's articles to a file archive. Its feeds are polled every
+    30 minutes unless they say otherwise: the tests that poll again an hour later expect it
+    (`every: auto` has tests of its own).
+    """
     data: dict[str, Any] = {
         "state": state.value,
         "allow_private_networks": True,
         "fetch": {"timeout": "2s", "connect_timeout": "1s"},
-        "feeds": feeds,
+        "feeds": [{"every": FIXED_EVERY, **feed} for feed in feeds],
         "outputs": {"archive": {"type": "file", "path": "archive"}},
         "posts": [{"name": "social", "outputs": ["archive"]}],
     }

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from helpers.project import State, article_items, rss, write_config
+from helpers.project import FIXED_EVERY, State, article_items, rss, write_config
 from helpers.servers import FeedServer
 
 PNG = (
@@ -31,7 +31,7 @@ def setup(
     data: dict[str, Any] = {
         "state": state.value,
         "allow_private_networks": True,
-        "feeds": [{"name": "news", "url": url, "backfill": "all"}],
+        "feeds": [{"name": "news", "url": url, "backfill": "all", "every": FIXED_EVERY}],
         "outputs": outputs,
     }
     if digest:

@@ -47,12 +47,16 @@ class Request:
     path: str
     headers: dict[str, str]
     status: int
+    arrived: float = 0.0  # time.monotonic() when the request came in
+    answered: float = 0.0  # and when its answer was sent
 
 
 class FeedServer:
     """Serves routes set by the test, answers conditional GETs with 304, records requests."""
 
-    def __init__(self) -> None:
+    def __init__(self, address: str = "127.0.0.1") -> None:
+        """``address``: another of 127.0.0.0/8 makes another host for dispatch."""
+        self.address = address
         self.routes: dict[str, Route] = {}
         self.requests: list[Request] = []
         # The most requests waiting for their answer at one time. Counted until the answer
@@ -64,6 +68,7 @@ class FeedServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                arrived = time.monotonic()
                 with counting:
                     waiting[0] += 1
                     server.most_at_once = max(server.most_at_once, waiting[0])
@@ -100,18 +105,20 @@ class FeedServer:
                         self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
                     self.wfile.write(body)
-                server.requests.append(Request(self.path, headers, status))
+                server.requests.append(
+                    Request(self.path, headers, status, arrived, time.monotonic())
+                )
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.httpd = Backlogged(("127.0.0.1", 0), Handler)
+        self.httpd = Backlogged((address, 0), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        return f"http://{self.address}:{self.httpd.server_address[1]}"
 
     def url(self, path: str) -> str:
         return self.base + path

@@ -149,10 +149,12 @@ class Daemon:
             if job.id != "catch-up":
                 job.remove()
         for feed in self.config.feeds:
-            jitter = min(feed.every * POLL_JITTER, MAX_JITTER).total_seconds()
+            # An `every: auto` feed is asked each min_every whether it is due; it is polled
+            # only when it is.
+            jitter = min(feed.tick * POLL_JITTER, MAX_JITTER).total_seconds()
             self._scheduler.add_job(
                 self._job,
-                IntervalTrigger(seconds=feed.every.total_seconds(), jitter=jitter),
+                IntervalTrigger(seconds=feed.tick.total_seconds(), jitter=jitter),
                 args=("poll", feed.name),
                 id=f"poll:{feed.name}",
             )

@@ -12,7 +12,7 @@ import random
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,7 +24,15 @@ from dispatch.errors import FeedError, FetchError
 from dispatch.models import Article, Candidate, FeedResult, FeedState, FeedUpdate, Route, RunReport
 from dispatch.net.fetch import Fetcher, FetchRequest, FetchResponse
 from dispatch.outputs.base import Output
-from dispatch.plan.decisions import classify, is_due, next_poll, settings_fingerprint
+from dispatch.plan.decisions import (
+    RATE_WINDOW,
+    classify,
+    is_due,
+    next_poll,
+    poll_interval,
+    recent_in,
+    settings_fingerprint,
+)
 from dispatch.store.core import Store
 from dispatch.urls import normalise_url
 
@@ -128,20 +136,25 @@ class Dispatcher:
                 )
             )
         responses = self.fetcher.fetch_all(requests)
+        # How many articles each `every: auto` feed had lately: its pace, read in one query.
+        auto = [f.name for f in due_feeds if not isinstance(f.every, timedelta)]
+        recent = self.store.recent_counts(auto, now - RATE_WINDOW) if auto else {}
         # Two transactions, not one per feed; the article pages are fetched between them.
         with self.store.batch():
-            fetched = self._record(now, states, due_feeds, requests, responses, results)
+            fetched = self._record(now, states, due_feeds, requests, responses, results, recent)
         enriched = self._enrich([(feed, a) for feed, _, new, _ in fetched for a in new])
         stories = self._stories(now) if enriched else StoryIndex()
         with self.store.batch():
-            for feed, _, new, update in fetched:
+            for feed, response, new, update in fetched:
                 articles = [enriched.get(id(a), a) for a in new]
                 told = [_candidate(article) for article in articles]
                 routes = [
                     self._route(a, now, stories, c) for a, c in zip(articles, told, strict=True)
                 ]
+                pace = recent.get(feed.name, 0) + recent_in([*update.new, *update.baseline], now)
+                interval = poll_interval(feed, pace, _asked(update.publisher_hint, response))
                 ids = self.store.record_poll(
-                    replace(update, new=articles, routes=routes), now, next_poll(now, feed.every, 0)
+                    replace(update, new=articles, routes=routes), now, now + interval
                 )
                 for candidate, article_id, route in zip(told, ids, routes, strict=True):
                     stories.add(replace(candidate, id=article_id, story=route.story or article_id))
@@ -171,8 +184,11 @@ class Dispatcher:
         requests: list[FetchRequest],
         responses: list[FetchResponse | FetchError],
         results: dict[str, FeedResult],
+        recent: dict[str, int],
     ) -> list[tuple[FeedConfig, FetchResponse, list[Article], FeedUpdate]]:
-        """Record failures and unchanged feeds; parse the rest, for the caller to enrich."""
+        """Record failures and unchanged feeds; parse the rest, for the caller to enrich.
+        ``recent``: the articles of each `every: auto` feed in the last week.
+        """
         fetched: list[tuple[FeedConfig, FetchResponse, list[Article], FeedUpdate]] = []
         for feed, request, response in zip(due_feeds, requests, responses, strict=True):
             errors = states[feed.name].error_count if feed.name in states else 0
@@ -183,13 +199,16 @@ class Dispatcher:
                 outcome = self._examine(feed, states.get(feed.name), response)
             except FeedError as e:
                 retry = next_poll(
-                    now, feed.every, errors + 1, jitter=self.rng.random(), retry_after=e.retry_after
+                    now, feed.tick, errors + 1, jitter=self.rng.random(), retry_after=e.retry_after
                 )
                 self.store.record_failure(feed.name, feed.url, e.reason, now, retry, disable=e.gone)
                 results[feed.name] = FeedResult(feed.name, "failed", error=e.reason, hint=e.hint)
                 continue
             if outcome is None:
-                self.store.record_unchanged(feed.name, feed.url, now, next_poll(now, feed.every, 0))
+                state = states.get(feed.name)
+                asked = _asked(state.publisher_hint if state else None, response)
+                interval = poll_interval(feed, recent.get(feed.name, 0), asked)
+                self.store.record_unchanged(feed.name, feed.url, now, now + interval)
                 results[feed.name] = FeedResult(feed.name, "not-modified", warnings=moved)
                 continue
             new, update, warnings = outcome
@@ -260,6 +279,7 @@ class Dispatcher:
             baseline=decision.baseline,
             aliases=decision.aliases,
             updated=decision.updated,
+            publisher_hint=parsed.hint,
         )
         return list(decision.new), update, parsed.warnings
 
@@ -364,6 +384,14 @@ def summariser(config: Config) -> Summariser:
     from dispatch.enrich.llm import LlmSummariser
 
     return LlmSummariser(config.summary.llm, config.summary.max_chars, extractive)
+
+
+def _asked(feed_hint: float | None, response: FetchResponse) -> timedelta | None:
+    """The least time between polls the publisher asks: in its feed (ttl, sy:*) or in this
+    answer's headers (Cache-Control, Expires), whichever is longer.
+    """
+    asked = [s for s in (feed_hint, response.lifetime) if s is not None]
+    return timedelta(seconds=max(asked)) if asked else None
 
 
 def _candidate(article: Article) -> Candidate:

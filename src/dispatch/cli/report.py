@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from dispatch.app.operations import OutputInfo, Status
-    from dispatch.config import Config
+    from dispatch.config import Config, FeedConfig
     from dispatch.models import FeedState
 
 
@@ -199,13 +199,19 @@ def print_feed_list(config: Config, status: Status) -> None:
         table.add_row(
             feed.name,
             feed.url,
-            _span(feed.every),
+            _every(feed),
             _health(state, feed.url),
             str(status.articles.get(feed.name, 0)),
             _when(state.last_success_at if state else None),
             _when(state.next_poll_at if state else None),
         )
     _console().print(table)
+
+
+def _every(feed: FeedConfig) -> str:
+    if isinstance(feed.every, timedelta):
+        return _span(feed.every)
+    return f"auto, {_span(feed.min_every)} to {_span(feed.max_every)}"
 
 
 def _health(state: FeedState | None, url: str) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -30,30 +31,50 @@ TEMPLATES_FOLDER = "templates"  # beside feeds.yaml, used when `templates` is no
 # Who we are, to every server we fetch from or post to.
 USER_AGENT = f"dispatch/{__version__} (+https://github.com/dispatch-feeds/dispatch)"
 
-_DURATION = re.compile(r"(\d+)\s*([smhdw])")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION = re.compile(r"(\d+)\s*(ms|[smhdw])")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 # http(s), a host name or IPv4 address, and a port of at most five digits.
 _PLAIN_WEB_URL = re.compile(r"https?://[a-z0-9.-]+(?::([0-9]{1,5}))?(?:[/?#]|$)", re.IGNORECASE)
 
 
-def parse_duration(raw: Any) -> timedelta:
-    """``"15m"``, ``"1h30m"``, ``"2d"`` or a number of seconds."""
+def parse_duration(raw: Any, *, zero: bool = False) -> timedelta:
+    """``"15m"``, ``"1h30m"``, ``"2d"``, ``"250ms"`` or a number of seconds; ``zero``: none
+    (``0`` or ``0s``) is a duration too.
+    """
     if isinstance(raw, timedelta):
         return raw
-    if isinstance(raw, int) and not isinstance(raw, bool) and raw > 0:
+    least = 0 if zero else 1
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw >= least:
         return timedelta(seconds=raw)
     if isinstance(raw, str):
         text = raw.strip().lower().replace(" ", "")
         parts = _DURATION.findall(text)
         if parts and "".join(n + u for n, u in parts) == text:
             seconds = sum(int(n) * _UNITS[u] for n, u in parts)
-            if seconds > 0:
+            if seconds > 0 or zero:
                 return timedelta(seconds=seconds)
     raise ValueError(f"{raw!r} is not a duration; write it like 30s, 15m, 2h or 1d")
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def parse_every(raw: Any) -> timedelta | str:
+    """A feed's ``every``: a duration, or ``auto`` (learnt from the feed)."""
+    if isinstance(raw, str) and raw.strip().lower() == "auto":
+        return "auto"
+    try:
+        return parse_duration(raw)
+    except ValueError:
+        raise ValueError(
+            f"{raw!r} is neither auto nor a duration; write auto, or like 30s, 15m, 2h or 1d"
+        ) from None
+
+
+Every = Annotated[timedelta | Literal["auto"], BeforeValidator(parse_every)]
+# A wait that may be none at all.
+Wait = Annotated[timedelta, BeforeValidator(partial(parse_duration, zero=True))]
 
 
 class StrictModel(BaseModel):
@@ -67,6 +88,10 @@ class FetchSettings(StrictModel):
     connect_timeout: Duration = timedelta(seconds=10)
     max_bytes: int = Field(default=10_000_000, gt=0)
     concurrency: int = Field(default=16, gt=0, le=1000)
+    # Politeness per host: requests to one host at once, and the least time between their
+    # starts. A host that answers 429 or 503 is slowed further, the others not.
+    per_host: int = Field(default=2, gt=0, le=1000)
+    host_gap: Wait = timedelta(0)
     user_agent: str = USER_AGENT
     # Nameservers to resolve feed hosts with (``10.0.0.53`` or ``10.0.0.53:5353``), instead of
     # the system's resolver.
@@ -122,7 +147,11 @@ class FeedConfig(StrictModel):
     name: str = Field(min_length=1)
     url: str = Field(min_length=1)
     title: str | None = None  # what readers see; default: the feed's own title
-    every: Duration = timedelta(minutes=30)
+    # How often it is polled: a fixed duration, or ``auto``: learnt from how often the feed
+    # changes and what its publisher asks, between ``min_every`` and ``max_every``.
+    every: Every = "auto"
+    min_every: Duration = timedelta(minutes=15)
+    max_every: Duration = timedelta(hours=4)
     backfill: int | Literal["all"] = 0
     full_text: Literal["auto", "always", "never"] = "auto"
     allow_private_networks: bool | None = None
@@ -133,6 +162,21 @@ class FeedConfig(StrictModel):
         if isinstance(value, int) and value < 0:
             raise ValueError("must be 0 or more, or 'all'")
         return value
+
+    @field_validator("max_every")
+    @classmethod
+    def _bounds_in_order(cls, value: timedelta, info: ValidationInfo) -> timedelta:
+        least = info.data.get("min_every")
+        if least is not None and value < least:
+            raise ValueError(f"must not be shorter than min_every ({least})")
+        return value
+
+    @property
+    def tick(self) -> timedelta:
+        """How often the daemon asks whether the feed is due: its fixed ``every``, or, for
+        ``auto``, its shortest interval.
+        """
+        return self.every if isinstance(self.every, timedelta) else self.min_every
 
     @field_validator("url")
     @classmethod

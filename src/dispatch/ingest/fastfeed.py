@@ -41,6 +41,7 @@ _UPDATED_IN_ITEMS = frozenset(
     {f"{ATOM}updated", f"{DC}date", "{http://purl.org/dc/terms/}modified"}
 )
 YT = "{http://www.youtube.com/xml/schemas/2015}"
+SY = "{http://purl.org/rss/1.0/modules/syndication/}"
 # The link types feedparser takes an Atom entry's link from (its html_types, after its own
 # short names "html" and "xhtml").
 _HTML_TYPES = {"text/html", "application/xhtml+xml", "html", "xhtml"}
@@ -60,14 +61,19 @@ _DECLARED = re.compile(rb"<\?xml[^>]*?encoding\s*=\s*[\"']([\w.:-]+)[\"']", re.I
 _UTF8 = {"utf-8", "utf8", "us-ascii", "ascii"}
 
 Entry = dict[str, Any]
+# The feed's own fields besides its title, named as feedparser names them: what the publisher
+# asks between polls.
+Hints = dict[str, str]
 
 
 class Decline(Exception):
     """This feed is for feedparser."""
 
 
-def read(body: bytes, content_type: str | None) -> tuple[str, list[Entry]] | None:
-    """The feed's title and its entries as feedparser would give them, or None to decline."""
+def read(body: bytes, content_type: str | None) -> tuple[str, list[Entry], Hints] | None:
+    """The feed's title, its entries and its polling hints as feedparser would give them, or
+    None to decline.
+    """
     if content_type and "charset=" in content_type.lower():
         charset = content_type.lower().split("charset=", 1)[1].strip(" \"';")
         if charset not in _UTF8:
@@ -97,7 +103,21 @@ def declared_encoding(body: bytes) -> str | None:
     return found.group(1).decode("ascii", "replace") if found else None
 
 
-def _rss(root: Any) -> tuple[str, list[Entry]]:
+def _hints(parent: Any, ttl: str) -> Hints:
+    """The publisher's polling hints among ``parent``'s children (``ttl``: its tag here)."""
+    hints: Hints = {}
+    for tag, name in (
+        (ttl, "ttl"),
+        (f"{SY}updatePeriod", "sy_updateperiod"),
+        (f"{SY}updateFrequency", "sy_updatefrequency"),
+    ):
+        element = parent.find(tag)
+        if element is not None:
+            hints[name] = _text(element).strip()
+    return hints
+
+
+def _rss(root: Any) -> tuple[str, list[Entry], Hints]:
     channel = root.find("channel")
     if channel is None:
         raise Decline
@@ -143,10 +163,10 @@ def _rss(root: Any) -> tuple[str, list[Entry]]:
     title = channel.find("title")
     if title is None:
         raise Decline  # feedparser looks for it elsewhere (dc:title ...)
-    return _plain(title), entries
+    return _plain(title), entries, _hints(channel, "ttl")
 
 
-def _atom(root: Any) -> tuple[str, list[Entry]]:
+def _atom(root: Any) -> tuple[str, list[Entry], Hints]:
     for child in root:  # the feed's own elements: dispatch reads only its title
         tag = child.tag
         if isinstance(tag, str) and tag != f"{ATOM}entry" and _ENTRYISH(child):
@@ -200,7 +220,8 @@ def _atom(root: Any) -> tuple[str, list[Entry]]:
         entry["links"] = links
         entries.append(entry)
     title = root.find(f"{ATOM}title")
-    return (_plain(title, typed=True) if title is not None else ""), entries
+    text = _plain(title, typed=True) if title is not None else ""
+    return text, entries, _hints(root, f"{ATOM}ttl")
 
 
 def _person(author: Any) -> str:

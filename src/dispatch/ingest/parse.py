@@ -36,11 +36,21 @@ _NO_CHARACTER = b"&#xFFFD;"
 _URL_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
+_PERIODS = {
+    "hourly": 3600,
+    "daily": 86400,
+    "weekly": 604800,
+    "monthly": 2592000,
+    "yearly": 31536000,
+}
+
+
 @dataclass(frozen=True)
 class ParsedFeed:
     title: str
     articles: tuple[Article, ...]
     warnings: tuple[str, ...] = ()
+    hint: float | None = None  # seconds the publisher asks between polls (ttl, sy:*)
 
 
 def parse_feed(
@@ -69,13 +79,14 @@ def parse_feed(
         content_type, charset_warning = _trust_the_document(content_type, body)
     body = _DOCTYPE.sub(b"", body, count=1)
     entries: list[Any]
+    hints: Mapping[str, Any]
     read = fastfeed.read(body, content_type) if fast else None
     if read is not None:
-        feed_title, entries = read
+        feed_title, entries, hints = read
         entries = [entry for entry in entries if _has_substance(entry)]
         warnings: tuple[str, ...] = ()
     else:
-        feed_title, entries, warnings = _by_feedparser(name, body, url, content_type)
+        feed_title, entries, warnings, hints = _by_feedparser(name, body, url, content_type)
     guids = Counter(entry.get("id") for entry in entries if entry.get("id"))
     links = Counter(link for link in map(_link, entries) if link)
     title = clean_text(feed_title) or name
@@ -87,13 +98,34 @@ def parse_feed(
             continue  # stored, and its entry has not changed
         article = _article(name, title, entry, key, fingerprint, url)
         articles.setdefault(article.key, article)
-    return ParsedFeed(title, tuple(articles.values()), (*charset_warning, *warnings))
+    return ParsedFeed(
+        title, tuple(articles.values()), (*charset_warning, *warnings), publisher_hint(hints)
+    )
+
+
+def publisher_hint(hints: Mapping[str, Any]) -> float | None:
+    """The seconds a feed asks between polls: its ``ttl`` (minutes), or ``sy:updatePeriod``
+    divided by ``sy:updateFrequency``; the longer when it says both. None when it says neither
+    in a form that can be read.
+    """
+    asked = []
+    ttl = str(hints.get("ttl") or "").strip()
+    if ttl.isascii() and ttl.isdigit() and int(ttl) > 0:
+        asked.append(int(ttl) * 60.0)
+    period = _PERIODS.get(str(hints.get("sy_updateperiod") or "").strip().lower())
+    if period is not None:
+        frequency = str(hints.get("sy_updatefrequency") or "1").strip()
+        times = int(frequency) if frequency.isascii() and frequency.isdigit() else 0
+        if times > 0:
+            asked.append(period / times)
+    return max(asked) if asked else None
 
 
 def _by_feedparser(
     name: str, body: bytes, url: str, content_type: str | None
-) -> tuple[str, list[Any], tuple[str, ...]]:
-    """The feed's title, its entries with substance, and what was wrong with it.
+) -> tuple[str, list[Any], tuple[str, ...], Mapping[str, Any]]:
+    """The feed's title, its entries with substance, what was wrong with it, and its fields
+    (the polling hints among them).
 
     Raises:
         ParseError: not a feed, or nothing could be read.
@@ -144,7 +176,7 @@ def _by_feedparser(
         warnings += (
             f"{references} character reference(s) to no character (like &#xD800;) read as U+FFFD",
         )
-    return parsed.feed.get("title", ""), entries, warnings
+    return parsed.feed.get("title", ""), entries, warnings, parsed.feed
 
 
 def _references_to_characters(body: bytes) -> tuple[bytes, int]:

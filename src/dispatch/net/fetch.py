@@ -12,7 +12,6 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import chain
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote, urljoin
@@ -22,7 +21,8 @@ import aiohttp
 from dispatch.config import FetchSettings
 from dispatch.errors import FetchError
 from dispatch.net.guard import BlockedAddress, NotFetched, check_target, guarded_connector
-from dispatch.net.http import retry_after_seconds
+from dispatch.net.hosts import HostQueue
+from dispatch.net.http import cache_lifetime, retry_after_seconds
 
 # What a URL may hold as it is, besides letters, digits and "-._~": percent-encoding the rest.
 _URL_PUNCTUATION = "!#$%&'()*+,/:;=?@[]"
@@ -55,6 +55,7 @@ class FetchResponse:
     last_modified: str | None = None
     content_type: str | None = None
     redirects: tuple[tuple[int, str], ...] = ()
+    lifetime: float | None = None  # seconds the server says the answer stays fresh
 
     @property
     def not_modified(self) -> bool:
@@ -118,6 +119,8 @@ class Fetcher:
         self.settings = settings
         self.base_dir = base_dir
         self.watcher: FetchWatcher | None = None  # told of each fetch (a progress bar)
+        # The most requests of the last pass in flight to each host at once.
+        self.most_at_once: dict[str, int] = {}
 
     def fetch_all(self, requests: Sequence[FetchRequest]) -> list[FetchResponse | FetchError]:
         """Fetch every request; the result at each index is the response or the error."""
@@ -138,7 +141,10 @@ class Fetcher:
         def session_for(allow_private: bool) -> aiohttp.ClientSession:
             if allow_private not in sessions:
                 connector = guarded_connector(
-                    allow_private, self.settings.nameservers, self.settings.concurrency
+                    allow_private,
+                    self.settings.nameservers,
+                    self.settings.concurrency,
+                    self.settings.per_host,
                 )
                 sessions[allow_private] = aiohttp.ClientSession(
                     connector=connector, timeout=timeout, headers=headers
@@ -171,18 +177,32 @@ class Fetcher:
                     hint="the server is slow or down; it is tried again at the next poll",
                 )
 
-        # ``concurrency`` workers, each taking the next request once done with one, rather
-        # than a task for every request waiting on a semaphore: 10,000 feeds made 10,000 tasks.
-        waiting = iter(enumerate(requests))
+        # ``concurrency`` workers, each taking the next request whose host has room once done
+        # with one, rather than a task for every request waiting on a semaphore: 10,000 feeds
+        # made 10,000 tasks. A host that stalls holds only its own ``per_host`` workers.
+        hosts = HostQueue(
+            [request.url for request in requests],
+            self.settings.per_host,
+            self.settings.host_gap.total_seconds(),
+        )
+        done: dict[int, FetchResponse | FetchError] = {}
 
-        async def worker() -> list[tuple[int, FetchResponse | FetchError]]:
-            return [(index, await one(request)) for index, request in waiting]
+        async def worker() -> None:
+            while (turn := await hosts.take()) is not None:
+                request = requests[turn.index]
+                if turn.refused_for is not None:
+                    done[turn.index] = _not_asked(request, turn.refused_for)
+                    if watcher is not None:
+                        watcher.done(False)
+                    continue
+                result = await one(request)
+                hosts.done(request.url, _slow_down(result))
+                done[turn.index] = result
 
         try:
             workers = min(self.settings.concurrency, len(requests))
-            done = dict(
-                chain.from_iterable(await asyncio.gather(*(worker() for _ in range(workers))))
-            )
+            await asyncio.gather(*(worker() for _ in range(workers)))
+            self.most_at_once = hosts.most_at_once
             return [done[index] for index in range(len(requests))]
         finally:
             for session in sessions.values():
@@ -215,6 +235,12 @@ class Fetcher:
                         url = _redirect_target(request.name, response.status, url, location)
                         redirects.append((response.status, url))
                         continue
+                    lifetime = cache_lifetime(
+                        response.headers.get("Cache-Control"),
+                        response.headers.get("Expires"),
+                        response.headers.get("Date"),
+                        datetime.now(UTC),
+                    )
                     if response.status == 304:
                         return FetchResponse(
                             request.name,
@@ -223,6 +249,7 @@ class Fetcher:
                             redirects=tuple(redirects),
                             etag=request.etag,
                             last_modified=request.last_modified,
+                            lifetime=lifetime,
                         )
                     if response.status != 200:
                         raise _status_error(
@@ -241,6 +268,7 @@ class Fetcher:
                         last_modified=_text(response.headers.get("Last-Modified")),
                         content_type=_text(response.headers.get("Content-Type")),
                         redirects=tuple(redirects),
+                        lifetime=lifetime,
                     )
             except BlockedAddress as e:
                 raise _blocked(request.name, e) from None
@@ -291,6 +319,23 @@ class Fetcher:
         return FetchResponse(request.name, str(path), 200, body, content_type="application/xml")
 
 
+def _slow_down(result: FetchResponse | FetchError) -> float | None:
+    """The seconds a host asked us to wait (0 when it did not say), if it answered 429 or 503."""
+    if isinstance(result, FetchError) and result.status in (429, 503):
+        return result.retry_after or 0.0
+    return None
+
+
+def _not_asked(request: FetchRequest, seconds: float) -> FetchError:
+    return FetchError(
+        request.name,
+        f"not asked in this pass: its host answered another request with 429 or 503, asking "
+        f"us to wait {seconds:.0f} s",
+        hint="it is tried again after that wait",
+        retry_after=seconds,
+    )
+
+
 def _is_local(url: str) -> bool:
     return "://" not in url or url.startswith("file://")
 
@@ -319,4 +364,4 @@ def _status_error(name: str, status: int, url: str, retry_after: str | None) -> 
     wait = retry_after_seconds(retry_after, datetime.now(UTC)) if status in (429, 503) else None
     if wait is not None:
         reason += f", asking us to wait {wait:.0f} s"
-    return FetchError(name, reason, hint=hint, retry_after=wait, gone=status == 410)
+    return FetchError(name, reason, hint=hint, retry_after=wait, gone=status == 410, status=status)

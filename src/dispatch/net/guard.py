@@ -141,10 +141,11 @@ def _legacy_ipv4(host: str) -> ipaddress.IPv4Address | None:
 
 
 def guarded_connector(
-    allow_private: bool, nameservers: Sequence[str] = (), limit: int = 100
+    allow_private: bool, nameservers: Sequence[str] = (), limit: int = 100, per_host: int = 0
 ) -> aiohttp.TCPConnector:
     """The connector every dispatch request goes through (feeds, pages, images, outputs): it
-    refuses private addresses when a name resolves, unless they are allowed.
+    refuses private addresses when a name resolves, unless they are allowed. ``per_host``: the
+    most connections to one host (0: no limit but ``limit``), redirects included.
     """
     resolver = None if allow_private else GuardedResolver(nameservers)
-    return aiohttp.TCPConnector(limit=limit, resolver=resolver)
+    return aiohttp.TCPConnector(limit=limit, limit_per_host=per_host, resolver=resolver)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -97,6 +98,35 @@ async def _request(
             raise HttpFailure(f"no answer within {timeout:g}s", maybe_sent=True) from None
         except aiohttp.ClientError as e:
             raise HttpFailure(f"{type(e).__name__}: {e}", maybe_sent=True) from None
+
+
+_MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
+
+
+def cache_lifetime(
+    cache_control: str | None, expires: str | None, date: str | None, now: datetime
+) -> float | None:
+    """The seconds a response says it stays fresh: Cache-Control's ``max-age``, else
+    ``Expires`` less ``Date`` (or ``now``); None when it says nothing, or not to keep it.
+    """
+    if cache_control:
+        lowered = cache_control.lower()
+        if "no-store" in lowered or "no-cache" in lowered:
+            return None
+        found = _MAX_AGE.search(cache_control)
+        if found:
+            return min(float(found.group(1)), LONGEST_WAIT) or None
+    if not expires:
+        return None
+    try:
+        until = parsedate_to_datetime(expires.strip())
+        sent = parsedate_to_datetime(date.strip()) if date else now
+    except (TypeError, ValueError, OverflowError):
+        return None  # "Expires: 0" and other dates in the past, or none at all
+    if until.tzinfo is None or sent.tzinfo is None:
+        return None
+    seconds = (until - sent).total_seconds()
+    return min(seconds, LONGEST_WAIT) if seconds > 0 else None
 
 
 def retry_after_seconds(value: str | None, now: datetime) -> float | None:

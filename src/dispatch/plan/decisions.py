@@ -17,6 +17,7 @@ from dispatch.models import Article, FeedState, Known
 from dispatch.urls import normalise_url
 
 MAX_BACKOFF = timedelta(days=1)
+RATE_WINDOW = timedelta(days=7)  # how far back ``every: auto`` counts a feed's articles
 MAX_RETRY_AFTER = timedelta(days=1)  # a server asking for longer is probably wrong
 
 
@@ -91,6 +92,29 @@ def settings_fingerprint(feed: FeedConfig) -> str:
     """
     text = feed.model_dump_json(exclude={"name"})
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def poll_interval(feed: FeedConfig, recent: int, hint: timedelta | None = None) -> timedelta:
+    """How long after a successful poll ``feed`` is polled again. A fixed ``every`` is kept.
+    For ``auto``: half the mean gap between the feed's articles of the last ``RATE_WINDOW``
+    (``recent`` of them), so that a new one waits a quarter of a gap on average; never sooner
+    than its publisher asks (``hint``: ttl, sy:updatePeriod, Cache-Control, Expires); always
+    within ``min_every`` and ``max_every``, which bounds how late an article is found.
+    """
+    if isinstance(feed.every, timedelta):
+        return feed.every
+    learned = RATE_WINDOW / (2 * recent) if recent > 0 else feed.max_every
+    if hint is not None:
+        learned = max(learned, hint)
+    return min(max(learned, feed.min_every), feed.max_every)
+
+
+def recent_in(articles: Sequence[Article], now: datetime) -> int:
+    """How many of ``articles`` were published (or, undated, found now) within the last
+    ``RATE_WINDOW``: the part of a feed's pace that a poll adds to what the store has.
+    """
+    since = now - RATE_WINDOW
+    return sum(1 for article in articles if (article.published or now) >= since)
 
 
 def next_poll(

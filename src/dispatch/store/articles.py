@@ -83,8 +83,15 @@ class ArticleTables(FeedTables, DeliveryTables):
         with self._transaction():
             self._ensure_feed(update.feed, update.url)
             self._db.execute(
-                "UPDATE feeds SET etag = ?, last_modified = ?, body_hash = ? WHERE name = ?",
-                (update.etag, update.last_modified, update.body_hash, update.feed),
+                """UPDATE feeds SET etag = ?, last_modified = ?, body_hash = ?, publisher_hint = ?
+                   WHERE name = ?""",
+                (
+                    update.etag,
+                    update.last_modified,
+                    update.body_hash,
+                    update.publisher_hint,
+                    update.feed,
+                ),
             )
             self._record_success(update.feed, now, next_poll)
             self._db.executemany(_INSERT_ARTICLE, (_row(a, now, True) for a in update.baseline))

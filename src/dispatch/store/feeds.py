@@ -36,9 +36,26 @@ class FeedTables(Tables):
                 moved_to=row["moved_to"],
                 moved_count=row["moved_count"],
                 settings=row["settings"],
+                publisher_hint=row["publisher_hint"],
             )
             for row in rows
         }
+
+    def recent_counts(self, feeds: Sequence[str], since: datetime) -> dict[str, int]:
+        """How many articles each of ``feeds`` published (or, undated, was found with) since
+        ``since``: what `every: auto` learns a feed's pace from.
+        """
+        counts: dict[str, int] = {}
+        for start in range(0, len(feeds), 500):
+            chunk = list(feeds[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"""SELECT feed, COUNT(*) AS n FROM articles WHERE feed IN ({marks})
+                      AND COALESCE(published, first_seen) >= ? GROUP BY feed""",
+                (*chunk, iso_text(since)),
+            )
+            counts.update((row["feed"], int(row["n"])) for row in rows)
+        return counts
 
     def article_counts(self) -> dict[str, int]:
         rows = self._db.execute("SELECT feed, COUNT(*) AS n FROM articles GROUP BY feed").fetchall()

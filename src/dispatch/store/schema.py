@@ -148,6 +148,11 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE feeds ADD COLUMN settings TEXT;
     """,
+    # 10: what a feed's publisher asks between polls (its ttl, sy:updatePeriod), in seconds,
+    # kept for the polls that answer 304 and carry no feed: `every: auto` never polls sooner.
+    """
+    ALTER TABLE feeds ADD COLUMN publisher_hint REAL;
+    """,
 )
 
 
