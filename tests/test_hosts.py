@@ -67,6 +67,35 @@ def test_a_stalling_host_delays_only_its_own_feeds(hosts: list[FeedServer]) -> N
     assert stalling.most_at_once == 2
 
 
+def test_a_host_that_does_not_answer_twice_is_not_asked_again_in_the_pass(
+    hosts: list[FeedServer],
+) -> None:
+    stalling, quick, _ = hosts
+    urls = [stalling.serve(f"/s{n}", BODY, delay=3.0) for n in range(6)]
+    urls.append(quick.serve("/q", BODY))
+    _, results = fetch(urls, timeout="1s")
+    timed_out = [r for r in results[:6] if isinstance(r, FetchError) and r.unanswered]
+    given_up = [r for r in results[:6] if isinstance(r, FetchError) and not r.unanswered]
+    assert len(timed_out) == 2 and all("no complete answer" in r.reason for r in timed_out)
+    assert len(given_up) == 4
+    assert all("its host did not answer 2 requests in a row" in r.reason for r in given_up)
+    assert all(r.retry_after is None for r in given_up)  # the usual backoff, no wait asked
+    assert isinstance(results[6], FetchResponse)
+    assert len(stalling.arrivals) == 2  # none of the others was sent
+
+
+def test_a_refused_connection_counts_as_no_answer() -> None:
+    closed = FeedServer("127.0.0.5")  # bound, then closed: connections to it are refused
+    port = closed.httpd.server_address[1]
+    closed.httpd.server_close()
+    urls = [f"http://127.0.0.5:{port}/f{n}" for n in range(5)]
+    _, results = fetch(urls)
+    reasons = [r.reason for r in results if isinstance(r, FetchError)]
+    assert len(reasons) == 5
+    assert sum("cannot connect" in reason for reason in reasons) == 2
+    assert sum("not asked in this pass" in reason for reason in reasons) == 3
+
+
 def test_requests_to_one_host_start_host_gap_apart(hosts: list[FeedServer]) -> None:
     spaced, _, _ = hosts
     urls = [spaced.serve(f"/f{n}", BODY) for n in range(4)]

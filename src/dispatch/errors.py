@@ -108,7 +108,8 @@ class FeedError(DispatchError):
 
 class FetchError(FeedError):
     """The feed (or an article page) could not be fetched; ``status`` is the HTTP status that
-    said so, when one did.
+    said so, when one did; ``unanswered``: the server did not answer at all (a timeout, a
+    connection refused or reset).
     """
 
     def __init__(
@@ -120,9 +121,11 @@ class FetchError(FeedError):
         retry_after: float | None = None,
         gone: bool = False,
         status: int | None = None,
+        unanswered: bool = False,
     ) -> None:
         super().__init__(feed, reason, hint=hint, retry_after=retry_after, gone=gone)
         self.status = status
+        self.unanswered = unanswered
 
 
 class ParseError(FeedError):

@@ -58,7 +58,8 @@ class FeedServer:
         """``address``: another of 127.0.0.0/8 makes another host for dispatch."""
         self.address = address
         self.routes: dict[str, Route] = {}
-        self.requests: list[Request] = []
+        self.requests: list[Request] = []  # each noted once answered
+        self.arrivals: list[str] = []  # the path of each request, noted as it comes in
         # The most requests waiting for their answer at one time. Counted until the answer
         # starts, not until the thread is done: a client may ask again before that.
         self.most_at_once = 0
@@ -70,6 +71,7 @@ class FeedServer:
             def do_GET(self) -> None:
                 arrived = time.monotonic()
                 with counting:
+                    server.arrivals.append(self.path)
                     waiting[0] += 1
                     server.most_at_once = max(server.most_at_once, waiting[0])
                 route = server.routes.get(self.path)

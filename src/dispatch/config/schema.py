@@ -87,7 +87,7 @@ class FetchSettings(StrictModel):
     timeout: Duration = timedelta(seconds=20)
     connect_timeout: Duration = timedelta(seconds=10)
     max_bytes: int = Field(default=10_000_000, gt=0)
-    concurrency: int = Field(default=16, gt=0, le=1000)
+    concurrency: int = Field(default=64, gt=0, le=1000)  # at most per_host to one host
     # Politeness per host: requests to one host at once, and the least time between their
     # starts. A host that answers 429 or 503 is slowed further, the others not.
     per_host: int = Field(default=2, gt=0, le=1000)

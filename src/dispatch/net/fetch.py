@@ -21,7 +21,7 @@ import aiohttp
 from dispatch.config import FetchSettings
 from dispatch.errors import FetchError
 from dispatch.net.guard import BlockedAddress, NotFetched, check_target, guarded_connector
-from dispatch.net.hosts import HostQueue
+from dispatch.net.hosts import HostQueue, Refusal
 from dispatch.net.http import cache_lifetime, retry_after_seconds
 
 # What a URL may hold as it is, besides letters, digits and "-._~": percent-encoding the rest.
@@ -175,6 +175,7 @@ class Fetcher:
                     request.name,
                     f"no complete answer within {seconds:g}s",
                     hint="the server is slow or down; it is tried again at the next poll",
+                    unanswered=True,
                 )
 
         # ``concurrency`` workers, each taking the next request whose host has room once done
@@ -190,13 +191,14 @@ class Fetcher:
         async def worker() -> None:
             while (turn := await hosts.take()) is not None:
                 request = requests[turn.index]
-                if turn.refused_for is not None:
-                    done[turn.index] = _not_asked(request, turn.refused_for)
+                if turn.refused is not None:
+                    done[turn.index] = _not_asked(request, turn.refused)
                     if watcher is not None:
                         watcher.done(False)
                     continue
                 result = await one(request)
-                hosts.done(request.url, _slow_down(result))
+                answered = not (isinstance(result, FetchError) and result.unanswered)
+                hosts.done(request.url, _slow_down(result), answered=answered)
                 done[turn.index] = result
 
         try:
@@ -279,12 +281,14 @@ class Fetcher:
                     request.name,
                     f"cannot connect to {e.host}:{e.port} ({e.strerror})",
                     hint="check the URL; the site may be down",
+                    unanswered=True,
                 ) from None
             except aiohttp.ClientError as e:
                 raise FetchError(
                     request.name,
                     f"{type(e).__name__}: {e}",
                     hint="a network error; it is tried again at the next poll",
+                    unanswered=isinstance(e, _UNANSWERED),
                 ) from None
 
     async def _read_capped(self, name: str, response: aiohttp.ClientResponse) -> bytes:
@@ -326,13 +330,13 @@ def _slow_down(result: FetchResponse | FetchError) -> float | None:
     return None
 
 
-def _not_asked(request: FetchRequest, seconds: float) -> FetchError:
+def _not_asked(request: FetchRequest, refusal: Refusal) -> FetchError:
+    hint = "it is tried again after that wait" if refusal.wait else "it is tried again later"
     return FetchError(
         request.name,
-        f"not asked in this pass: its host answered another request with 429 or 503, asking "
-        f"us to wait {seconds:.0f} s",
-        hint="it is tried again after that wait",
-        retry_after=seconds,
+        f"not asked in this pass: {refusal.reason}",
+        hint=hint,
+        retry_after=refusal.wait,
     )
 
 
@@ -346,6 +350,9 @@ def _blocked(name: str, error: OSError) -> FetchError:
         hint = "check the URL, and where the site redirects it, in a browser"
     return FetchError(name, f"refused: {error}", hint=hint)
 
+
+# What a host that does not answer raises (a refused connection has its own message above).
+_UNANSWERED = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, aiohttp.ClientPayloadError)
 
 _STATUS_HINTS: dict[int, str] = {
     401: "the feed needs a login; dispatch does not send credentials to feeds",

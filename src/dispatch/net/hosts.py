@@ -3,8 +3,9 @@ requests of ours at once, their starts at least ``gap`` apart, and a host that a
 down (429, 503) is slowed while the others go on.
 
 A request waiting for its host never holds a worker: a worker takes the next request whose host
-has room, so a host that stalls delays only its own feeds. Hosts take turns, so one host with a
-thousand feeds does not keep the others waiting behind them.
+has room, so a host that stalls delays only its own feeds, and one that has not answered twice
+in a row (a timeout, a refused or reset connection) is not asked again in the pass. Hosts take
+turns, so one host with a thousand feeds does not keep the others waiting behind them.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 # requests fail at once with its wait, and go at the next poll.
 LONGEST_WAIT = 30.0
 SLOWED_GAP = 1.0  # the least gap of a host that answered 429 or 503
+UNANSWERED = 2  # requests in a row a host leaves unanswered before it is given up for the pass
 
 
 @dataclass
@@ -32,17 +34,33 @@ class _Host:
     gap: float = 0.0
     not_before: float = 0.0  # the loop's clock
     queued: bool = False  # in the ready queue or the later heap
-    refused_for: float | None = None  # asked to wait past LONGEST_WAIT: not asked again
+    unanswered: int = 0  # requests in a row it did not answer
+    given_up: Refusal | None = None  # why it is not asked again in this pass
+
+    @property
+    def room(self) -> int:
+        """Requests it may have at once: after one went unanswered, one, until it answers."""
+        return 1 if self.unanswered else self.limit
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a host's remaining requests are not sent in this pass, and the seconds it asked us
+    to wait, if it asked.
+    """
+
+    reason: str
+    wait: float | None = None
 
 
 @dataclass(frozen=True)
 class Turn:
-    """A request's turn: its index, or, for a host that asked us to wait longer than this pass
-    will, how many seconds it asked for (the request is not sent).
+    """A request's turn: its index, and, for a host given up in this pass, why (the request is
+    not sent).
     """
 
     index: int
-    refused_for: float | None = None
+    refused: Refusal | None = None
 
 
 def host_of(url: str) -> str:
@@ -96,12 +114,12 @@ class HostQueue:
             while self._ready:
                 host = self._ready.popleft()
                 host.queued = False
-                if host.refused_for is not None and host.waiting:
+                if host.given_up is not None and host.waiting:
                     self._left -= 1
-                    turn = Turn(host.waiting.popleft(), host.refused_for)
+                    turn = Turn(host.waiting.popleft(), host.given_up)
                     self._queue(host)
                     return turn
-                if not host.waiting or host.running >= host.limit:
+                if not host.waiting or host.running >= host.room:
                     continue
                 if host.not_before > now:
                     self._queue(host)
@@ -122,16 +140,24 @@ class HostQueue:
             with contextlib.suppress(TimeoutError):  # a host's gap has passed
                 await asyncio.wait_for(self._changed.wait(), timeout)
 
-    def done(self, url: str, wait: float | None = None) -> None:
+    def done(self, url: str, wait: float | None = None, *, answered: bool = True) -> None:
         """A request handed out has its answer. ``wait``: the host answered 429 or 503, asking
         for that many seconds (0 when it did not say): it is slowed for the rest of the pass.
+        ``answered``: False for a timeout or a connection refused or reset.
         """
         host = self._hosts[host_of(url)]
         host.running -= 1
+        host.unanswered = 0 if answered else host.unanswered + 1
+        if host.unanswered >= UNANSWERED and host.given_up is None:
+            host.given_up = Refusal(f"its host did not answer {UNANSWERED} requests in a row")
         if wait is not None:
             host.gap = min(max(SLOWED_GAP, host.gap * 2), LONGEST_WAIT)
-            if wait > LONGEST_WAIT:
-                host.refused_for = wait
+            if wait > LONGEST_WAIT and host.given_up is None:
+                host.given_up = Refusal(
+                    f"its host answered another request with 429 or 503, asking us to wait "
+                    f"{wait:.0f} s",
+                    wait,
+                )
             host.not_before = max(host.not_before, self._clock() + max(wait, host.gap))
         self._queue(host)
         self._changed.set()
@@ -140,10 +166,10 @@ class HostQueue:
         """Put the host where ``take`` looks, if it has a request that may start."""
         if host.queued or not host.waiting:
             return
-        if host.refused_for is None and host.running >= host.limit:
+        if host.given_up is None and host.running >= host.room:
             return  # ``done`` queues it again
         host.queued = True
-        if host.refused_for is not None or host.not_before <= self._clock():
+        if host.given_up is not None or host.not_before <= self._clock():
             self._ready.append(host)
         else:
             self._order += 1
