@@ -49,3 +49,24 @@ def test_the_benchmark_runs_every_scenario_against_the_peers() -> None:
         assert ("steady state, 20 feeds (all 304)", peer) in seen
     assert ("sending 50 emails to the sink", "rss2email") in seen
     assert ("the same, first to last email taken", "rss2email") in seen
+    assert "fast parsing path: 20 of 20 feeds of the web corpus" in result.stdout
+
+
+@pytest.mark.bench
+@pytest.mark.slow
+def test_the_slow_hosts_benchmark_runs_and_no_host_sees_more_than_two_connections() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "slow_hosts.py"),
+            *("--feeds", "60", "--hosts", "6", "--stalling", "1", "--resetting", "1"),
+            *("--stall", "2"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "60 feeds on 6 hosts (1 stalling 2 s, 1 resetting)" in result.stdout
+    assert "most connections to one host at once: 2" in result.stdout
