@@ -8,6 +8,10 @@ the last feed of a responsive host was answered.
     .venv/bin/python bench/slow_hosts.py                           # 10,000 feeds, 500 hosts
     .venv/bin/python bench/slow_hosts.py --feeds 1000 --hosts 50 --stalling 1 --resetting 0 \\
         --stall 10                                                  # one host taking 10 s
+    .venv/bin/python bench/slow_hosts.py --peers 500   # and rss2email, feed2exec on 500 feeds
+
+With ``--peers N``, dispatch, rss2email and feed2exec each poll the first N feeds (one per host
+while N is at most the hosts), every feed new to each, and their passes are compared.
 
 dispatch runs with `fetch.concurrency` as given (default: its own default, 64) and the default
 `fetch.per_host` (2); the feeds are small (two items each), so the network, not parsing, is what
@@ -31,13 +35,34 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import DISPATCH, measure
+import peers
+from run import DISPATCH, Feed2exec, Rss2email, Sample, Tool, measure
 
 HERE = Path(__file__).resolve()
 
 
 def address(host: int) -> str:
     return f"127.1.{host // 250}.{host % 250 + 1}"
+
+
+class Dispatch(Tool):
+    """dispatch with its defaults, as a user on the internet would run it."""
+
+    name = "dispatch"
+    state = ("dispatch.db",)
+
+    def configure(self, feeds: dict[str, str], concurrency: int | None = None) -> None:
+        fetch = {"concurrency": concurrency} if concurrency else {}
+        data = {
+            "state": "dispatch.db",
+            "allow_private_networks": True,
+            "fetch": fetch,
+            "feeds": [{"name": name, "url": url, "every": "1h"} for name, url in feeds.items()],
+        }
+        (self.work / "feeds.yaml").write_text(yaml.safe_dump(data))
+
+    def poll(self) -> list[str]:
+        return [DISPATCH, "--config", str(self.work / "feeds.yaml"), "poll", "--all"]
 
 
 def body(feed: str, generation: int) -> bytes:
@@ -155,6 +180,7 @@ def main() -> None:
     parser.add_argument("--resetting", type=int, help="hosts that reset (default: 1 %%)")
     parser.add_argument("--stall", type=float, default=30.0, help="seconds a stalling host takes")
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--peers", type=int, default=0, help="feeds for the peers' comparison")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.stalling is None:
@@ -164,6 +190,8 @@ def main() -> None:
     if arguments.serve:
         asyncio.run(serve(arguments))
         return
+    if arguments.peers:
+        peers.ensure()
     server = subprocess.Popen(
         [sys.executable, str(HERE), "--serve", *sys.argv[1:]], stdout=subprocess.PIPE, text=True
     )
@@ -171,33 +199,29 @@ def main() -> None:
         assert server.stdout is not None
         port = int(server.stdout.readline())
         control = f"http://{address(0)}:{port}/control"
-        with tempfile.TemporaryDirectory() as work:
-            feeds = [
-                {
-                    "name": f"f{feed}",
-                    "url": f"http://{address(feed % arguments.hosts)}:{port}"
-                    f"/h{feed % arguments.hosts}/f{feed}.xml",
-                    "every": "1h",
-                }
+        with tempfile.TemporaryDirectory() as folder:
+            work = Path(folder)
+            feeds = {
+                f"f{feed}": f"http://{address(feed % arguments.hosts)}:{port}"
+                f"/h{feed % arguments.hosts}/f{feed}.xml"
                 for feed in range(arguments.feeds)
-            ]
-            config = Path(work) / "feeds.yaml"
-            config.write_text(
-                yaml.safe_dump(
-                    {
-                        "state": "dispatch.db",
-                        "allow_private_networks": True,
-                        "fetch": {"concurrency": arguments.concurrency},
-                        "feeds": feeds,
-                    }
-                )
-            )
-            command = [DISPATCH, "--config", str(config), "poll", "--all"]
-            first = measure(command, Path(work))
+            }
+            dispatch = Dispatch(work / "all")
+            dispatch.configure(feeds, arguments.concurrency)
+            subset = dict(list(feeds.items())[: arguments.peers])
+            tools: list[Tool] = []
+            if subset:
+                tools = [Dispatch(work / "d"), Rss2email(work / "r2e"), Feed2exec(work / "f2e")]
+                for tool in tools:
+                    tool.configure(subset, *((0,) if isinstance(tool, Rss2email) else ()))
+            compared: dict[str, Sample] = {}
+            for tool in tools:  # each one's first pass of the subset: every feed new
+                compared[tool.name] = measure(tool.poll(), tool.work)
+            first = measure(dispatch.poll(), dispatch.work)
             json.load(urlopen(f"{control}/stats"))  # counted from here on
             urlopen(f"{control}/change/10").read()
             began = time.monotonic()
-            sample = measure(command, Path(work))
+            sample = measure(dispatch.poll(), dispatch.work)
             stats = json.load(urlopen(f"{control}/stats"))
     finally:
         server.terminate()
@@ -212,6 +236,12 @@ def main() -> None:
     print(f"the pass: {sample.wall:.2f} s wall, {sample.cpu:.2f} s CPU, {sample.rss_mb:.0f} MB")
     print(f"responsive hosts' last answer: {max(responsive) - began:.2f} s after the pass began")
     print(f"most connections to one host at once: {max(stats['most'].values())}")
+    if compared:
+        ours = compared["dispatch"].wall
+        print(f"the first {arguments.peers} feeds, each tool's first pass (every feed new):")
+        for name, measured in compared.items():
+            ratio = "" if name == "dispatch" else f", {measured.wall / ours:.1f}× dispatch's"
+            print(f"  {name}: {measured.wall:.2f} s wall, {measured.cpu:.2f} s CPU{ratio}")
 
 
 if __name__ == "__main__":
