@@ -19,7 +19,7 @@ from dispatch.models import (
 )
 from dispatch.store.deliveries import DeliveryTables
 from dispatch.store.feeds import FeedTables
-from dispatch.store.tables import iso_text, parse_time
+from dispatch.store.tables import in_chunks, iso_text, parse_time
 from dispatch.urls import normalise_url
 
 
@@ -63,9 +63,7 @@ class ArticleTables(FeedTables, DeliveryTables):
     def _by_key(self, table: str, column: str, feed: str, keys: list[str]) -> list[tuple[str, Any]]:
         """(key, column) of this feed's rows in ``table`` with these keys, where not NULL."""
         found = []
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in in_chunks(keys):
             found += [
                 (row["key"], row["value"])
                 for row in self._db.execute(

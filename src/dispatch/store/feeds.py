@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from dispatch.models import (
     FeedState,
 )
-from dispatch.store.tables import Tables, iso_text, parse_time
+from dispatch.store.tables import Tables, in_chunks, iso_text, parse_time
 
 
 class FeedTables(Tables):
@@ -46,9 +46,7 @@ class FeedTables(Tables):
         ``since``: what `every: auto` learns a feed's pace from.
         """
         counts: dict[str, int] = {}
-        for start in range(0, len(feeds), 500):
-            chunk = list(feeds[start : start + 500])
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in in_chunks(feeds):
             rows = self._db.execute(
                 f"""SELECT feed, COUNT(*) AS n FROM articles WHERE feed IN ({marks})
                       AND COALESCE(published, first_seen) >= ? GROUP BY feed""",
@@ -145,9 +143,7 @@ class FeedTables(Tables):
                 "INSERT INTO feeds (name, url) VALUES (?, ?) ON CONFLICT DO NOTHING", feeds
             )
             names = [name for name, _ in feeds]
-            for start in range(0, len(names), 500):
-                chunk = names[start : start + 500]
-                marks = ",".join("?" * len(chunk))
+            for chunk, marks in in_chunks(names):
                 rows = self._db.execute(
                     f"""UPDATE feeds SET leased_by = ?, lease_until = ? WHERE name IN (
                           SELECT name FROM feeds WHERE name IN ({marks})

@@ -7,6 +7,7 @@ deliveries, outputs), each in its own module and each a ``Tables``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 
@@ -22,6 +23,16 @@ class Tables:
 
     def _transaction(self) -> AbstractContextManager[None]:
         return self._db.transaction()
+
+
+IN_CHUNK = 500  # values bound in one ``IN (...)``: well within both engines' limits
+
+
+def in_chunks(values: Sequence[str]) -> Iterator[tuple[list[str], str]]:
+    """``values`` a chunk at a time for an ``IN (...)``, each with its placeholders."""
+    for start in range(0, len(values), IN_CHUNK):
+        chunk = list(values[start : start + IN_CHUNK])
+        yield chunk, ",".join("?" * len(chunk))
 
 
 def iso_text(moment: datetime | None) -> str | None:
