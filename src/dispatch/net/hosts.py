@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 # A host that asks for a longer wait than this is not asked again in this pass: its other
 # requests fail at once with its wait, and go at the next poll.
-LONGEST_WAIT = 30.0
+LONGEST_WAIT_IN_PASS = 30.0
 SLOWED_GAP = 1.0  # the least gap of a host that answered 429 or 503
 UNANSWERED = 2  # requests in a row a host leaves unanswered before it is given up for the pass
 
@@ -151,8 +151,8 @@ class HostQueue:
         if host.unanswered >= UNANSWERED and host.given_up is None:
             host.given_up = Refusal(f"its host did not answer {UNANSWERED} requests in a row")
         if wait is not None:
-            host.gap = min(max(SLOWED_GAP, host.gap * 2), LONGEST_WAIT)
-            if wait > LONGEST_WAIT and host.given_up is None:
+            host.gap = min(max(SLOWED_GAP, host.gap * 2), LONGEST_WAIT_IN_PASS)
+            if wait > LONGEST_WAIT_IN_PASS and host.given_up is None:
                 host.given_up = Refusal(
                     f"its host answered another request with 429 or 503, asking us to wait "
                     f"{wait:.0f} s",
