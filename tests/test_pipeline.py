@@ -86,6 +86,10 @@ def test_a_store_from_before_fingerprints_is_upgraded_and_posts_nothing_twice(
     state.rows("DROP TABLE outputs")  # schema 8's
     state.rows("ALTER TABLE feeds DROP COLUMN settings")  # schema 9's
     state.rows("ALTER TABLE feeds DROP COLUMN publisher_hint")  # schema 10's
+    for column in ("hub", "topic"):  # schema 11's
+        state.rows(f"ALTER TABLE feeds DROP COLUMN {column}")
+    state.rows("DROP TABLE subscriptions")
+    state.rows("DROP TABLE pushes")
     if state.file is not None:
         state.rows("PRAGMA user_version = 6")
     else:

@@ -228,6 +228,51 @@ class FeedState:
     publisher_hint: float | None = None  # seconds its feed asks between polls (ttl, sy:*)
 
 
+SubscriptionState = Literal["asked", "live", "leaving", "failed"]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One feed's WebSub subscription as the store keeps it.
+
+    ``state``: ``asked`` (the hub was asked; it has not verified yet), ``live`` (verified,
+    until ``lease_until``; a renewal may be asked meanwhile), ``leaving`` (the feed left
+    feeds.yaml: unsubscribing), ``failed`` (refused, denied, never verified or run out: asked
+    again at ``retry_at``). ``token`` ends the callback URL; ``secret`` signs what the hub
+    pushes and is never shown.
+    """
+
+    feed: str
+    hub: str
+    topic: str
+    token: str
+    secret: str = field(repr=False)
+    state: SubscriptionState
+    asked_at: datetime | None = None
+    verified_at: datetime | None = None
+    lease_until: datetime | None = None
+    retry_at: datetime | None = None
+    failures: int = 0
+    last_error: str | None = None
+    pushes: int = 0  # notifications taken
+    refused: int = 0  # notifications dropped: a bad or missing signature
+    last_push_at: datetime | None = None
+
+    def live(self, now: datetime) -> bool:
+        return self.state == "live" and self.lease_until is not None and self.lease_until > now
+
+
+@dataclass(frozen=True)
+class Push:
+    """A feed body a hub pushed (a fat ping), kept until it is read like a poll's."""
+
+    id: int
+    feed: str
+    received_at: datetime
+    content_type: str | None
+    body: bytes
+
+
 @dataclass(frozen=True)
 class OutputState:
     """What the store keeps of one output. ``limits``: what its network said of itself, read
@@ -318,6 +363,8 @@ class FeedUpdate:
     updated: Sequence[tuple[int, Article]] = ()
     routes: Sequence[Route] = ()  # where each new article goes, in the order of ``new``
     publisher_hint: float | None = None  # seconds the feed asks between polls (ttl, sy:*)
+    hub: str | None = None  # WebSub: the hub the feed names, and its own address there
+    topic: str | None = None
 
 
 @dataclass(frozen=True)

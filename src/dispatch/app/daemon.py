@@ -1,9 +1,10 @@
 """`dispatch run`: the long-running service. APScheduler is the clock, the store the memory.
 
 Jobs are built from feeds.yaml: one per feed (its interval, with jitter), one per digest (its
-cron schedule, in its time zone), and one that retries waiting deliveries. Each job runs the
-same library functions as `dispatch send`, on one worker thread, and the store decides what is
-due, so a daemon that was down catches up once, not once per missed tick.
+cron schedule, in its time zone), one that retries waiting deliveries, and, with WebSub on, one
+that looks after subscriptions each minute; a hub's notification adds a job that reads it now.
+Each job runs the same library functions as `dispatch send`, on one worker thread, and the
+store decides what is due, so a daemon that was down catches up once, not once per missed tick.
 
 One daemon per SQLite store (the store's lock). On PostgreSQL, any number of daemons, on any
 machines, share the work: each claims due feeds and deliveries under a lease its heartbeat
@@ -15,6 +16,7 @@ logged and the old one kept.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import signal
 import threading
@@ -24,10 +26,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from dispatch.app.callback import CallbackServer
 from dispatch.app.dispatcher import Dispatcher
 from dispatch.app.health import HealthServer
 from dispatch.app.metrics import Metrics
 from dispatch.app.operations import status
+from dispatch.app.websub import maintain
 from dispatch.config import Config, cron_trigger, load_config
 from dispatch.errors import ConfigError
 from dispatch.models import DeliveryResult, FeedResult, RunReport
@@ -38,6 +42,7 @@ from dispatch.store.core import Store, opened
 
 POLL_JITTER = 0.1  # a feed's polls wander by up to a tenth of its interval
 MAX_JITTER = timedelta(minutes=5)
+WEBSUB_EVERY = timedelta(minutes=1)  # how often subscriptions are looked after
 
 
 class Daemon:
@@ -53,6 +58,8 @@ class Daemon:
         self.last_job: datetime | None = None
         self._config_stamp = _stamp(config_path)
         self._scheduler: Any = None
+        self._push_jobs = itertools.count()
+        self._push_waiting = threading.Event()  # a job to read pushed bodies is scheduled
         # Kept across jobs, so what an output learned (Mastodon's limits) is asked once.
         self.outputs = open_outputs(config)
 
@@ -75,6 +82,7 @@ class Daemon:
             self._schedule()
             self._scheduler.add_job(self._job, args=("catch-up",), id="catch-up")
             health = self._start_health()
+            callback = self._start_callback()
             self._handle_signals()
             self._scheduler.start()
             self.log.info(
@@ -86,7 +94,7 @@ class Daemon:
             try:
                 self._serve()
             finally:
-                self._shutdown(health)
+                self._shutdown(health, callback)
         return 0
 
     def _serve(self) -> None:
@@ -97,7 +105,7 @@ class Daemon:
                 self._config_stamp = stamp
                 self._reload()
 
-    def _shutdown(self, health: HealthServer | None) -> None:
+    def _shutdown(self, health: HealthServer | None, callback: CallbackServer | None) -> None:
         self.log.info("stopping: finishing the send in flight")
         finisher = threading.Thread(target=self._scheduler.shutdown, kwargs={"wait": True})
         finisher.start()
@@ -107,8 +115,9 @@ class Daemon:
                 "a send did not finish within %s; it will be settled at the next start",
                 self.config.daemon.shutdown_timeout,
             )
-        if health is not None:
-            health.stop()
+        for server in (health, callback):
+            if server is not None:
+                server.stop()
         self.log.info("stopped")
 
     def _handle_signals(self) -> None:
@@ -146,7 +155,7 @@ class Daemon:
         from apscheduler.triggers.interval import IntervalTrigger
 
         for job in self._scheduler.get_jobs():
-            if job.id != "catch-up":
+            if job.id != "catch-up" and not job.id.startswith(("push:", "ping:")):
                 job.remove()
         for feed in self.config.feeds:
             # An `every: auto` feed is asked each min_every whether it is due; it is polled
@@ -169,6 +178,13 @@ class Daemon:
         self._scheduler.add_job(
             self._job, IntervalTrigger(seconds=retry), args=("deliver",), id="deliver"
         )
+        if self.config.websub.public_url is not None:
+            self._scheduler.add_job(
+                self._websub,
+                IntervalTrigger(seconds=WEBSUB_EVERY.total_seconds()),
+                id="websub",
+                next_run_time=datetime.now(UTC),
+            )
 
     def _job(self, what: str, name: str | None = None) -> None:
         """One job: the same library calls as `dispatch send`, then metrics and logs."""
@@ -192,8 +208,12 @@ class Daemon:
                 recover = what == "catch-up" or store.shared
                 recovered = deliverer.recover(now) if recover else []
                 feeds: list[FeedResult] = []
+                if what == "push":
+                    self._push_waiting.clear()
+                if what in ("catch-up", "poll", "push"):  # what hubs pushed first
+                    feeds = dispatcher.take_pushes(now)
                 if what in ("catch-up", "poll"):
-                    feeds = dispatcher.poll(now, only=name)
+                    feeds += dispatcher.poll(now, only=name)
                 if what in ("catch-up", "digest"):
                     deliverer.plan_digests(now)
                 deliveries = deliverer.deliver(now, dry_run=False, out_dir=None)
@@ -203,11 +223,61 @@ class Daemon:
                     notes=(*dispatcher.notes(), *deliverer.notes()),
                 )
                 self._log(report)
+                if what == "catch-up":  # the hubs its polls found are asked at once
+                    self._websub()
                 self.metrics.record(report, time.time())
                 self.metrics.set_outbox(status(store).counts)
                 self.last_job = datetime.now(UTC)
         except Exception:  # one bad job must not take the daemon down
             self.log.exception("the %s job failed", what)
+
+    def _websub(self) -> None:
+        """Ask hubs to subscribe, renew and unsubscribe, as needed now."""
+        if self.stopping.is_set():
+            return
+        try:
+            with opened(self._state()) as store:
+                for note in maintain(self.config, store, datetime.now(UTC)):
+                    self.log.info(note)
+        except Exception:  # one bad job must not take the daemon down
+            self.log.exception("the websub job failed")
+
+    def _start_callback(self) -> CallbackServer | None:
+        settings = self.config.websub
+        if settings.listen is None:
+            return None
+        callback = CallbackServer(
+            settings.listen,
+            self._state(),
+            lease=settings.lease,
+            max_bytes=self.config.fetch.max_bytes,
+            pushed=self._pushed,
+            refused=lambda feed: self.metrics.notifications.labels(feed, "refused").inc(),
+            log=self.log,
+        )
+        callback.start()
+        if settings.public_url is None:
+            self.log.warning(
+                "WebSub callback on %s, but nothing is subscribed: set websub.public_url to "
+                "the address hubs reach it at",
+                settings.listen,
+            )
+        else:
+            self.log.info("WebSub callback on %s, at %s", settings.listen, settings.public_url)
+        return callback
+
+    def _pushed(self, feed: str, thin: bool) -> None:
+        """A hub pushed ``feed``: its body read now, or, a thin ping, the feed polled now."""
+        self.metrics.notifications.labels(feed, "taken").inc()
+        if self._scheduler is None or self.stopping.is_set():
+            return  # kept in the store: the next start reads it
+        if thin:
+            self._scheduler.add_job(
+                self._job, args=("poll", feed), id=f"ping:{next(self._push_jobs)}"
+            )
+        elif not self._push_waiting.is_set():
+            self._push_waiting.set()
+            self._scheduler.add_job(self._job, args=("push",), id=f"push:{next(self._push_jobs)}")
 
     def _log(self, report: RunReport) -> None:
         for note in report.notes:

@@ -21,7 +21,16 @@ from dispatch.config import Config, FeedConfig
 from dispatch.enrich.stories import StoryIndex, with_shingles
 from dispatch.enrich.summarise import ExtractiveSummariser, Summariser
 from dispatch.errors import FeedError, FetchError
-from dispatch.models import Article, Candidate, FeedResult, FeedState, FeedUpdate, Route, RunReport
+from dispatch.models import (
+    Article,
+    Candidate,
+    FeedResult,
+    FeedState,
+    FeedUpdate,
+    Push,
+    Route,
+    RunReport,
+)
 from dispatch.net.fetch import Fetcher, FetchRequest, FetchResponse
 from dispatch.outputs.base import Output
 from dispatch.plan.decisions import (
@@ -33,6 +42,7 @@ from dispatch.plan.decisions import (
     recent_in,
     settings_fingerprint,
 )
+from dispatch.plan.websub import pushed_interval
 from dispatch.store.core import Store
 from dispatch.urls import normalise_url
 
@@ -136,12 +146,85 @@ class Dispatcher:
                 )
             )
         responses = self.fetcher.fetch_all(requests)
+        self._take(now, states, due_feeds, requests, responses, results)
+        # Every polled feed has its row by now: the settings it was polled with.
+        with self.store.batch():
+            self.store.keep_settings(
+                [
+                    (f.name, fingerprints[f.name])
+                    for f in due_feeds
+                    if f.name not in states or states[f.name].settings != fingerprints[f.name]
+                ]
+            )
+        return results
+
+    def take_pushes(self, now: datetime) -> list[FeedResult]:
+        """Read the bodies hubs pushed (WebSub fat pings) as a poll's: the same parsing,
+        identity and store. Those of feeds no longer in feeds.yaml are dropped.
+        """
+        configured = {feed.name: feed for feed in self.config.feeds}
+        pending = self.store.pushes()
+        gone = [push.id for push in pending if push.feed not in configured]
+        if gone:
+            self.store.drop_pushes(gone)
+        pending = [push for push in pending if push.feed in configured]
+        if not pending:
+            return []
+        leased = set(configured)
+        if self.store.shared:  # workers sharing the store: read only the feeds leased to us
+            until = datetime.now(UTC) + self.config.daemon.lease
+            names = sorted({push.feed for push in pending})
+            leased = self.store.claim_feeds([(n, configured[n].url) for n in names], until)
+        results: list[FeedResult] = []
+        try:
+            pending = [push for push in pending if push.feed in leased]
+            links = self.store.push_links()
+            while pending:  # a feed's pushes one at a time, oldest first
+                first: dict[str, Push] = {}
+                for push in pending:
+                    first.setdefault(push.feed, push)
+                taken = list(first.values())
+                pending = [push for push in pending if first[push.feed] is not push]
+                states = self.store.feed_states()
+                feeds = [configured[push.feed] for push in taken]
+                requests = [FetchRequest(feed.name, feed.url) for feed in feeds]
+                responses: list[FetchResponse | FetchError] = [
+                    _pushed(push, feed, states.get(feed.name), links.get(feed.name))
+                    for push, feed in zip(taken, feeds, strict=True)
+                ]
+                round_results = {feed.name: FeedResult(feed.name, "not-modified") for feed in feeds}
+                self._take(now, states, feeds, requests, responses, round_results, pushed=True)
+                self.store.drop_pushes([push.id for push in taken])
+                results += round_results.values()
+        finally:
+            if self.store.shared:
+                self.store.release()
+        return results
+
+    def _take(
+        self,
+        now: datetime,
+        states: dict[str, FeedState],
+        feeds: list[FeedConfig],
+        requests: list[FetchRequest],
+        responses: list[FetchResponse | FetchError],
+        results: dict[str, FeedResult],
+        *,
+        pushed: bool = False,
+    ) -> None:
+        """Record what came for ``feeds`` (fetched, or ``pushed`` by their hubs): failures,
+        unchanged feeds, and new articles, enriched and routed.
+        """
         # How many articles each `every: auto` feed had lately: its pace, read in one query.
-        auto = [f.name for f in due_feeds if not isinstance(f.every, timedelta)]
+        auto = [f.name for f in feeds if not isinstance(f.every, timedelta)]
         recent = self.store.recent_counts(auto, now - RATE_WINDOW) if auto else {}
+        live = {name for name, sub in self.store.subscriptions().items() if sub.live(now)}
+        poll_every = self.config.websub.poll_every
         # Two transactions, not one per feed; the article pages are fetched between them.
         with self.store.batch():
-            fetched = self._record(now, states, due_feeds, requests, responses, results, recent)
+            fetched = self._record(
+                now, states, feeds, requests, responses, results, recent, live, pushed
+            )
         enriched = self._enrich([(feed, a) for feed, _, new, _ in fetched for a in new])
         stories = self._stories(now) if enriched else StoryIndex()
         with self.store.batch():
@@ -153,20 +236,17 @@ class Dispatcher:
                 ]
                 pace = recent.get(feed.name, 0) + recent_in([*update.new, *update.baseline], now)
                 interval = poll_interval(feed, pace, _asked(update.publisher_hint, response))
+                if feed.name in live:
+                    interval = pushed_interval(interval, poll_every)
+                state = states.get(feed.name)
+                next_at = now + interval
+                if pushed and state is not None and state.next_poll_at is not None:
+                    next_at = state.next_poll_at  # a push is not a poll: the next one stays
                 ids = self.store.record_poll(
-                    replace(update, new=articles, routes=routes), now, now + interval
+                    replace(update, new=articles, routes=routes), now, next_at
                 )
                 for candidate, article_id, route in zip(told, ids, routes, strict=True):
                     stories.add(replace(candidate, id=article_id, story=route.story or article_id))
-            # Every polled feed has its row by now: the settings it was polled with.
-            self.store.keep_settings(
-                [
-                    (f.name, fingerprints[f.name])
-                    for f in due_feeds
-                    if f.name not in states or states[f.name].settings != fingerprints[f.name]
-                ]
-            )
-        return results
 
     def _stories(self, now: datetime) -> StoryIndex:
         """What this poll's new articles may repeat: recent articles of every feed."""
@@ -185,9 +265,12 @@ class Dispatcher:
         responses: list[FetchResponse | FetchError],
         results: dict[str, FeedResult],
         recent: dict[str, int],
+        live: set[str],
+        pushed: bool,
     ) -> list[tuple[FeedConfig, FetchResponse, list[Article], FeedUpdate]]:
         """Record failures and unchanged feeds; parse the rest, for the caller to enrich.
-        ``recent``: the articles of each `every: auto` feed in the last week.
+        ``recent``: the articles of each `every: auto` feed in the last week; ``live``: the
+        feeds their hubs push; ``pushed``: the bodies were pushed, not polled.
         """
         fetched: list[tuple[FeedConfig, FetchResponse, list[Article], FeedUpdate]] = []
         for feed, request, response in zip(due_feeds, requests, responses, strict=True):
@@ -195,8 +278,9 @@ class Dispatcher:
             try:
                 if isinstance(response, FetchError):
                     raise response
-                moved = self._note_move(feed, states.get(feed.name), request.url, response)
-                outcome = self._examine(feed, states.get(feed.name), response)
+                state = states.get(feed.name)
+                moved = () if pushed else self._note_move(feed, state, request.url, response)
+                outcome = self._examine(feed, state, response)
             except FeedError as e:
                 retry = next_poll(
                     now, feed.tick, errors + 1, jitter=self.rng.random(), retry_after=e.retry_after
@@ -205,9 +289,13 @@ class Dispatcher:
                 results[feed.name] = FeedResult(feed.name, "failed", error=e.reason, hint=e.hint)
                 continue
             if outcome is None:
-                state = states.get(feed.name)
+                if pushed:  # what was pushed is what the feed already had
+                    results[feed.name] = FeedResult(feed.name, "not-modified")
+                    continue
                 asked = _asked(state.publisher_hint if state else None, response)
                 interval = poll_interval(feed, recent.get(feed.name, 0), asked)
+                if feed.name in live:
+                    interval = pushed_interval(interval, self.config.websub.poll_every)
                 self.store.record_unchanged(feed.name, feed.url, now, now + interval)
                 results[feed.name] = FeedResult(feed.name, "not-modified", warnings=moved)
                 continue
@@ -280,6 +368,9 @@ class Dispatcher:
             aliases=decision.aliases,
             updated=decision.updated,
             publisher_hint=parsed.hint,
+            # WebSub: the Link header first, then the feed's own links.
+            hub=response.hub or parsed.hub,
+            topic=response.topic or parsed.topic,
         )
         return list(decision.new), update, parsed.warnings
 
@@ -399,6 +490,30 @@ def _candidate(article: Article) -> Candidate:
     link = normalise_url(article.link) if article.link else None
     text = article.full_text or article.text
     return with_shingles(Candidate(0, 0, article.feed, article.source, link, article.title, text))
+
+
+def _pushed(
+    push: Push,
+    feed: FeedConfig,
+    state: FeedState | None,
+    links: tuple[str | None, str | None] | None,
+) -> FetchResponse:
+    """A pushed body as the answer to a poll would be: the validators of the last real poll
+    kept (the next one stays conditional), and the links it named kept where the push names
+    none.
+    """
+    hub, topic = links or (None, None)
+    return FetchResponse(
+        feed.name,
+        topic or feed.url,
+        200,
+        push.body,
+        etag=state.etag if state else None,
+        last_modified=state.last_modified if state else None,
+        content_type=push.content_type,
+        hub=hub,
+        topic=topic,
+    )
 
 
 def _poll_url(feed: FeedConfig, state: FeedState | None) -> str:

@@ -52,6 +52,12 @@ class Metrics:
             ["output"],
             registry=self.registry,
         )
+        self.notifications = Counter(
+            "dispatch_websub_notifications",
+            "Notifications hubs pushed, by feed and result (taken, or refused: bad signature)",
+            ["feed", "result"],
+            registry=self.registry,
+        )
         self.last_cycle = Gauge(
             "dispatch_last_cycle_timestamp_seconds",
             "When the daemon last finished a job",

@@ -12,7 +12,7 @@ from dispatch.config import Config
 from dispatch.config.plugins import broken_output_types
 from dispatch.config.secrets import Secret
 from dispatch.errors import OperationError
-from dispatch.models import Article, Delivery, FeedState, OutputState
+from dispatch.models import Article, Delivery, FeedState, OutputState, Subscription
 from dispatch.outputs.base import Output
 from dispatch.outputs.registry import output_types, recall_limits
 from dispatch.plan.explain import DigestPlan, plan_digest
@@ -41,6 +41,8 @@ class Status:
     outputs: dict[str, OutputState] = field(default_factory=dict)  # kept limits, refusals
     digests: list[DigestPlan] = field(default_factory=list)  # each digest's next issue
     held: dict[str, str] = field(default_factory=dict)  # output -> why it cannot send now
+    subscriptions: dict[str, Subscription] = field(default_factory=dict)  # feed -> WebSub
+    now: datetime | None = None  # when it was read
 
 
 def describe_outputs(
@@ -126,6 +128,8 @@ def status(
             for rule in (config.digests if config else [])
         ],
         held,
+        store.subscriptions(),
+        moment,
     )
 
 

@@ -11,6 +11,7 @@ import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from dispatch.models import DeliveryResult, FeedResult, Message, RunReport
 
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
     from dispatch.app.operations import OutputInfo, Status
     from dispatch.config import Config, FeedConfig
-    from dispatch.models import FeedState
+    from dispatch.models import FeedState, Subscription
 
 
 def print_report(
@@ -171,6 +172,7 @@ def print_status(status: Status) -> None:
             "last success",
             "failing since",
             "next poll",
+            "push (WebSub)",
             "last error",
         ):
             table.add_column(column)
@@ -181,9 +183,24 @@ def print_status(status: Status) -> None:
                 _when(feed.last_success_at),
                 _when(feed.failing_since),
                 "disabled (gone)" if feed.disabled else _when(feed.next_poll_at),
+                _push(status.subscriptions.get(feed.name), status.now),
                 feed.last_error or "",
             )
         console.print(table)
+
+
+def _push(sub: Subscription | None, now: datetime | None) -> str:
+    """Whether a feed is pushed or polled: the hub, and the lease's end or what went wrong."""
+    if sub is None:
+        return "polled"
+    hub = urlsplit(sub.hub).netloc or sub.hub
+    if now is not None and sub.live(now):
+        return f"pushed by {hub} until {_when(sub.lease_until)}"
+    if sub.state == "failed":
+        return f"polled: {hub} failed ({sub.last_error}); asked again {_when(sub.retry_at)}"
+    if sub.state == "leaving":
+        return f"polled: unsubscribing from {hub}"
+    return f"polled: {hub} asked {_when(sub.asked_at)}, not verified yet"
 
 
 def print_feed_list(config: Config, status: Status) -> None:

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -77,6 +78,18 @@ Every = Annotated[timedelta | Literal["auto"], BeforeValidator(parse_every)]
 Wait = Annotated[timedelta, BeforeValidator(partial(parse_duration, zero=True))]
 
 
+def _host_port(value: str | None) -> str | None:
+    if value is not None:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{value!r} is not host:port, like 127.0.0.1:9477")
+    return value
+
+
+# Where a server of ours listens: host:port.
+HostPort = Annotated[str | None, AfterValidator(_host_port)]
+
+
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -101,21 +114,45 @@ class FetchSettings(StrictModel):
 class DaemonSettings(StrictModel):
     """`dispatch run`: where /healthz and /metrics listen, how long a stop may take."""
 
-    listen: str | None = "127.0.0.1:9477"  # host:port, or null for no health server
+    listen: HostPort = "127.0.0.1:9477"  # or null for no health server
     shutdown_timeout: Duration = timedelta(seconds=30)
     retry_every: Duration = timedelta(seconds=30)  # how often waiting deliveries are tried
     # Workers sharing a PostgreSQL store lease what they work on for this long, renewed while
     # they live; a dead worker's leases run out and others take over. Longer than any send.
     lease: Duration = timedelta(minutes=5)
 
-    @field_validator("listen")
+
+# Hubs for hosts whose feeds name none: every YouTube channel feed is pushed through Google's.
+KNOWN_HUBS = {
+    "www.youtube.com": "https://pubsubhubbub.appspot.com/",
+    "youtube.com": "https://pubsubhubbub.appspot.com/",
+}
+
+
+class WebSubSettings(StrictModel):
+    """Push (WebSub): hubs tell `dispatch run` of new articles within seconds. Nothing is
+    subscribed until ``public_url`` says where hubs can reach ``listen``.
+    """
+
+    listen: HostPort = None  # where the callback is served
+    public_url: str | None = None  # what hubs are told: this address, as they reach it
+    # Hubs by host, for feeds that name none (added to the built-in ones; null removes one).
+    hubs: dict[str, str | None] = {}
+    lease: Duration = timedelta(days=7)  # what is asked of hubs; they grant what they grant
+    # A pushed feed is still polled, this rarely, in case a push went astray.
+    poll_every: Duration = timedelta(hours=6)
+
+    @field_validator("public_url")
     @classmethod
-    def _host_port(cls, value: str | None) -> str | None:
-        if value is not None:
-            host, _, port = value.rpartition(":")
-            if not host or not port.isdigit() or not 0 < int(port) < 65536:
-                raise ValueError(f"{value!r} is not host:port, like 127.0.0.1:9477")
+    def _web_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"https?://[^/?#\s]+", value):
+            raise ValueError(f"{value!r} is not an http(s) URL, like https://news.example/dispatch")
         return value
+
+    def hub_for(self, host: str) -> str | None:
+        """The hub for a feed on ``host`` that names none."""
+        hubs = {**KNOWN_HUBS, **self.hubs}
+        return hubs.get(host.lower())
 
 
 class StoriesSettings(StrictModel):
@@ -346,6 +383,7 @@ class Config(StrictModel):
     summary: SummarySettings = SummarySettings()
     stories: StoriesSettings = StoriesSettings()
     daemon: DaemonSettings = DaemonSettings()
+    websub: WebSubSettings = WebSubSettings()
     feeds: list[FeedConfig] = Field(min_length=1)
     outputs: dict[str, OutputSettings] = {}
     digests: list[DigestConfig] = []

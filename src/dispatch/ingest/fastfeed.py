@@ -62,8 +62,11 @@ _UTF8 = {"utf-8", "utf8", "us-ascii", "ascii"}
 
 Entry = dict[str, Any]
 # The feed's own fields besides its title, named as feedparser names them: what the publisher
-# asks between polls.
-Hints = dict[str, str]
+# asks between polls, and its links (a WebSub hub, its own address).
+Hints = dict[str, Any]
+
+
+_ABSOLUTE = re.compile(r"https?://", re.IGNORECASE)
 
 
 class Decline(Exception):
@@ -114,6 +117,13 @@ def _hints(parent: Any, ttl: str) -> Hints:
         element = parent.find(tag)
         if element is not None:
             hints[name] = _text(element).strip()
+    hints["links"] = [
+        {"rel": link.get("rel", "alternate"), "href": (link.get("href") or "").strip()}
+        for link in parent.iterfind(f"{ATOM}link")
+    ]
+    for link in hints["links"]:
+        if link["rel"] in ("hub", "self") and not _ABSOLUTE.match(link["href"]):
+            raise Decline  # relative to an xml:base, maybe: feedparser resolves it
     return hints
 
 

@@ -51,6 +51,8 @@ class ParsedFeed:
     articles: tuple[Article, ...]
     warnings: tuple[str, ...] = ()
     hint: float | None = None  # seconds the publisher asks between polls (ttl, sy:*)
+    hub: str | None = None  # where it is pushed from (WebSub), if it says
+    topic: str | None = None  # its own address (rel="self"), what a hub knows it by
 
 
 def parse_feed(
@@ -98,9 +100,27 @@ def parse_feed(
             continue  # stored, and its entry has not changed
         article = _article(name, title, entry, key, fingerprint, url)
         articles.setdefault(article.key, article)
+    hub, topic = push_links(hints)
     return ParsedFeed(
-        title, tuple(articles.values()), (*charset_warning, *warnings), publisher_hint(hints)
+        title,
+        tuple(articles.values()),
+        (*charset_warning, *warnings),
+        publisher_hint(hints),
+        hub,
+        topic,
     )
+
+
+def push_links(hints: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """The feed's first WebSub hub and its own address (``rel="hub"``, ``rel="self"``): web
+    addresses only.
+    """
+    found: dict[str, str] = {}
+    for link in hints.get("links") or ():
+        rel, href = link.get("rel"), str(link.get("href") or "").strip()
+        if rel in ("hub", "self") and rel not in found and href.lower().startswith("http"):
+            found[rel] = href
+    return found.get("hub"), found.get("self")
 
 
 def publisher_hint(hints: Mapping[str, Any]) -> float | None:

@@ -56,6 +56,9 @@ class FetchResponse:
     content_type: str | None = None
     redirects: tuple[tuple[int, str], ...] = ()
     lifetime: float | None = None  # seconds the server says the answer stays fresh
+    # WebSub's links in the Link header: the hub, and the feed's own address there.
+    hub: str | None = None
+    topic: str | None = None
 
     @property
     def not_modified(self) -> bool:
@@ -271,6 +274,8 @@ class Fetcher:
                         content_type=_text(response.headers.get("Content-Type")),
                         redirects=tuple(redirects),
                         lifetime=lifetime,
+                        hub=_linked(response, "hub"),
+                        topic=_linked(response, "self"),
                     )
             except BlockedAddress as e:
                 raise _blocked(request.name, e) from None
@@ -321,6 +326,19 @@ class Fetcher:
         if len(body) > self.settings.max_bytes:
             raise FetchError(request.name, f"the file is over {self.settings.max_bytes:,} bytes")
         return FetchResponse(request.name, str(path), 200, body, content_type="application/xml")
+
+
+def _linked(response: aiohttp.ClientResponse, rel: str) -> str | None:
+    """The first web address the Link header gives for ``rel``."""
+    try:
+        links = response.links
+    except ValueError:  # a Link header that cannot be read says nothing
+        return None
+    for link in links.getall(rel, ()):
+        url = str(link.get("url") or "")
+        if url.lower().startswith("http"):
+            return url
+    return None
 
 
 def _slow_down(result: FetchResponse | FetchError) -> float | None:

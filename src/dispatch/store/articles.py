@@ -81,13 +81,15 @@ class ArticleTables(FeedTables, DeliveryTables):
         with self._transaction():
             self._ensure_feed(update.feed, update.url)
             self._db.execute(
-                """UPDATE feeds SET etag = ?, last_modified = ?, body_hash = ?, publisher_hint = ?
-                   WHERE name = ?""",
+                """UPDATE feeds SET etag = ?, last_modified = ?, body_hash = ?, publisher_hint = ?,
+                     hub = ?, topic = ? WHERE name = ?""",
                 (
                     update.etag,
                     update.last_modified,
                     update.body_hash,
                     update.publisher_hint,
+                    update.hub,
+                    update.topic,
                     update.feed,
                 ),
             )

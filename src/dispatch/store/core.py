@@ -2,10 +2,11 @@
 outputs' networks said), on SQLite (the default) or PostgreSQL (many workers).
 
 ``Store`` is made of one class per table group, each in its own module (``feeds``,
-``articles``, ``digests``, ``deliveries``, ``outputs``); ``schema`` holds the migrations and
-``engines`` the two databases. These modules are the only ones with SQL, written once for both
-engines. Every command, the daemon and the preview open a store with ``opened``, which closes
-it however they end; a dry run works on a snapshot, which keeps nothing.
+``articles``, ``digests``, ``deliveries``, ``outputs``, ``websub``); ``schema`` holds the
+migrations and ``engines`` the two databases. These modules are the only ones with SQL,
+written once for both engines. Every command, the daemon and the preview open a store with
+``opened``, which closes it however they end; a dry run works on a snapshot, which keeps
+nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dispatch.store.engines import Database, PostgresDatabase, SqliteDatabase, i
 from dispatch.store.outputs import OutputTables
 from dispatch.store.schema import migrate
 from dispatch.store.tables import iso_text
+from dispatch.store.websub import SubscriptionTables
 
 # One name per process for the leases it takes, whichever connection takes them.
 WORKER = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
@@ -43,7 +45,7 @@ def opened(location: Path | str, *, snapshot: bool = False) -> Iterator[Store]:
         store.close()
 
 
-class Store(DigestTables, OutputTables):
+class Store(DigestTables, OutputTables, SubscriptionTables):
     """The state of one dispatch installation, on SQLite or PostgreSQL (see
     ``dispatch.store.engines``).
 

@@ -153,6 +153,36 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE feeds ADD COLUMN publisher_hint REAL;
     """,
+    # 11: push (WebSub). The hub and own address each feed names; each feed's subscription,
+    # whose callback any worker may answer; and the bodies hubs pushed, kept until read.
+    """
+    ALTER TABLE feeds ADD COLUMN hub TEXT;
+    ALTER TABLE feeds ADD COLUMN topic TEXT;
+    CREATE TABLE subscriptions (
+        feed TEXT PRIMARY KEY,
+        hub TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        token TEXT NOT NULL UNIQUE,
+        secret TEXT NOT NULL,
+        state TEXT NOT NULL,
+        asked_at TEXT,
+        verified_at TEXT,
+        lease_until TEXT,
+        retry_at TEXT,
+        failures INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        pushes INTEGER NOT NULL DEFAULT 0,
+        refused INTEGER NOT NULL DEFAULT 0,
+        last_push_at TEXT
+    );
+    CREATE TABLE pushes (
+        id INTEGER PRIMARY KEY,
+        feed TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        content_type TEXT,
+        body BLOB NOT NULL
+    );
+    """,
 )
 
 

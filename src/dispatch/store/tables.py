@@ -2,7 +2,7 @@
 kept (ISO 8601 text in UTC, on both engines).
 
 ``dispatch.store.core.Store`` is made of one class per table group (feeds, articles, digests,
-deliveries, outputs), each in its own module and each a ``Tables``.
+deliveries, outputs, websub), each in its own module and each a ``Tables``.
 """
 
 from __future__ import annotations
