@@ -13,20 +13,17 @@ ping) makes the feed due at once.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from dispatch.errors import listen_error
+from dispatch.app.listening import LocalServer, QuietHandler
 from dispatch.plan.websub import intent_holds, retry_after, signature_holds, token_in
 from dispatch.store.core import opened
 
 
-class CallbackServer:
+class CallbackServer(LocalServer):
     """Serves the callback; ``pushed(feed, thin)`` is called for each signed notification
     taken (``thin``: it carried no body), ``refused(feed)`` for each one dropped.
 
@@ -45,21 +42,21 @@ class CallbackServer:
         refused: Callable[[str], None],
         log: logging.Logger,
     ) -> None:
-        host, _, port = listen.rpartition(":")
         server = self
+        plain = "text/plain; charset=utf-8"
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 status, body = server.verify(self.path)
-                self._answer(status, body)
+                self.answer(status, plain, body)
 
             def do_POST(self) -> None:
                 length = self.headers.get("Content-Length")
                 if length is None or not length.isdigit():
-                    self._answer(411, b"a notification needs a Content-Length\n")
+                    self.answer(411, plain, b"a notification needs a Content-Length\n")
                     return
                 if int(length) > max_bytes:
-                    self._answer(413, b"too large\n")
+                    self.answer(413, plain, b"too large\n")
                     self.close_connection = True
                     return
                 body = self.rfile.read(int(length))
@@ -69,46 +66,20 @@ class CallbackServer:
                     self.headers.get("Content-Type"),
                     body,
                 )
-                self._answer(status, b"")
-
-            def _answer(self, status: int, body: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", "text/plain; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
+                self.answer(status, plain, b"")
 
         self.state = state
         self.lease = lease
         self.pushed = pushed
         self.refused = refused
         self.log = log
-        try:
-            self.server = ThreadingHTTPServer((host.strip("[]"), int(port)), Handler)
-        except OSError as e:
-            raise listen_error(
-                "the WebSub callback",
-                listen,
-                e,
-                "set websub.listen in feeds.yaml to a free host:port, the one your reverse "
-                "proxy forwards websub.public_url to",
-            ) from None
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def port(self) -> int:
-        return int(self.server.server_address[1])
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(
+            listen,
+            Handler,
+            "the WebSub callback",
+            "set websub.listen in feeds.yaml to a free host:port, the one your reverse proxy "
+            "forwards websub.public_url to",
+        )
 
     def verify(self, path: str) -> tuple[int, bytes]:
         """A hub's verification of intent (or its denial): the challenge echoed, or 404."""
