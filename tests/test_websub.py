@@ -396,3 +396,17 @@ def test_pushes_wait_in_the_store_until_read(
     results = later.take_pushes(now)
     assert [r.new for r in results] == [1, 1]  # one push at a time, oldest first
     assert {"Story 5", "Story 6"} <= project.titles()
+
+
+def test_dispatch_send_reads_what_was_pushed_while_no_daemon_read_it(
+    project: Project, hub: SpecHub, server: FeedServer
+) -> None:
+    from dispatch.app.dispatcher import send
+
+    now = datetime.now(UTC)
+    subscribed(project, hub, now)
+    assert hub.publish(server.url("/feed"), atom(hub.url, server.url("/feed"), [7, 1])) == [202]
+    report = send(project.dispatcher, now, dry_run=False, out_dir=None)
+    assert [(f.feed, f.status, f.new) for f in report.feeds if f.new] == [("news", "ok", 1)]
+    assert "Story 7" in project.titles()
+    assert project.state.rows("SELECT COUNT(*) FROM pushes") == [(0,)]

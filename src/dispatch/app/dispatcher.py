@@ -541,7 +541,8 @@ def send(
     """Poll, plan digests, and deliver everything pending: the whole of ``dispatch send``."""
     deliverer = dispatcher.deliverer()
     recovered = [] if dry_run else deliverer.recover(now)
-    feeds = dispatcher.poll(now) if poll else []
+    # What hubs pushed while no daemon was reading it, then the due feeds.
+    feeds = [*dispatcher.take_pushes(now), *dispatcher.poll(now)] if poll else []
     deliverer.plan_digests(now)
     deliveries = deliverer.deliver(now, dry_run=dry_run, out_dir=out_dir, progress=progress)
     return RunReport(
