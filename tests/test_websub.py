@@ -410,3 +410,18 @@ def test_dispatch_send_reads_what_was_pushed_while_no_daemon_read_it(
     assert [(f.feed, f.status, f.new) for f in report.feeds if f.new] == [("news", "ok", 1)]
     assert "Story 7" in project.titles()
     assert project.state.rows("SELECT COUNT(*) FROM pushes") == [(0,)]
+
+
+def test_with_push_turned_off_a_feed_is_polled_as_usual_at_once(
+    project: Project, hub: SpecHub, server: FeedServer, tmp_path: Path
+) -> None:
+    """A live subscription's lease may have days left; without websub.public_url no callback
+    answers, so the feed is polled on its own interval, not every websub.poll_every.
+    """
+    now = datetime.now(UTC)
+    subscribed(project, hub, now)
+    project.websub = {}
+    off = project.configure([{"name": "news", "url": server.url("/feed"), "every": "30m"}])
+    (result,) = Dispatcher.build(off, project.store, {}).poll(now, force=True)
+    assert result.status in ("ok", "not-modified")
+    assert project.store.feed_states()["news"].next_poll_at == now + timedelta(minutes=30)

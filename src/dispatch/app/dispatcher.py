@@ -218,7 +218,9 @@ class Dispatcher:
         # How many articles each `every: auto` feed had lately: its pace, read in one query.
         auto = [f.name for f in feeds if not isinstance(f.every, timedelta)]
         recent = self.store.recent_counts(auto, now - RATE_WINDOW) if auto else {}
-        live = {name for name, sub in self.store.subscriptions().items() if sub.live(now)}
+        live = set()  # pushed feeds; none while push is off, whatever hubs still think
+        if self.config.websub.public_url is not None:
+            live = {name for name, sub in self.store.subscriptions().items() if sub.live(now)}
         poll_every = self.config.websub.poll_every
         # Two transactions, not one per feed; the article pages are fetched between them.
         with self.store.batch():
