@@ -33,7 +33,7 @@ from dispatch.app.metrics import Metrics
 from dispatch.app.operations import status
 from dispatch.app.websub import maintain
 from dispatch.config import Config, cron_trigger, load_config
-from dispatch.errors import ConfigError
+from dispatch.errors import ConfigError, StoreError
 from dispatch.models import DeliveryResult, FeedResult, RunReport
 from dispatch.outbox.deliverer import Deliverer
 from dispatch.outbox.heartbeat import working
@@ -228,6 +228,8 @@ class Daemon:
                 self.metrics.record(report, time.time())
                 self.metrics.set_outbox(status(store).counts)
                 self.last_job = datetime.now(UTC)
+        except StoreError as e:  # the store's own words say it all: no traceback
+            self.log.error("the %s job failed: %s (%s)", what, e, e.hint or "it is tried again")
         except Exception:  # one bad job must not take the daemon down
             self.log.exception("the %s job failed", what)
 

@@ -14,7 +14,7 @@ import os
 import re
 import sqlite3
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -99,6 +99,40 @@ def _reader(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(path, isolation_level=None)
 
 
+class _SqliteRows:
+    """A cursor whose rows, read later (an UPDATE … RETURNING writes as they are read), fail
+    with the same errors as the statement.
+    """
+
+    def __init__(
+        self, cursor: sqlite3.Cursor, translate: Callable[[sqlite3.OperationalError], Exception]
+    ) -> None:
+        self._cursor = cursor
+        self._translate = translate
+
+    def fetchone(self) -> Any:
+        try:
+            return self._cursor.fetchone()
+        except sqlite3.OperationalError as e:
+            raise self._translate(e) from None
+
+    def fetchall(self) -> list[Any]:
+        try:
+            return self._cursor.fetchall()
+        except sqlite3.OperationalError as e:
+            raise self._translate(e) from None
+
+    def __iter__(self) -> Iterator[Any]:
+        while True:
+            try:
+                rows = self._cursor.fetchmany(500)
+            except sqlite3.OperationalError as e:
+                raise self._translate(e) from None
+            if not rows:
+                return
+            yield from rows
+
+
 class SqliteDatabase:
     """One file, one sender at a time (a file lock); an in-memory copy for dry runs."""
 
@@ -150,23 +184,48 @@ class SqliteDatabase:
         return True
 
     def execute(self, sql: str, parameters: Sequence[Any] = ()) -> Rows:
-        return self._db.execute(sql, parameters)
+        try:
+            return _SqliteRows(self._db.execute(sql, parameters), self._unwritable)
+        except sqlite3.OperationalError as e:
+            raise self._unwritable(e) from None
 
     def executemany(self, sql: str, rows: Any) -> None:
-        self._db.executemany(sql, rows)
+        try:
+            self._db.executemany(sql, rows)
+        except sqlite3.OperationalError as e:
+            raise self._unwritable(e) from None
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         if self._db.in_transaction:  # inside a batch: its transaction holds this one
             yield
             return
-        self._db.execute("BEGIN IMMEDIATE")
+        self.execute("BEGIN IMMEDIATE")
         try:
             yield
+            self.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:  # a failed write or COMMIT: nothing of it is kept
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
             raise
-        self._db.execute("COMMIT")
+
+    def _unwritable(self, error: sqlite3.OperationalError) -> Exception:
+        """A full disk or a failing one as a StoreError that says so; any other error as it
+        is (a bug in our SQL should show where it is).
+        """
+        code = getattr(error, "sqlite_errorcode", 0) & 0xFF
+        if code == sqlite3.SQLITE_FULL:
+            what = "the disk is full"
+        elif code == sqlite3.SQLITE_IOERR:
+            what = "the disk refused the write (full, over a size limit, or failing)"
+        else:
+            return error
+        return StoreError(
+            f"cannot write the state file {self.name}: {what} ({error})",
+            hint="free space on the disk that holds it, then run again: the step that failed "
+            "was undone, what was recorded before it stands, and the next run carries on",
+        )
 
     def schema_version(self) -> int:
         try:
