@@ -92,3 +92,41 @@ def test_a_full_disk_fails_the_run_by_name_and_the_next_one_carries_on(
     again = send(tmp_path, "2026-11-27T05:00:00+00:00")
     assert again.returncode == 0, again.stdout + again.stderr
     assert look(tmp_path) == ("ok", 305, {"sent": 305}, 305)
+
+
+def test_a_full_disk_under_a_file_output_keeps_its_posts_waiting(tmp_path: Path) -> None:
+    """Writing a post's file fails with ENOSPC (the file is /dev/full): the post waits and is
+    tried again, rather than failing for good; once there is room it goes, once.
+    """
+    (tmp_path / "feed.xml").write_text(rss(article_items(2)))
+    write_config(
+        tmp_path,
+        {
+            "state": "state.db",
+            "feeds": [{"name": "news", "url": "feed.xml", "backfill": "all", "every": "30m"}],
+            "outputs": {"files": {"type": "file", "path": "out"}},
+            "posts": [{"name": "social", "outputs": ["files"]}],
+        },
+    )
+    config = str(tmp_path / "feeds.yaml")
+    preview = tmp_path / "preview"  # the same file names a send writes
+    dry = subprocess.run(
+        [sys.executable, "-m", "dispatch", "--config", config, "send", "--dry-run", "--out",
+         str(preview), "--now", "2026-11-27T03:00:00+00:00"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert dry.returncode == 0, dry.stderr
+    names = sorted(p.name for p in preview.glob("post-*.json"))
+    assert len(names) == 2
+    (tmp_path / "out").mkdir()
+    for name in names:
+        (tmp_path / "out" / name).symlink_to("/dev/full")
+    full = send(tmp_path, "2026-11-27T03:00:00+00:00")
+    assert full.returncode == 1, full.stdout + full.stderr
+    assert "No space left on device" in full.stderr and "retry at" in full.stderr
+    assert look(tmp_path)[2] == {"pending": 2}
+    for name in names:
+        (tmp_path / "out" / name).unlink()
+    again = send(tmp_path, "2026-11-27T05:00:00+00:00")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert look(tmp_path) == ("ok", 2, {"sent": 2}, 2)

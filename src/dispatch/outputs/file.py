@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import errno
 import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar, Literal
 
 from dispatch.config import OutputSettings
-from dispatch.errors import OutputError
+from dispatch.errors import OutputError, TransientError
 from dispatch.models import Kind, Message
 from dispatch.outputs.base import BaseOutput, Capabilities
 from dispatch.render.mail import build_email
+
+# A full disk, a file over the size limit, a quota: room may come back.
+_NO_ROOM = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
 
 
 class FileSettings(OutputSettings):
@@ -50,6 +54,12 @@ class FileOutput(BaseOutput):
                 eml.write_bytes(email.as_bytes())
                 written.append(eml)
         except OSError as e:
+            if e.errno in _NO_ROOM:  # the same file is written again once there is room
+                raise TransientError(
+                    self.name,
+                    f"cannot write to {directory}: {e.strerror or e}",
+                    hint="free space on its disk; it is tried again",
+                ) from None
             raise OutputError(
                 self.name,
                 f"cannot write to {directory}: {e.strerror or e}",
