@@ -75,6 +75,10 @@ class PostgresServer:
             "--locale=C.UTF-8",
         )
         secret.unlink()
+        self.resume()
+
+    def resume(self) -> None:
+        """Start the server (again, after ``halt``), with its data as it was."""
         self._run(
             str(self.bin / "pg_ctl"),
             "-D",
@@ -88,6 +92,10 @@ class PostgresServer:
             + ("" if self.durable else " -c fsync=off -c synchronous_commit=off"),
             "start",
         )
+
+    def halt(self) -> None:
+        """Stop the server at once, as a crash or a restart would, keeping its data."""
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
 
     def stop(self) -> None:
         try:

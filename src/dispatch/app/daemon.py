@@ -60,6 +60,7 @@ class Daemon:
         self._scheduler: Any = None
         self._push_jobs = itertools.count()
         self._push_waiting = threading.Event()  # a job to read pushed bodies is scheduled
+        self._store_down: str | None = None  # why the store could not be used, while so
         # Kept across jobs, so what an output learned (Mastodon's limits) is asked once.
         self.outputs = open_outputs(config)
 
@@ -228,10 +229,30 @@ class Daemon:
                 self.metrics.record(report, time.time())
                 self.metrics.set_outbox(status(store).counts)
                 self.last_job = datetime.now(UTC)
+                if self._store_down is not None:
+                    self._store_down = None
+                    self.log.info("the store answers again; the work goes on")
         except StoreError as e:  # the store's own words say it all: no traceback
-            self.log.error("the %s job failed: %s (%s)", what, e, e.hint or "it is tried again")
+            self._store_failed(what, e)
         except Exception:  # one bad job must not take the daemon down
             self.log.exception("the %s job failed", what)
+
+    def _store_failed(self, what: str, error: StoreError) -> None:
+        """Said once while the store stays down (a database restarting, a full disk); each
+        job tries it again, so the work resumes by itself when it answers.
+        """
+        reason = str(error)
+        if self._store_down is None:
+            self.log.error(
+                "the %s job: the store cannot be used: %s (%s); every job tries again until "
+                "it answers",
+                what,
+                reason,
+                error.hint or "check the database",
+            )
+        elif reason != self._store_down:
+            self.log.warning("the store still cannot be used: %s", reason)
+        self._store_down = reason
 
     def _websub(self) -> None:
         """Ask hubs to subscribe, renew and unsubscribe, as needed now."""
@@ -241,6 +262,8 @@ class Daemon:
             with opened(self._state()) as store:
                 for note in maintain(self.config, store, datetime.now(UTC)):
                     self.log.info(note)
+        except StoreError as e:
+            self._store_failed("websub", e)
         except Exception:  # one bad job must not take the daemon down
             self.log.exception("the websub job failed")
 

@@ -45,12 +45,19 @@ class Heartbeat:
         # A connection each beat (a third of a lease apart): one lost between beats is
         # simply opened again at the next.
         every = self._lease.total_seconds() / 3
+        failing = False  # said once while the store stays down, not at every beat
         while not self._stop.wait(every):
             try:
                 with opened(self._location) as store:
                     store.renew_leases(datetime.now(UTC) + self._lease)
             except StoreError as e:  # the next beat tries again
-                log.warning("cannot renew leases: %s", e)
+                if not failing:
+                    log.warning("cannot renew leases: %s; tried again at every beat", e)
+                failing = True
+            else:
+                if failing:
+                    log.info("leases renewed again")
+                failing = False
 
 
 @contextmanager

@@ -354,17 +354,32 @@ class PostgresDatabase:
         try:
             return self._db.execute(self._translate(sql), parameters)
         except psycopg.OperationalError as e:
-            raise StoreError(f"the state database {self.name} failed: {_first_line(e)}") from None
+            raise self._failed(e) from None
 
     def executemany(self, sql: str, rows: Any) -> None:
-        with self._db.cursor() as cursor:
-            cursor.executemany(self._translate(sql), rows)
+        import psycopg
+
+        try:
+            with self._db.cursor() as cursor:
+                cursor.executemany(self._translate(sql), rows)
+        except psycopg.OperationalError as e:
+            raise self._failed(e) from None
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        # Nested, it is a savepoint: a failure inside rolls back only its own writes.
-        with self._db.transaction():
-            yield
+        import psycopg
+
+        # Nested, it is a savepoint: a failure inside rolls back only its own writes. A lost
+        # connection (the server restarting) fails its BEGIN, COMMIT or ROLLBACK: a StoreError
+        # like any other of its statements.
+        try:
+            with self._db.transaction():
+                yield
+        except psycopg.OperationalError as e:
+            raise self._failed(e) from None
+
+    def _failed(self, error: Exception) -> StoreError:
+        return StoreError(f"the state database {self.name} failed: {_first_line(error)}")
 
     def schema_version(self) -> int:
         self._db.execute("CREATE TABLE IF NOT EXISTS dispatch_schema (version INTEGER NOT NULL)")
