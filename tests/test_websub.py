@@ -132,6 +132,8 @@ def subscribed(project: Project, hub: SpecHub, now: datetime) -> Subscription:
     assert notes == [f"feed 'news': asked {hub.url} to subscribe (not subscribed yet)"]
     live = wait_for(project.live)
     assert isinstance(live, Subscription)
+    # The hub records it once our answer to its challenge is back with it.
+    wait_for(lambda: any(s.topic == live.topic for s in hub.subscribers.values()))
     return live
 
 
@@ -276,7 +278,7 @@ def test_a_feed_that_leaves_feeds_yaml_is_unsubscribed(
         "(the feed left feeds.yaml or names no hub now)"
     ]
     wait_for(lambda: project.subscription() is None)
-    assert hub.subscribers == {}
+    wait_for(lambda: hub.subscribers == {})
     assert [v[0] for v in hub.verifications] == ["subscribe", "unsubscribe"]
 
 
