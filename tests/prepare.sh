@@ -9,7 +9,8 @@
 #   - rss2email and feed2exec in their own environment, bench/.peers: the benchmark's peers;
 #   - the networks' own code from the npm registry, in tests/oracles: Bluesky's rich-text
 #     detection (@atproto/api) and X's twitter-text, the judges of what dispatch sends (Node.js
-#     from Debian where the machine has none).
+#     from Debian where the machine has none);
+#   - libfaketime (Debian's faketime), which steps the clock of a `dispatch run` under test.
 set -eu
 cd "$(dirname "$0")"
 FEEDPARSER=6.0.14
@@ -27,6 +28,7 @@ command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$missing nginx"
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$missing postgresql"
 [ -x /usr/sbin/smtp-sink ] || missing="$missing postfix"
+ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1 || missing="$missing faketime"
 install_oracles() {
     if [ ! -d oracles/node_modules/@atproto/api ] || [ ! -d oracles/node_modules/twitter-text ]; then
         (cd oracles && npm ci --silent --no-audit --no-fund)

@@ -43,6 +43,7 @@ from dispatch.store.core import Store, opened
 POLL_JITTER = 0.1  # a feed's polls wander by up to a tenth of its interval
 MAX_JITTER = timedelta(minutes=5)
 WEBSUB_EVERY = timedelta(minutes=1)  # how often subscriptions are looked after
+CLOCK_JUMP = 30.0  # seconds the wall clock may move apart from a steady one before it counts
 
 
 class Daemon:
@@ -99,12 +100,40 @@ class Daemon:
         return 0
 
     def _serve(self) -> None:
+        wall, steady = time.time(), time.monotonic()
         while not self.stopping.wait(1.0):
+            # The wall clock against a steady one: a step (NTP, an operator, a VM resumed)
+            # shows as a difference between how far each went.
+            jumped = (time.time() - wall) - (time.monotonic() - steady)
+            wall, steady = time.time(), time.monotonic()
+            if abs(jumped) >= CLOCK_JUMP:
+                self._clock_jumped(jumped)
             stamp = _stamp(self.config_path)
             if self.reload_asked.is_set() or stamp != self._config_stamp:
                 self.reload_asked.clear()
                 self._config_stamp = stamp
                 self._reload()
+
+    def _clock_jumped(self, seconds: float) -> None:
+        """The wall clock was stepped by ``seconds``. The scheduler waits for wall-clock times:
+        stepped back an hour, every job would wait an hour, and every feed's next poll lies an
+        hour further off. So the jobs start again from now, every feed is due, and a catch-up
+        job runs at once. The store keeps any digest from being made twice.
+        """
+        self.log.warning(
+            "the clock jumped %s by %s; the jobs start again from now",
+            "forward" if seconds > 0 else "back",
+            timedelta(seconds=round(abs(seconds))),
+        )
+        now = datetime.now(UTC)
+        if seconds < 0:
+            try:
+                with opened(self._state()) as store:
+                    store.due_by(now)
+            except StoreError as e:
+                self._store_failed("clock", e)
+        self._schedule()
+        self._scheduler.add_job(self._job, args=("catch-up",), id=f"jump:{next(self._push_jobs)}")
 
     def _shutdown(self, health: HealthServer | None, callback: CallbackServer | None) -> None:
         self.log.info("stopping: finishing the send in flight")
@@ -156,7 +185,7 @@ class Daemon:
         from apscheduler.triggers.interval import IntervalTrigger
 
         for job in self._scheduler.get_jobs():
-            if job.id != "catch-up" and not job.id.startswith(("push:", "ping:")):
+            if job.id != "catch-up" and not job.id.startswith(("push:", "ping:", "jump:")):
                 job.remove()
         for feed in self.config.feeds:
             # An `every: auto` feed is asked each min_every whether it is due; it is polled

@@ -39,7 +39,7 @@ from dispatch.outbox.inflight import InFlight, Sending, taken_over
 from dispatch.outputs.base import Output
 from dispatch.outputs.file import write_message
 from dispatch.outputs.registry import recall_limits
-from dispatch.plan.decisions import digest_period
+from dispatch.plan.decisions import digest_period, ticks_between
 from dispatch.plan.explain import plan_digest
 from dispatch.plan.outbox import (
     BUDGET_WINDOW,
@@ -80,6 +80,8 @@ class Deliverer:
     # Posts per output in this run, and those held back by ``max_posts_per_run``.
     _posts: dict[str, int] = field(default_factory=dict)
     held: dict[str, int] = field(default_factory=dict)
+    # Digests made for a period after scheduled issues that were not made: what to note.
+    skipped: list[str] = field(default_factory=list)
     # Outputs whose credentials were refused: why, for the rest of the run; and those the
     # store says were refused before, to clear once a send goes through.
     _refused: dict[str, str] = field(default_factory=dict)
@@ -92,12 +94,22 @@ class Deliverer:
         with self.store.batch():
             self.store.hold_digests()  # workers sharing a store: one at a time
             for rule in self.config.digests:
-                period = digest_period(
-                    rule.schedule, rule.timezone, self.store.last_digest_period(rule.name), now
-                )
+                last = self.store.last_digest_period(rule.name)
+                period = digest_period(rule.schedule, rule.timezone, last, now)
                 queued = self.store.queued(rule.name)
                 if period is None or len(queued) < rule.min_items:
                     continue
+                # Issues that should have been made since there were enough articles for one.
+                ready = self.store.ready_since(rule.name, rule.min_items)
+                since = max(t for t in (last, ready) if t is not None) if last or ready else None
+                skipped = ticks_between(rule.schedule, rule.timezone, since, period) if since else 0
+                if skipped:
+                    self.skipped.append(
+                        f"digest {rule.name!r}: {skipped:,} scheduled issue(s) between "
+                        f"{since:%Y-%m-%d %H:%M} and {period:%Y-%m-%d %H:%M} UTC were not made "
+                        "(dispatch was stopped, or the clock jumped); their articles are in "
+                        "this one"
+                    )
                 targets = [
                     (name, recipient)
                     for name in rule.outputs
@@ -343,11 +355,14 @@ class Deliverer:
         return False
 
     def notes(self) -> tuple[str, ...]:
-        """What this run held back for later runs."""
-        return tuple(
-            f"{count:,} more post(s) for {name!r} wait for later runs "
-            f"(max_posts_per_run: {self.outputs[name].settings.max_posts_per_run})"
-            for name, count in sorted(self.held.items())
+        """What this run held back for later runs, and issues of digests not made."""
+        return (
+            *self.skipped,
+            *(
+                f"{count:,} more post(s) for {name!r} wait for later runs "
+                f"(max_posts_per_run: {self.outputs[name].settings.max_posts_per_run})"
+                for name, count in sorted(self.held.items())
+            ),
         )
 
     def _deliver_one(

@@ -164,6 +164,22 @@ def latest_tick(schedule: str, timezone: str, now: datetime) -> datetime | None:
     return None
 
 
+def ticks_between(
+    schedule: str, timezone: str, after: datetime, before: datetime, most: int = 10_000
+) -> int:
+    """How many times the schedule fired strictly between ``after`` and ``before`` (at most
+    ``most``): the issues a digest made for ``before`` stands in for.
+    """
+    trigger = cron_trigger(schedule, timezone)
+    count, tick = 0, after
+    while count < most:
+        following = trigger.get_next_fire_time(tick, tick + timedelta(seconds=1))
+        if following is None or following >= before or following <= tick:
+            break
+        count, tick = count + 1, following
+    return count
+
+
 def next_tick(schedule: str, timezone: str, now: datetime) -> datetime | None:
     """The next time after ``now`` that the cron schedule fires."""
     tick = cron_trigger(schedule, timezone).get_next_fire_time(None, now + timedelta(seconds=1))

@@ -29,6 +29,17 @@ class DigestTables(ArticleTables):
         )
         return [row["article_id"] for row in rows]
 
+    def ready_since(self, digest: str, items: int) -> datetime | None:
+        """When the digest first had ``items`` articles waiting: since then, each scheduled
+        issue should have been made.
+        """
+        row = self._db.execute(
+            """SELECT a.first_seen FROM digest_queue q JOIN articles a ON a.id = q.article_id
+               WHERE q.digest = ? ORDER BY a.first_seen LIMIT 1 OFFSET ?""",
+            (digest, items - 1),
+        ).fetchone()
+        return parse_time(row["first_seen"]) if row else None
+
     def last_digest_period(self, digest: str) -> datetime | None:
         row = self._db.execute(
             "SELECT MAX(period) AS period FROM digests WHERE name = ?", (digest,)

@@ -133,6 +133,16 @@ class FeedTables(Tables):
             (iso_text(now), iso_text(now), iso_text(next_poll), name),
         )
 
+    def due_by(self, moment: datetime) -> None:
+        """Every feed whose next poll is later than ``moment`` polled by then: after the clock
+        was stepped back, a next poll an hour off would starve the feed for that hour.
+        """
+        with self._transaction():
+            self._db.execute(
+                "UPDATE feeds SET next_poll_at = ? WHERE next_poll_at > ?",
+                (iso_text(moment), iso_text(moment)),
+            )
+
     def claim_feeds(self, feeds: Sequence[tuple[str, str]], until: datetime) -> set[str]:
         """Lease these feeds (name, URL) to this worker until ``until``, skipping those another
         worker holds; returns the names leased. Feeds never polled get their row here.
