@@ -159,14 +159,23 @@ def test_a_hostile_answer_is_its_feeds_error_and_never_stops_the_others(
     server.routes["/moved"] = Route(status=301, headers={"Location": "/café"})
     server.serve("/caf%E9", rss(article_items(1)))
     feeds.append({"name": "moved", "url": server.url("/moved")})
-    for route, (answer, _) in HOSTILE.items():
-        server.routes[route] = answer
-        feeds.append({"name": route.strip("/"), "url": server.url(route)})
+    # Each hostile answer from a host of its own: a host asking to wait long is not asked
+    # again in the pass, so on one host which of them answered would depend on timing.
+    hosts = [FeedServer(f"127.0.{n}.1") for n in range(11, 11 + len(HOSTILE))]
+    for host, (route, (answer, _)) in zip(hosts, HOSTILE.items(), strict=True):
+        host.thread.start()
+        host.routes[route] = answer
+        feeds.append({"name": route.strip("/"), "url": host.url(route)})
     path = archive_config(state, tmp_path, feeds)
-    result = run_cli("poll", "--all", "--now", NOW.isoformat(), config=path)
+    try:
+        result = run_cli("poll", "--all", "--now", NOW.isoformat(), config=path)
+    finally:
+        for host in hosts:
+            host.httpd.shutdown()
+            host.httpd.server_close()
     assert result.code == 1 and "Traceback" not in result.stderr
-    for route, (_, reason) in HOSTILE.items():
-        assert f"feed {route.strip('/')!r}: {reason.format(url=server.url(route))}" in (
+    for host, (route, (_, reason)) in zip(hosts, HOSTILE.items(), strict=True):
+        assert f"feed {route.strip('/')!r}: {reason.format(url=host.url(route))}" in (
             result.stderr + "\n"
         )
     # The ETag that is not text is not kept (the feed is fetched whole next time); the
