@@ -104,3 +104,6 @@ def test_stepped_back_an_hour_and_forward_two_days_nothing_starves_doubles_or_go
     assert len(files(tmp_path, "digest")) == len(periods)
     assert waiting <= 1  # only the article found after the latest issue waits
     assert "Traceback" not in daemon.logs()
+    # Every line is the daemon's own, dated: none of APScheduler's bare "skipped" warnings.
+    lines = [line for line in daemon.logs().splitlines() if line.strip()]
+    assert all(line[:4].isdigit() for line in lines), lines

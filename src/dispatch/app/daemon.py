@@ -74,7 +74,6 @@ class Daemon:
         from apscheduler.executors.pool import ThreadPoolExecutor
         from apscheduler.schedulers.background import BackgroundScheduler
 
-        logging.getLogger("apscheduler").setLevel(logging.WARNING)
         with opened(self._state()) as holder, working(holder, self.config.daemon.lease):
             self._scheduler = BackgroundScheduler(
                 executors={"default": ThreadPoolExecutor(1)},

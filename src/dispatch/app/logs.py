@@ -36,4 +36,11 @@ def setup(style: Literal["text", "json"], level: int = logging.INFO) -> logging.
     logger.handlers[:] = [handler]
     logger.setLevel(level)
     logger.propagate = False
+    # APScheduler's own lines through the same handler, so a JSON log stays JSON; its errors
+    # only: a run skipped because the job's last run had not finished is expected (the store
+    # decides what is due, and the next run does it).
+    scheduler = logging.getLogger("apscheduler")
+    scheduler.handlers[:] = [handler]
+    scheduler.setLevel(logging.ERROR)
+    scheduler.propagate = False
     return logger
