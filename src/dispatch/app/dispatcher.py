@@ -221,7 +221,6 @@ class Dispatcher:
         live = set()  # pushed feeds; none while push is off, whatever hubs still think
         if self.config.websub.public_url is not None:
             live = {name for name, sub in self.store.subscriptions().items() if sub.live(now)}
-        poll_every = self.config.websub.poll_every
         # Two transactions, not one per feed; the article pages are fetched between them.
         with self.store.batch():
             fetched = self._record(
@@ -237,9 +236,7 @@ class Dispatcher:
                     self._route(a, now, stories, c) for a, c in zip(articles, told, strict=True)
                 ]
                 pace = recent.get(feed.name, 0) + recent_in([*update.new, *update.baseline], now)
-                interval = poll_interval(feed, pace, _asked(update.publisher_hint, response))
-                if feed.name in live:
-                    interval = pushed_interval(interval, poll_every)
+                interval = self._interval(feed, pace, _asked(update.publisher_hint, response), live)
                 state = states.get(feed.name)
                 next_at = now + interval
                 if pushed and state is not None and state.next_poll_at is not None:
@@ -249,6 +246,17 @@ class Dispatcher:
                 )
                 for candidate, article_id, route in zip(told, ids, routes, strict=True):
                     stories.add(replace(candidate, id=article_id, story=route.story or article_id))
+
+    def _interval(
+        self, feed: FeedConfig, pace: int, asked: timedelta | None, live: set[str]
+    ) -> timedelta:
+        """How long until ``feed`` is polled again after a successful poll: by its pace and
+        what its publisher asks, and rarely while its hub pushes it (``live``).
+        """
+        interval = poll_interval(feed, pace, asked)
+        if feed.name in live:
+            interval = pushed_interval(interval, self.config.websub.poll_every)
+        return interval
 
     def _stories(self, now: datetime) -> StoryIndex:
         """What this poll's new articles may repeat: recent articles of every feed."""
@@ -295,9 +303,7 @@ class Dispatcher:
                     results[feed.name] = FeedResult(feed.name, "not-modified")
                     continue
                 asked = _asked(state.publisher_hint if state else None, response)
-                interval = poll_interval(feed, recent.get(feed.name, 0), asked)
-                if feed.name in live:
-                    interval = pushed_interval(interval, self.config.websub.poll_every)
+                interval = self._interval(feed, recent.get(feed.name, 0), asked, live)
                 self.store.record_unchanged(feed.name, feed.url, now, now + interval)
                 results[feed.name] = FeedResult(feed.name, "not-modified", warnings=moved)
                 continue
@@ -501,8 +507,8 @@ def _pushed(
     links: tuple[str | None, str | None] | None,
 ) -> FetchResponse:
     """A pushed body as the answer to a poll would be: the validators of the last real poll
-    kept (the next one stays conditional), and the links it named kept where the push names
-    none.
+    kept (the next one stays conditional), and the hub and topic it found standing in for a
+    Link header, so they come first, as they do for a poll.
     """
     hub, topic = links or (None, None)
     return FetchResponse(

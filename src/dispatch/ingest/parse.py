@@ -117,8 +117,8 @@ def push_links(hints: Mapping[str, Any]) -> tuple[str | None, str | None]:
     """
     found: dict[str, str] = {}
     for link in hints.get("links") or ():
-        rel, href = link.get("rel"), str(link.get("href") or "").strip()
-        if rel in ("hub", "self") and rel not in found and href.lower().startswith("http"):
+        rel, href = link.get("rel"), web_url(link.get("href"))
+        if rel in ("hub", "self") and rel not in found and href:
             found[rel] = href
     return found.get("hub"), found.get("self")
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dispatch.models import Push, Subscription
-from dispatch.store.tables import Tables, in_chunks, iso_text, parse_time
+from dispatch.store.tables import Tables, iso_text, parse_time
 
 
 class SubscriptionTables(Tables):
@@ -116,17 +116,9 @@ class SubscriptionTables(Tables):
                     "UPDATE feeds SET next_poll_at = ? WHERE name = ?", (iso_text(now), feed)
                 )
 
-    def pushes(self, feeds: Sequence[str] | None = None) -> list[Push]:
-        """Pushed bodies not read yet, oldest first (of ``feeds`` only, if given)."""
-        if feeds is None:
-            rows = self._db.execute("SELECT * FROM pushes ORDER BY id").fetchall()
-        else:
-            rows = []
-            for chunk, marks in in_chunks(feeds):
-                rows += self._db.execute(
-                    f"SELECT * FROM pushes WHERE feed IN ({marks}) ORDER BY id", chunk
-                ).fetchall()
-            rows.sort(key=lambda row: row["id"])
+    def pushes(self) -> list[Push]:
+        """Pushed bodies not read yet, oldest first."""
+        rows = self._db.execute("SELECT * FROM pushes ORDER BY id").fetchall()
         return [
             Push(
                 id=row["id"],
