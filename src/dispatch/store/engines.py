@@ -99,35 +99,39 @@ def _reader(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(path, isolation_level=None)
 
 
+Translate = Callable[[sqlite3.OperationalError], Exception]
+
+
+@contextmanager
+def _reported(translate: Translate) -> Iterator[None]:
+    """sqlite3's OperationalError raised as ``translate`` makes it."""
+    try:
+        yield
+    except sqlite3.OperationalError as e:
+        raise translate(e) from None
+
+
 class _SqliteRows:
     """A cursor whose rows, read later (an UPDATE … RETURNING writes as they are read), fail
     with the same errors as the statement.
     """
 
-    def __init__(
-        self, cursor: sqlite3.Cursor, translate: Callable[[sqlite3.OperationalError], Exception]
-    ) -> None:
+    def __init__(self, cursor: sqlite3.Cursor, translate: Translate) -> None:
         self._cursor = cursor
         self._translate = translate
 
     def fetchone(self) -> Any:
-        try:
+        with _reported(self._translate):
             return self._cursor.fetchone()
-        except sqlite3.OperationalError as e:
-            raise self._translate(e) from None
 
     def fetchall(self) -> list[Any]:
-        try:
+        with _reported(self._translate):
             return self._cursor.fetchall()
-        except sqlite3.OperationalError as e:
-            raise self._translate(e) from None
 
     def __iter__(self) -> Iterator[Any]:
         while True:
-            try:
+            with _reported(self._translate):
                 rows = self._cursor.fetchmany(500)
-            except sqlite3.OperationalError as e:
-                raise self._translate(e) from None
             if not rows:
                 return
             yield from rows
@@ -184,16 +188,12 @@ class SqliteDatabase:
         return True
 
     def execute(self, sql: str, parameters: Sequence[Any] = ()) -> Rows:
-        try:
+        with _reported(self._unwritable):
             return _SqliteRows(self._db.execute(sql, parameters), self._unwritable)
-        except sqlite3.OperationalError as e:
-            raise self._unwritable(e) from None
 
     def executemany(self, sql: str, rows: Any) -> None:
-        try:
+        with _reported(self._unwritable):
             self._db.executemany(sql, rows)
-        except sqlite3.OperationalError as e:
-            raise self._unwritable(e) from None
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -349,37 +349,30 @@ class PostgresDatabase:
         return found
 
     def execute(self, sql: str, parameters: Sequence[Any] = ()) -> Rows:
-        import psycopg
-
-        try:
+        with self._reported():
             return self._db.execute(self._translate(sql), parameters)
-        except psycopg.OperationalError as e:
-            raise self._failed(e) from None
 
     def executemany(self, sql: str, rows: Any) -> None:
-        import psycopg
-
-        try:
-            with self._db.cursor() as cursor:
-                cursor.executemany(self._translate(sql), rows)
-        except psycopg.OperationalError as e:
-            raise self._failed(e) from None
+        with self._reported(), self._db.cursor() as cursor:
+            cursor.executemany(self._translate(sql), rows)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        import psycopg
-
         # Nested, it is a savepoint: a failure inside rolls back only its own writes. A lost
         # connection (the server restarting) fails its BEGIN, COMMIT or ROLLBACK: a StoreError
         # like any other of its statements.
-        try:
-            with self._db.transaction():
-                yield
-        except psycopg.OperationalError as e:
-            raise self._failed(e) from None
+        with self._reported(), self._db.transaction():
+            yield
 
-    def _failed(self, error: Exception) -> StoreError:
-        return StoreError(f"the state database {self.name} failed: {_first_line(error)}")
+    @contextmanager
+    def _reported(self) -> Iterator[None]:
+        """psycopg's OperationalError (the server gone, a connection lost) as a StoreError."""
+        import psycopg
+
+        try:
+            yield
+        except psycopg.OperationalError as e:
+            raise StoreError(f"the state database {self.name} failed: {_first_line(e)}") from None
 
     def schema_version(self) -> int:
         self._db.execute("CREATE TABLE IF NOT EXISTS dispatch_schema (version INTEGER NOT NULL)")
