@@ -14,6 +14,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -287,3 +288,30 @@ def test_two_workers_ride_out_a_postgresql_restart(
         assert log.count("the store cannot be used") <= 2, log[
             -3000:
         ]  # said once (a job, the websub job)
+
+
+def test_a_worker_lets_go_of_leases_a_failed_job_left_behind(
+    tmp_path: Path, server: FeedServer, receiver: WebhookReceiver, pg: State
+) -> None:
+    """A job the store failed under cannot release what it held, and the worker's heartbeat
+    renews those leases for as long as it lives: neither it nor another worker would take
+    them again. Between jobs the worker lets go of them, and what it was sending is
+    recovered.
+    """
+    thousand_pending(tmp_path, server, receiver, pg, count=3)
+    now = datetime.now(UTC)
+    until = now + timedelta(hours=1)  # as the heartbeat keeps renewing it
+    worker = Store.open(pg.value, worker="w1")
+    other = Store.open(pg.value, worker="w2")
+    try:
+        first, second, third = worker.claim_deliveries(now, until)
+        assert worker.start_sending(first.id, now)  # its "sent" was lost with the store
+        # Held by a live worker's lease: nobody takes them.
+        assert other.claim_deliveries(now, until) == []
+        assert worker.claim_interrupted(until) == []
+        worker.let_go()
+        assert [d.id for d in worker.claim_interrupted(until)] == [first.id]
+        assert [d.id for d in other.claim_deliveries(now, until)] == [second.id, third.id]
+    finally:
+        worker.close()
+        other.close()

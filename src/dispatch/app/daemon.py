@@ -232,6 +232,8 @@ class Daemon:
                     stop=self.stopping,
                 )
                 now = datetime.now(UTC)
+                if store.shared:  # nothing is in flight between jobs: no lease is still ours
+                    store.let_go()
                 # One store, one daemon: what it left sending can only date from before it started.
                 # Workers sharing a store: any of them may have died since, so look every time.
                 recover = what == "catch-up" or store.shared

@@ -125,6 +125,22 @@ class Store(DigestTables, OutputTables, SubscriptionTables):
                 (iso_text(until), self.worker),
             )
 
+    def let_go(self) -> None:
+        """Give back every lease this worker holds, on rows it was sending too. Only for a
+        worker with nothing in flight (between the daemon's jobs): a lease it holds then is
+        left over from a job the store failed under, whose own release failed with it, and
+        the heartbeat would renew it for as long as the worker lives.
+        """
+        with self._transaction():
+            self._db.execute(
+                """UPDATE deliveries SET lease_until = NULL
+                   WHERE leased_by = ? AND status IN ('pending', 'sending')""",
+                (self.worker,),
+            )
+            self._db.execute(
+                "UPDATE feeds SET lease_until = NULL WHERE leased_by = ?", (self.worker,)
+            )
+
     def release(self) -> None:
         """Give back this worker's leases on feeds and on deliveries it did not start."""
         with self._transaction():
