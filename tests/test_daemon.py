@@ -133,6 +133,42 @@ def test_a_new_article_is_posted_within_its_interval(
     assert "stopped" in running.logs()
 
 
+def test_one_poll_job_keeps_each_feeds_own_interval(
+    tmp_path: Path, server: FeedServer, receiver: WebhookReceiver
+) -> None:
+    """The daemon polls every due feed in one job on the shortest interval: the 1 s feeds are
+    polled each second and their news posted, the hourly one is polled once, at the start.
+    """
+    fast = [f"/fast{n}" for n in range(20)]
+    for path in [*fast, "/hourly"]:
+        server.serve(path, rss(article_items(1, prefix=path[1:])))
+    port = free_port()
+    config = daemon_config(
+        tmp_path,
+        server,
+        receiver,
+        port,
+        feeds=[
+            *({"name": path[1:], "url": server.url(path), "every": "1s"} for path in fast),
+            {"name": "hourly", "url": server.url("/hourly"), "every": "1h"},
+        ],
+    )
+    daemon = Daemon(config, port, env={"HOOK_SECRET": SECRET})
+    try:
+        wait_for(lambda: all(server.hits(path) for path in fast), timeout=15)
+        for path in [*fast, "/hourly"]:
+            server.serve(
+                path, rss(article_items(1, prefix=path[1:]) + article_items(1, f"{path[1:]}-new"))
+            )
+        wait_for(lambda: len(receiver.received) >= len(fast), timeout=20)
+        wait_for(lambda: all(len(server.hits(path)) >= 4 for path in fast), timeout=20)
+    finally:
+        assert daemon.stop() == 0
+    assert len(server.hits("/hourly")) == 1
+    names = sorted(payload["data"]["articles"][0]["feed"] for _, payload in receiver.received)
+    assert names == sorted(path[1:] for path in fast)
+
+
 def test_a_digest_fires_on_its_schedule(
     tmp_path: Path, server: FeedServer, receiver: WebhookReceiver
 ) -> None:

@@ -1,8 +1,9 @@
 """`dispatch run`: the long-running service. APScheduler is the clock, the store the memory.
 
-Jobs are built from feeds.yaml: one per feed (its interval, with jitter), one per digest (its
-cron schedule, in its time zone), one that retries waiting deliveries, and, with WebSub on, one
-that looks after subscriptions each minute; a hub's notification adds a job that reads it now.
+Jobs are built from feeds.yaml: one that polls the due feeds on the shortest interval any feed
+asks for, one per digest (its cron schedule, in its time zone), one that retries waiting
+deliveries, and, with WebSub on, one that looks after subscriptions each minute; a hub's
+notification adds a job that reads it now.
 Each job runs the same library functions as `dispatch send`, on one worker thread, and the
 store decides what is due, so a daemon that was down catches up once, not once per missed tick.
 
@@ -40,8 +41,6 @@ from dispatch.outbox.heartbeat import working
 from dispatch.outputs.registry import open_outputs
 from dispatch.store.core import Store, opened
 
-POLL_JITTER = 0.1  # a feed's polls wander by up to a tenth of its interval
-MAX_JITTER = timedelta(minutes=5)
 WEBSUB_EVERY = timedelta(minutes=1)  # how often subscriptions are looked after
 CLOCK_JUMP = 30.0  # seconds the wall clock may move apart from a steady one before it counts
 
@@ -186,15 +185,16 @@ class Daemon:
         for job in self._scheduler.get_jobs():
             if job.id != "catch-up" and not job.id.startswith(("push:", "ping:", "jump:")):
                 job.remove()
-        for feed in self.config.feeds:
-            # An `every: auto` feed is asked each min_every whether it is due; it is polled
-            # only when it is.
-            jitter = min(feed.tick * POLL_JITTER, MAX_JITTER).total_seconds()
+        if self.config.feeds:
+            # One job polls every due feed at once, on the shortest tick of any feed (an
+            # `every: auto` feed's is its min_every): the store says which are due. A job per
+            # feed would pay a job's cost per feed, and a thousand feeds at 10 s would not
+            # keep up.
             self._scheduler.add_job(
                 self._job,
-                IntervalTrigger(seconds=feed.tick.total_seconds(), jitter=jitter),
-                args=("poll", feed.name),
-                id=f"poll:{feed.name}",
+                IntervalTrigger(seconds=self._tick().total_seconds()),
+                args=("poll",),
+                id="poll",
             )
         for digest in self.config.digests:
             self._scheduler.add_job(
@@ -244,7 +244,7 @@ class Daemon:
                 if what in ("catch-up", "poll", "push"):  # what hubs pushed first
                     feeds = dispatcher.take_pushes(now)
                 if what in ("catch-up", "poll"):
-                    feeds += dispatcher.poll(now, only=name)
+                    feeds += dispatcher.poll(now, only=name, ahead=self._tick() / 2)
                 if what in ("catch-up", "digest"):
                     deliverer.plan_digests(now)
                 deliveries = deliverer.deliver(now, dry_run=False, out_dir=None)
@@ -266,6 +266,10 @@ class Daemon:
             self._store_failed(what, e)
         except Exception:  # one bad job must not take the daemon down
             self.log.exception("the %s job failed", what)
+
+    def _tick(self) -> timedelta:
+        """How often the poll job runs: the shortest interval any feed asks for."""
+        return min((feed.tick for feed in self.config.feeds), default=timedelta(minutes=1))
 
     def _store_failed(self, what: str, error: StoreError) -> None:
         """Said once while the store stays down (a database restarting, a full disk); each

@@ -96,41 +96,45 @@ class Dispatcher:
     # Polling
 
     def poll(
-        self, now: datetime, *, force: bool = False, only: str | None = None
+        self,
+        now: datetime,
+        *,
+        force: bool = False,
+        only: str | None = None,
+        ahead: timedelta = timedelta(0),
     ) -> list[FeedResult]:
         """Fetch every due feed (every feed with ``force``; just ``only`` if named) and record
-        what is new. A feed whose URL or settings changed in feeds.yaml is due at once.
+        what is new. A feed whose URL or settings changed in feeds.yaml is due at once; one
+        due within ``ahead`` counts as due now (the daemon polls on a tick: a feed is polled
+        at the tick nearest its time, not a whole tick late).
         """
         feeds = [f for f in self.config.feeds if only is None or f.name == only]
         if self.store.shared:  # workers sharing the store: poll only the feeds leased to us
+            # Only the due ones are claimed, so the others stay free for other workers; under
+            # the lease, _poll reads the states again and checks once more.
+            wanted = _due(feeds, self.store.feed_states(), now + ahead, force)
             until = datetime.now(UTC) + self.config.daemon.lease
-            leased = self.store.claim_feeds([(f.name, f.url) for f in feeds], until)
+            leased = self.store.claim_feeds([(f.name, f.url) for f in wanted], until)
             try:
-                polled = self._poll([f for f in feeds if f.name in leased], now, force)
+                polled = self._poll([f for f in feeds if f.name in leased], now, force, ahead)
             finally:
                 self.store.release()
             return [polled.get(f.name, FeedResult(f.name, "not-due")) for f in feeds]
-        polled = self._poll(feeds, now, force)
+        polled = self._poll(feeds, now, force, ahead)
         return [polled[f.name] for f in feeds]
 
-    def _poll(self, feeds: list[FeedConfig], now: datetime, force: bool) -> dict[str, FeedResult]:
+    def _poll(
+        self, feeds: list[FeedConfig], now: datetime, force: bool, ahead: timedelta
+    ) -> dict[str, FeedResult]:
         states = self.store.feed_states()
-
         fingerprints = {f.name: settings_fingerprint(f) for f in feeds}
-
-        def due(feed: FeedConfig) -> bool:
-            state = states.get(feed.name)
-            moved = state is not None and state.url != feed.url
-            edited = state is not None and state.settings not in (None, fingerprints[feed.name])
-            return force or moved or edited or is_due(state, now)
-
         results = {
             f.name: FeedResult(
                 f.name, "disabled" if _disabled(states.get(f.name), f) else "not-due"
             )
             for f in feeds
         }
-        due_feeds = [f for f in feeds if due(f)]
+        due_feeds = _due(feeds, states, now + ahead, force, fingerprints)
         requests = []
         for feed in due_feeds:
             state = states.get(feed.name)
@@ -531,6 +535,28 @@ def _poll_url(feed: FeedConfig, state: FeedState | None) -> str:
     if state is None or state.url != feed.url or state.moved_to is None:
         return feed.url
     return state.moved_to if state.moved_count >= MOVE_AFTER else feed.url
+
+
+def _due(
+    feeds: list[FeedConfig],
+    states: dict[str, FeedState],
+    by: datetime,
+    force: bool,
+    fingerprints: dict[str, str] | None = None,
+) -> list[FeedConfig]:
+    """The feeds to poll: due ``by`` then, or moved or edited in feeds.yaml since their last
+    poll (every one with ``force``).
+    """
+    if fingerprints is None:
+        fingerprints = {f.name: settings_fingerprint(f) for f in feeds}
+
+    def due(feed: FeedConfig) -> bool:
+        state = states.get(feed.name)
+        moved = state is not None and state.url != feed.url
+        edited = state is not None and state.settings not in (None, fingerprints[feed.name])
+        return force or moved or edited or is_due(state, by)
+
+    return [f for f in feeds if due(f)]
 
 
 def _disabled(state: FeedState | None, feed: FeedConfig) -> bool:
