@@ -8,6 +8,8 @@ import difflib
 import re
 from collections.abc import Callable, Iterable
 
+import regex
+
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
@@ -60,3 +62,28 @@ def did_you_mean(word: str, choices: Iterable[object]) -> str:
     """``; did you mean 'x'?`` for the choice closest to a misspelt ``word``, or nothing."""
     close = difflib.get_close_matches(word, [c for c in choices if isinstance(c, str)], n=1)
     return f"; did you mean {close[0]!r}?" if close else ""
+
+
+# Characters a hashtag may hold on X, Mastodon and Bluesky alike: letters and marks of any
+# script, digits and the underscore. Anything else splits words; apostrophes join them.
+_TAG_WORD = regex.compile(r"[\p{L}\p{M}\p{N}_]+")
+_APOSTROPHES = regex.compile(r"['’‘`]")
+MAX_HASHTAG = 64  # Bluesky's limit, in graphemes; the shortest of the three networks'
+
+
+def hashtag(text: str) -> str | None:
+    """``text`` as a hashtag, without its ``#``, in CamelCase: each word's first letter
+    capitalised, the rest kept ("Pakistan economy" → PakistanEconomy, "covid-19" → Covid19,
+    "iPhone tips" → IPhoneTips). None when nothing would be a tag on every network: no letter
+    at all ("2026"), or longer than ``MAX_HASHTAG``.
+    """
+    words = _TAG_WORD.findall(_APOSTROPHES.sub("", text.lstrip("#＃")))
+    tag = "".join(word[:1].upper() + word[1:] for word in words)
+    return tag if is_hashtag(tag) else None
+
+
+def is_hashtag(tag: str) -> bool:
+    """Whether ``tag`` (without its ``#``) is a hashtag on X, Mastodon and Bluesky alike."""
+    return (
+        bool(_TAG_WORD.fullmatch(tag)) and any(c.isalpha() for c in tag) and len(tag) <= MAX_HASHTAG
+    )

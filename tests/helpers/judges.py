@@ -17,7 +17,8 @@ ORACLES = Path(__file__).resolve().parent.parent / "oracles"
 
 def judge(texts: list[str]) -> list[dict[str, Any]]:
     """For each text: ``facets`` as @atproto/api detects them (a mention's handle where its DID
-    would go), and ``x`` and ``valid`` as twitter-text's parseTweet counts it.
+    would go), ``x`` and ``valid`` as twitter-text's parseTweet counts it, and ``hashtags``
+    as twitter-text's extractHashtags finds them (without their ``#``).
     """
     node = shutil.which("node")
     installed = (ORACLES / "node_modules" / "@atproto" / "api").is_dir()

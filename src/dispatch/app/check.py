@@ -68,7 +68,7 @@ def check(config: Config, outputs: dict[str, Output]) -> list[Finding]:
             for article in samples:
                 where = f"post {post_rule.name!r} → {name!r} (sample {article.key})"
                 try:
-                    text = render_post(renderer, post_rule.name, output, article)
+                    text = render_post(renderer, post_rule, output, article)
                 except TemplateError as e:
                     findings.append(Finding("error", where, e.describe()))
                     continue

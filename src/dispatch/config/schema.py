@@ -25,7 +25,7 @@ from pydantic import (
 
 from dispatch import __version__
 from dispatch.config.secrets import Secret
-from dispatch.text import did_you_mean
+from dispatch.text import MAX_HASHTAG, did_you_mean, hashtag, is_hashtag
 from dispatch.urls import split_url
 
 TEMPLATES_FOLDER = "templates"  # beside feeds.yaml, used when `templates` is not set
@@ -333,7 +333,27 @@ class DigestConfig(RuleConfig):
 
 
 class PostConfig(RuleConfig):
-    pass
+    """A post rule. ``hashtags``: the article's categories as hashtags (``true``), or a map
+    from category to tag, which turns them on too; a category mapped to null gets none.
+    ``max_hashtags``: at most this many, in the feed's order of categories.
+    """
+
+    hashtags: bool | dict[str, str | None] = False
+    max_hashtags: int = Field(default=3, ge=0)
+
+    @field_validator("hashtags")
+    @classmethod
+    def _tags_usable(cls, value: bool | dict[str, str | None]) -> bool | dict[str, str | None]:
+        if isinstance(value, dict):
+            for category, tag in value.items():
+                if tag is not None and not is_hashtag(tag.lstrip("#＃")):
+                    better = hashtag(tag)
+                    raise ValueError(
+                        f"{tag!r} (for {category!r}) is not a hashtag every network takes: "
+                        f"letters, digits and _ only, at least one letter, at most "
+                        f"{MAX_HASHTAG}" + (f"; try {better}" if better else "")
+                    )
+        return value
 
 
 class UtmSettings(StrictModel):

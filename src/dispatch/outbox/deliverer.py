@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from dispatch.config import Config
+from dispatch.config import Config, PostConfig
 from dispatch.config.secrets import Secret
 from dispatch.errors import (
     Ambiguous,
@@ -502,6 +502,13 @@ class Deliverer:
         self.store.mark(delivery.id, "ambiguous", now, error=reason)
         return replace(shown, status="ambiguous", error=reason, hint=_RESOLVE_HINT)
 
+    def _post_rule(self, delivery: Delivery) -> PostConfig:
+        """The post rule a delivery was made for; one since taken out of feeds.yaml still
+        sends what it queued, with the defaults.
+        """
+        rule = next((r for r in self.config.posts if r.name == delivery.rule), None)
+        return rule or PostConfig(name=delivery.rule, outputs=[delivery.output])
+
     def render(self, delivery: Delivery, output: Output) -> Message:
         """Render one delivery for its output.
 
@@ -511,7 +518,7 @@ class Deliverer:
         if delivery.kind == "post":
             assert delivery.article_id is not None
             articles = self.store.articles([delivery.article_id])
-            text = render_post(self.renderer, delivery.rule, output, articles[0])
+            text = render_post(self.renderer, self._post_rule(delivery), output, articles[0])
             return _message(delivery, output, None, text, None, articles)
         assert delivery.digest_id is not None
         cached = (delivery.digest_id, delivery.output)

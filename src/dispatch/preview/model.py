@@ -8,12 +8,11 @@ save and ``keep_last_good`` so that a broken template never blanks what the edit
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from dispatch.config import Config, DigestConfig
+from dispatch.config import Config, DigestConfig, PostConfig
 from dispatch.errors import TemplateError
 from dispatch.models import Article
 from dispatch.outputs.base import Output
@@ -135,7 +134,7 @@ def build(
         view
         for rule in config.posts
         for name in rule.outputs
-        for view in _post_views(store, renderer, rule.name, rule.feeds, outputs[name])
+        for view in _post_views(store, renderer, rule, outputs[name])
     ]
     columns = [f"digest {rule.name}" for rule in config.digests] + [
         f"{rule.name} → {name}" for rule in config.posts for name in rule.outputs
@@ -243,19 +242,18 @@ def _digest_views(
 def _post_views(
     store: Store,
     renderer: Renderer,
-    rule: str,
-    feeds: Sequence[str] | None,
+    rule: PostConfig,
     output: Output,
 ) -> list[PostView]:
     pending = [
         d.article_id
         for d in store.deliveries("pending")
-        if d.kind == "post" and d.rule == rule and d.output == output.name and d.article_id
+        if d.kind == "post" and d.rule == rule.name and d.output == output.name and d.article_id
     ][:POSTS_SHOWN]
     note = "pending: goes out at the next send"
     articles = store.articles(pending)
     if not articles:
-        articles = store.articles(store.newest(SAMPLE_POSTS, feeds))
+        articles = store.articles(store.newest(SAMPLE_POSTS, rule.feeds))
         note = "nothing pending; one of the newest articles as a sample"
     if not articles:
         articles = sample_articles()[:SAMPLE_POSTS]
@@ -264,8 +262,8 @@ def _post_views(
     views = []
     for article in sorted(articles, key=newest_first):
         view = PostView(
-            f"{rule}/{output.name}/{article.feed}/{article.key}",
-            rule,
+            f"{rule.name}/{output.name}/{article.feed}/{article.key}",
+            rule.name,
             output.name,
             output.settings.type,
             article.title,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import sys
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from importlib.resources import files
 from typing import Any
 
@@ -131,23 +131,25 @@ class PostTooLong(ValueError):
 
 
 def fit_post(
-    render: Callable[[str, str], str],
+    render: Callable[[str, str, Sequence[str]], str],
     *,
     title: str,
     summary: str,
     url: str | None,
     capabilities: Capabilities,
+    tags: Sequence[str] = (),
 ) -> str:
-    """Render a post and shorten it until it fits: first the summary, then the title, each cut at
-    a word boundary. The article link is never cut, and is added if the template left it out.
+    """Render a post and shorten it until it fits: first the summary, cut at a word boundary;
+    then the hashtags, the last first, where even the title does not fit with them; then the
+    title. The article link is never cut, and is added if the template left it out.
 
     Raises:
         PostTooLong: the link alone is over the limit.
     """
     limit = capabilities.limit
 
-    def attempt(t: str, s: str) -> str:
-        text = render(t, s).strip()
+    def attempt(t: str, s: str, kept: int = len(tags)) -> str:
+        text = render(t, s, tags[:kept]).strip()
         if url and url not in text:
             text = f"{text}\n\n{url}".strip()
         return text
@@ -159,19 +161,21 @@ def fit_post(
     if fits(text):
         return text
     words = summary.split()
-    low, high = 0, len(words)
-    while low < high:
-        middle = (low + high + 1) // 2
-        if fits(attempt(title, ellipsised(words[:middle]))):
-            low = middle
-        else:
-            high = middle - 1
-    if low:
-        return attempt(title, ellipsised(words[:low]))
+    for kept in range(len(tags), -1, -1):
+        if not fits(attempt(title, "", kept)):
+            continue
+        low, high = 0, len(words)
+        while low < high:
+            middle = (low + high + 1) // 2
+            if fits(attempt(title, ellipsised(words[:middle]), kept)):
+                low = middle
+            else:
+                high = middle - 1
+        return attempt(title, ellipsised(words[:low]) if low else "", kept)
     assert limit is not None
-    short_title = truncate_words(title, limit, lambda t: count(attempt(t, ""), capabilities))
-    if short_title and fits(attempt(short_title, "")):
-        return attempt(short_title, "")
+    short_title = truncate_words(title, limit, lambda t: count(attempt(t, "", 0), capabilities))
+    if short_title and fits(attempt(short_title, "", 0)):
+        return attempt(short_title, "", 0)
     if url and fits(url):
         return url
     raise PostTooLong(f"the link alone is {count(url or '', capabilities)} long, over {limit}")

@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from dispatch.config import DigestConfig, OutputSettings
+from dispatch.config import DigestConfig, OutputSettings, PostConfig
 from dispatch.models import Article, Capabilities, Kind
 from dispatch.render.renderer import LinkTags, RenderedDigest, Renderer
+from dispatch.text import hashtag
 
 
 class Destination(Protocol):
@@ -53,15 +54,43 @@ def render_digest(
     )
 
 
-def render_post(renderer: Renderer, rule: str, output: Destination, article: Article) -> str:
-    """A post rule's text for one output, fitted to its limit.
+def render_post(renderer: Renderer, rule: PostConfig, output: Destination, article: Article) -> str:
+    """A post rule's text for one output, fitted to its limit, with its hashtags.
 
     Raises:
         TemplateError: the template failed, or the post cannot fit.
     """
     return renderer.post(
-        article, capabilities=output.capabilities, links=link_tags(output, "post", rule)
+        article,
+        capabilities=output.capabilities,
+        links=link_tags(output, "post", rule.name),
+        hashtags=hashtags(rule, article),
     )
+
+
+# WordPress files a post it was given no category for under this one: no subject to tag.
+_NO_CATEGORY = frozenset({"uncategorized", "uncategorised"})
+
+
+def hashtags(rule: PostConfig, article: Article) -> list[str]:
+    """The article's categories as hashtags (``#Tag``), as the rule asks: its map's tag for a
+    category it maps (none for one mapped to null), else the category in CamelCase; once each,
+    in the feed's order, at most ``max_hashtags``.
+    """
+    if not rule.hashtags:
+        return []
+    chosen = rule.hashtags if isinstance(rule.hashtags, dict) else {}
+    mapped = {category.strip().casefold(): tag for category, tag in chosen.items()}
+    tags: list[str] = []
+    for category in article.categories:
+        key = category.strip().casefold()
+        if key in mapped:
+            tag = (mapped[key] or "").lstrip("#＃") or None
+        else:
+            tag = None if key in _NO_CATEGORY else hashtag(category)
+        if tag and tag.casefold() not in {t[1:].casefold() for t in tags}:
+            tags.append(f"#{tag}")
+    return tags[: rule.max_hashtags]
 
 
 def link_tags(output: Destination, kind: Kind, rule: str) -> LinkTags | None:

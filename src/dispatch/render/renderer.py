@@ -248,8 +248,11 @@ class Renderer:
         timezone: str = "UTC",
         locale: str = "en",
         links: LinkTags | None = None,
+        hashtags: Sequence[str] = (),
     ) -> str:
         """Render one post and fit it to the output's limit; the link always survives.
+        ``hashtags`` (``#Tag`` each) are the template's ``hashtags``, dropped from the last
+        where the title would not fit with them.
 
         Raises:
             TemplateError: the template failed, or the post cannot fit.
@@ -271,10 +274,9 @@ class Renderer:
             "site_hosts": hosts,
         }
 
-        def render(title: str, summary: str) -> str:
-            return postable(
-                self._render(name, {**base, "title": title, "summary": summary, "url": url or ""})
-            )
+        def render(title: str, summary: str, tags: Sequence[str]) -> str:
+            values = {"title": title, "summary": summary, "url": url or "", "hashtags": list(tags)}
+            return postable(self._render(name, {**base, **values}))
 
         try:
             with deadline():
@@ -284,6 +286,7 @@ class Renderer:
                     summary=article.summary,
                     url=url,
                     capabilities=capabilities,
+                    tags=tuple(hashtags),
                 )
         except PostTooLong as e:
             raise TemplateError(name, f"the post cannot fit: {e}") from None
