@@ -124,6 +124,11 @@ class Message:
     recipient: str | None = None
     record_key: str = ""
     limit_source: str = ""  # where ``limit`` comes from, when worth saying
+    # A post's media: the link's card, the article's image (the feed's, with its alt text;
+    # None: the page's og:image, looked up when sent), or none.
+    media: Literal["card", "image", "none"] = "card"
+    image: str | None = None
+    image_alt: str = ""
 
     def to_record(self) -> dict[str, Any]:
         """The message as printed by ``--json`` and written by the file output."""
@@ -153,6 +158,11 @@ class Message:
                 for article in self.articles
             ],
             "cards": [asdict(card) for card in self.cards],
+            **(
+                {"media": {"kind": self.media, "image": self.image, "alt": self.image_alt}}
+                if self.kind == "post"
+                else {}
+            ),
         }
 
 

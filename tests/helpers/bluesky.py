@@ -31,8 +31,8 @@ class AtprotoStandIn(JsonServer):
 
     Every record is checked as the network checks it, by atproto's own models with strict
     validation and string formats, and each facet's byte range against the text; a thumbnail
-    must be a blob uploaded as an image. A record that fails is refused (400) and kept in
-    ``invalid`` with the reason.
+    or an embedded image must be a blob uploaded as an image, within the lexicon's size. A
+    record that fails is refused (400) and kept in ``invalid`` with the reason.
     """
 
     def __init__(self, handle: str = "journal.example.org", password: str = "app-pass") -> None:
@@ -171,11 +171,15 @@ class AtprotoStandIn(JsonServer):
             for feature in facet["features"]:
                 if feature["$type"].endswith("#mention") and not feature["did"].startswith("did:"):
                     return f"mention facet without a DID: {feature}"
-        thumb = ((record.get("embed") or {}).get("external") or {}).get("thumb")
-        if thumb is not None:
-            mime = self.blob_types.get(thumb["ref"]["$link"], "")
-            if not mime.startswith("image/") or thumb["mimeType"] != mime:
-                return f"the thumbnail is not an image blob: {mime!r}"
+        embed = record.get("embed") or {}
+        pictures = [(embed.get("external") or {}).get("thumb")]
+        pictures += [image["image"] for image in embed.get("images", [])]
+        for blob in filter(None, pictures):
+            mime = self.blob_types.get(blob["ref"]["$link"], "")
+            if not mime.startswith("image/") or blob["mimeType"] != mime:
+                return f"the picture is not an image blob: {mime!r}"
+            if blob["size"] > 1_000_000:  # the lexicon's maxSize for both
+                return f"the picture's blob is {blob['size']} bytes, over 1,000,000"
         return None
 
 

@@ -148,6 +148,30 @@ class Call:
     def json(self) -> Any:
         return json.loads(self.body)
 
+    def form(self) -> dict[str, tuple[str | None, str, bytes]]:
+        """A ``multipart/form-data`` body, read by Python's email parser: each field's
+        filename (None for a plain field), content type and bytes.
+
+        Raises:
+            ValueError: the body is not well-formed multipart.
+        """
+        import email
+        import email.policy
+
+        head = f"Content-Type: {self.headers.get('content-type', '')}\r\n\r\n".encode()
+        message = email.message_from_bytes(head + self.body, policy=email.policy.HTTP)
+        if not message.is_multipart() or message.defects:
+            raise ValueError(f"not well-formed multipart: {message.defects}")
+        fields = {}
+        for part in message.iter_parts():
+            if part.defects:
+                raise ValueError(f"a part is not well-formed: {part.defects}")
+            name = part.get_param("name", header="content-disposition")
+            payload = part.get_payload(decode=True)
+            assert isinstance(name, str) and isinstance(payload, bytes)
+            fields[name] = (part.get_filename(), part.get_content_type(), payload)
+        return fields
+
 
 class _QuietServer(Backlogged):
     def handle_error(self, request: Any, client_address: Any) -> None:

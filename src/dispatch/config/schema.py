@@ -335,11 +335,14 @@ class DigestConfig(RuleConfig):
 class PostConfig(RuleConfig):
     """A post rule. ``hashtags``: the article's categories as hashtags (``true``), or a map
     from category to tag, which turns them on too; a category mapped to null gets none.
-    ``max_hashtags``: at most this many, in the feed's order of categories.
+    ``max_hashtags``: at most this many, in the feed's order of categories. ``media``: what a
+    post shows besides its text: the link's ``card`` (made by the network, or by us for
+    Bluesky), the article's ``image`` uploaded with alt text, or ``none``.
     """
 
     hashtags: bool | dict[str, str | None] = False
     max_hashtags: int = Field(default=3, ge=0)
+    media: Literal["card", "image", "none"] = "card"
 
     @field_validator("hashtags")
     @classmethod

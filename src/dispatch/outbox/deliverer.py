@@ -38,6 +38,7 @@ from dispatch.models import (
 from dispatch.outbox.inflight import InFlight, Sending, taken_over
 from dispatch.outputs.base import Output
 from dispatch.outputs.file import write_message
+from dispatch.outputs.pictures import alt_text, picture_source
 from dispatch.outputs.registry import recall_limits
 from dispatch.plan.decisions import digest_period, ticks_between
 from dispatch.plan.explain import plan_digest
@@ -355,9 +356,17 @@ class Deliverer:
         return False
 
     def notes(self) -> tuple[str, ...]:
-        """What this run held back for later runs, and issues of digests not made."""
+        """What this run held back for later runs, issues of digests not made, and what the
+        outputs noted of their sends.
+        """
+        said = [
+            note
+            for output in self.outputs.values()
+            for note in getattr(output, "take_notes", list)()
+        ]
         return (
             *self.skipped,
+            *said,
             *(
                 f"{count:,} more post(s) for {name!r} wait for later runs "
                 f"(max_posts_per_run: {self.outputs[name].settings.max_posts_per_run})"
@@ -518,8 +527,12 @@ class Deliverer:
         if delivery.kind == "post":
             assert delivery.article_id is not None
             articles = self.store.articles([delivery.article_id])
-            text = render_post(self.renderer, self._post_rule(delivery), output, articles[0])
-            return _message(delivery, output, None, text, None, articles)
+            post = self._post_rule(delivery)
+            text = render_post(self.renderer, post, output, articles[0])
+            message = _message(delivery, output, None, text, None, articles)
+            image = picture_source(articles[0]) if post.media == "image" else None
+            alt = alt_text(articles[0], image) if image else ""
+            return replace(message, media=post.media, image=image, image_alt=alt)
         assert delivery.digest_id is not None
         cached = (delivery.digest_id, delivery.output)
         if cached not in self._digests:

@@ -112,6 +112,18 @@ class BaseOutput:
         self.name = name
         self.settings = settings
         self.context = context
+        self._notes: list[str] = []
+
+    def note(self, text: str) -> None:
+        """Something the run's report should say of a send that went out all the same (a
+        picture that could not be had, say).
+        """
+        self._notes.append(f"{self.name}: {text}")
+
+    def take_notes(self) -> list[str]:
+        """The notes since last asked; an output without this method has none."""
+        notes, self._notes = self._notes, []
+        return notes
 
     @property
     def allow_private(self) -> bool:

@@ -1,6 +1,7 @@
 """Bluesky with atproto: links, mentions and hashtags as facets found the way Bluesky's app
 finds them, the article's card as an explicit ``app.bsky.embed.external`` with an uploaded
-thumbnail (a video's thumbnail where the article carries one), a record key made with the
+thumbnail (a video's thumbnail where the article carries one) or, with ``media: image``, the
+article's picture as ``app.bsky.embed.images`` with its alt text, a record key made with the
 delivery row, so a retry cannot post twice, and one session per account for the whole process.
 """
 
@@ -8,26 +9,23 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import io
 import threading
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
-from dispatch.config import FetchSettings, OutputSettings
+from dispatch.config import OutputSettings
 from dispatch.config.secrets import Secret
 from dispatch.errors import AuthError, RateLimited, Rejected, TransientError
-from dispatch.models import Kind, Message
-from dispatch.net.fetch import Fetcher, FetchRequest, FetchResponse
+from dispatch.models import Article, Kind, Message
 from dispatch.outputs.base import BaseOutput, Capabilities
+from dispatch.outputs.pictures import NoPicture, Picture, article_picture, picture_source
 from dispatch.render.richtext import detect_facets
 from dispatch.urls import ascii_url
 
 POST = "app.bsky.feed.post"
-# app.bsky.embed.external's thumb: an image of at most 1,000,000 bytes. A larger picture is
-# scaled down to fit; the source may be larger than that, up to MAX_SOURCE_IMAGE.
+# app.bsky.embed.external's thumb and app.bsky.embed.images' image: at most 1,000,000 bytes.
+# A larger picture is scaled down to fit.
 MAX_THUMBNAIL = 1_000_000
-MAX_SOURCE_IMAGE = 10_000_000
-THUMBNAIL_SIDES = (2000, 1200, 800, 500)
 
 # One logged-in client per account for the whole process: Bluesky allows 30 createSession
 # calls in 5 minutes and 300 a day, so a session is made once and refreshed, not made per run.
@@ -88,7 +86,7 @@ class BlueskyOutput(BaseOutput):
             record["facets"] = facets
         if self.bluesky.language:
             record["langs"] = [self.bluesky.language]
-        embed = self._card(client, message)
+        embed = self._embed(client, message)
         if embed is not None:
             record["embed"] = embed
         data = {"repo": self._did, "collection": POST, "rkey": message.record_key, "record": record}
@@ -195,70 +193,65 @@ class BlueskyOutput(BaseOutput):
             _sessions.pop(self._account(), None)
         self._client = None
 
-    def _card(self, client: Any, message: Message) -> dict[str, Any] | None:
-        """The article as an external embed; a video's thumbnail when it carries one."""
+    def _embed(self, client: Any, message: Message) -> dict[str, Any] | None:
+        """What the post shows besides its text, as the rule asks: the article's card, its
+        picture (``app.bsky.embed.images``, with alt text), or nothing. A picture that cannot
+        be had leaves the card, without one, and a note in the log.
+        """
         article = message.articles[0] if message.articles else None
-        if article is None or not article.link:
+        if article is None or message.media == "none":
+            return None
+        if message.media == "image":
+            try:
+                picture = article_picture(self, article, max_bytes=MAX_THUMBNAIL)
+            except NoPicture as e:
+                self.note(f"{e}; the post goes out with the link's card")
+                return self._card(client, article, with_picture=False)
+            blob = self._upload(client, picture)
+            if blob is not None:
+                image = {
+                    "alt": picture.alt,
+                    "image": blob,
+                    "aspectRatio": {"width": picture.width, "height": picture.height},
+                }
+                return {"$type": "app.bsky.embed.images", "images": [image]}
+        return self._card(client, article)
+
+    def _card(
+        self, client: Any, article: Article, *, with_picture: bool = True
+    ) -> dict[str, Any] | None:
+        """The article as an external embed; a video's thumbnail when it carries one."""
+        if not article.link:
             return None
         external: dict[str, Any] = {
             "uri": ascii_url(article.link),
             "title": article.title,
             "description": article.summary,
         }
-        image = article.cards[0].thumbnail if article.cards else article.image
-        if image:
-            blob = self._upload(client, image)
+        if with_picture and picture_source(article):
+            try:
+                picture = article_picture(self, article, max_bytes=MAX_THUMBNAIL)
+            except NoPicture:
+                picture = None  # a card without a picture, rather than no post
+            blob = self._upload(client, picture) if picture else None
             if blob is not None:
                 external["thumb"] = blob
         return {"$type": "app.bsky.embed.external", "external": external}
 
-    def _upload(self, client: Any, url: str) -> Any:
-        """The picture uploaded as a blob of its real type, scaled down to Bluesky's size
-        limit where it is larger; None (a card without a picture, rather than no post) when it
-        cannot be fetched, is no image, or will not fit.
-        """
-        fetcher = Fetcher(FetchSettings(max_bytes=MAX_SOURCE_IMAGE), self.context.base_dir)
-        (result,) = fetcher.fetch_all(
-            [FetchRequest("thumbnail", url, allow_private=self.allow_private)]
-        )
-        if not isinstance(result, FetchResponse) or not result.body:
-            return None
-        image = thumbnail(result.body)
-        if image is None:
-            return None
+    def _upload(self, client: Any, picture: Picture) -> Any:
+        """The picture as a blob, or None when the PDS will not take it."""
         from atproto_client import exceptions
 
-        data, mime = image
         try:
-            return client.com.atproto.repo.upload_blob(data, headers={"Content-Type": mime}).blob
-        except exceptions.AtProtocolError:
+            return client.com.atproto.repo.upload_blob(
+                picture.data, headers={"Content-Type": picture.mime}
+            ).blob
+        except exceptions.AtProtocolError as e:
+            self.note(f"the PDS did not take the picture: {_said(e)}; the post goes without it")
             return None
 
     def close(self) -> None:
         self._client = None  # the session stays, for this account's next send in this process
-
-
-def thumbnail(data: bytes) -> tuple[bytes, str] | None:
-    """``data`` as Bluesky takes a thumbnail: its MIME type read from the bytes, and, past
-    MAX_THUMBNAIL, scaled down and saved as JPEG until it fits. None when it is no image.
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            kind = image.format
-            if len(data) <= MAX_THUMBNAIL and kind in ("JPEG", "PNG", "GIF", "WEBP"):
-                return data, Image.MIME[kind]
-            picture = image.convert("RGB")
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        return None
-    for side in THUMBNAIL_SIDES:
-        picture.thumbnail((side, side))
-        out = io.BytesIO()
-        picture.save(out, "JPEG", quality=80, optimize=True)
-        if out.tell() <= MAX_THUMBNAIL:
-            return out.getvalue(), "image/jpeg"
-    return None
 
 
 def _said(error: Any) -> str:

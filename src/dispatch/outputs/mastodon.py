@@ -1,12 +1,17 @@
 """Mastodon over its REST API: an ``Idempotency-Key`` on every status (the server remembers it
 for an hour), the instance's own character limit, and a lookup of our own recent statuses for
-a row that was cut off mid-send longer ago than that.
+a row that was cut off mid-send longer ago than that. With ``media: image``, the article's
+picture is uploaded first (``/api/v2/media``, its alt text as the description, within the
+instance's own image limits) and waited for until processed; a retry may upload it again, but
+the status's key still makes one status.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import secrets
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Literal
@@ -20,11 +25,16 @@ from dispatch.models import Kind, Message
 from dispatch.net.http import HttpResponse
 from dispatch.outputs.base import BaseOutput, Capabilities
 from dispatch.outputs.http import check_status, request, said
+from dispatch.outputs.pictures import NoPicture, Picture, article_picture
 
 DEFAULT_LIMIT = 500
 KEY_LIFETIME = timedelta(hours=1)
 # How long limits read from the instance are trusted before a real run reads them again.
 LIMITS_MAX_AGE = timedelta(days=1)
+# Images: what Mastodon before 4.0 allowed, until the instance says (4.x: 16 MB, 8K pixels).
+IMAGE_BYTES = 10_485_760
+IMAGE_PIXELS = 16_777_216
+PROCESSING_WAIT = 30.0  # seconds an uploaded image may take to be processed
 
 
 class MastodonSettings(OutputSettings):
@@ -46,6 +56,8 @@ class MastodonOutput(BaseOutput):
 
     _instance_limit: int | None = None
     _url_length: int = 23
+    _image_bytes: int = IMAGE_BYTES
+    _image_pixels: int = IMAGE_PIXELS
     _read_at: datetime | None = None  # when the instance's limits were read
     _fresh = False  # read by prepare since learned() last told
 
@@ -97,6 +109,8 @@ class MastodonOutput(BaseOutput):
         reserved = statuses.get("characters_reserved_per_url")
         if isinstance(reserved, int) and reserved > 0:
             self._url_length = reserved
+        media = (response.json().get("configuration") or {}).get("media_attachments") or {}
+        self._image_limits(media)
         self._read_at = datetime.now(UTC)
         self._fresh = True
 
@@ -107,6 +121,8 @@ class MastodonOutput(BaseOutput):
         return {
             "max_characters": self._instance_limit,
             "characters_reserved_per_url": self._url_length,
+            "image_size_limit": self._image_bytes,
+            "image_matrix_limit": self._image_pixels,
         }
 
     def recall(self, limits: Mapping[str, int], read_at: datetime | None) -> None:
@@ -114,7 +130,15 @@ class MastodonOutput(BaseOutput):
         if isinstance(limit, int) and limit > 0 and read_at is not None:
             self._instance_limit = limit
             self._url_length = limits.get("characters_reserved_per_url") or self._url_length
+            self._image_limits(limits)
             self._read_at = read_at
+
+    def _image_limits(self, said: Mapping[str, Any]) -> None:
+        size, pixels = said.get("image_size_limit"), said.get("image_matrix_limit")
+        if isinstance(size, int) and size > 0:
+            self._image_bytes = size
+        if isinstance(pixels, int) and pixels > 0:
+            self._image_pixels = pixels
 
     def send(self, message: Message) -> str:
         status: dict[str, Any] = {"status": message.text, "visibility": self.mastodon.visibility}
@@ -122,6 +146,17 @@ class MastodonOutput(BaseOutput):
             status["language"] = self.mastodon.language
         if self.mastodon.spoiler_text:
             status["spoiler_text"] = self.mastodon.spoiler_text
+        if message.media == "image" and message.articles:
+            try:
+                picture = article_picture(
+                    self,
+                    message.articles[0],
+                    max_bytes=self._image_bytes,
+                    max_pixels=self._image_pixels,
+                )
+                status["media_ids"] = [self._upload(picture)]
+            except NoPicture as e:
+                self.note(f"{e}; the post goes out as text")
         response = self._call(
             "POST", "/api/v1/statuses", body=status, headers={"Idempotency-Key": message.key}
         )
@@ -129,6 +164,33 @@ class MastodonOutput(BaseOutput):
             raise Rejected(self.name, f"the instance refused the status: {_error(response)}")
         check_status(self.name, response, detail=_error(response))
         return str(response.json()["id"])
+
+    def _upload(self, picture: Picture) -> str:
+        """Upload the picture and wait until the instance has processed it; its media id.
+
+        Raises:
+            NoPicture: the instance refused it, or did not process it in time.
+            AuthError, RateLimited, TransientError: as any call.
+        """
+        subtype = picture.mime.partition("/")[2]
+        body, content_type = _form({"description": picture.alt}, f"picture.{subtype}", picture)
+        response = self._call(
+            "POST", "/api/v2/media", raw=body, headers={"Content-Type": content_type}
+        )
+        if response.status == 422:
+            raise NoPicture(f"the instance refused the picture: {_error(response)}")
+        check_status(self.name, response, detail=_error(response))
+        media = response.json()
+        deadline = time.monotonic() + PROCESSING_WAIT
+        while media.get("url") is None:  # 202: processed in the background; 206 while so
+            if time.monotonic() > deadline:
+                raise NoPicture(f"the instance did not process the picture in {PROCESSING_WAIT}s")
+            time.sleep(0.5)
+            answer = self._call("GET", f"/api/v1/media/{media['id']}")
+            check_status(self.name, answer, detail=_error(answer))
+            if answer.status == 200:
+                media = answer.json()
+        return str(media["id"])
 
     def lookup(self, message: Message) -> str | None:
         """Our own recent statuses, searched for the article's link."""
@@ -149,6 +211,7 @@ class MastodonOutput(BaseOutput):
         path: str,
         *,
         body: dict[str, Any] | None = None,
+        raw: bytes | None = None,
         headers: dict[str, str] | None = None,
     ) -> HttpResponse:
         request_headers = {
@@ -156,7 +219,7 @@ class MastodonOutput(BaseOutput):
             "Accept": "application/json",
             **(headers or {}),
         }
-        data = None
+        data = raw
         if body is not None:
             request_headers["Content-Type"] = "application/json"
             data = json.dumps(body, ensure_ascii=False).encode()
@@ -192,3 +255,25 @@ def _seconds_until(reset: str | None) -> float | None:
 
 def _error(response: HttpResponse) -> str:
     return said(response, "error")
+
+
+def _form(fields: dict[str, str], filename: str, picture: Picture) -> tuple[bytes, str]:
+    """``fields`` and the picture as ``multipart/form-data`` (RFC 7578): the body, and its
+    Content-Type with the boundary.
+    """
+    boundary = f"dispatch-{secrets.token_hex(16)}"
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
+        + value.encode()
+        + b"\r\n"
+        for name, value in fields.items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"'
+        f"\r\nContent-Type: {picture.mime}\r\n\r\n".encode()
+        + picture.data
+        + b"\r\n"
+    )
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), (
+        f"multipart/form-data; boundary={boundary}"
+    )

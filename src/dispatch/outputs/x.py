@@ -2,6 +2,12 @@
 
 X has no idempotency key and the Free tier cannot read posts back, so a send that may have gone
 through is ambiguous: flagged for the operator (or resent, if ``on_ambiguous: resend``).
+
+With ``media: image``, the article's picture goes first to ``POST /2/media/upload`` and its alt
+text to ``POST /2/media/metadata``, signed by tweepy's OAuth 1.0a handler on tweepy's session.
+tweepy's own ``API.media_upload`` speaks v1.1's upload.twitter.com, which X retired in 2025.
+Nothing is posted until the upload is done, so a failed upload is safe to retry; a picture X
+will not take leaves a text post and a note in the log.
 """
 
 from __future__ import annotations
@@ -17,8 +23,10 @@ from dispatch.config.secrets import Secret
 from dispatch.errors import Ambiguous, AuthError, RateLimited, Rejected, TransientError
 from dispatch.models import Kind, Message
 from dispatch.outputs.base import BaseOutput, Capabilities
+from dispatch.outputs.pictures import NoPicture, Picture, article_picture
 
 X_API = "https://api.twitter.com"
+IMAGE_BYTES = 5_000_000  # X's limit for an image in a post
 _ACCESS_LEVEL = 453
 _DUPLICATE = 187
 
@@ -67,8 +75,15 @@ class XOutput(BaseOutput):
         import tweepy
 
         client = self._tweepy()
+        media_ids = None
+        if message.media == "image" and message.articles:
+            try:
+                picture = article_picture(self, message.articles[0], max_bytes=IMAGE_BYTES)
+                media_ids = [self._upload(picture)]
+            except NoPicture as e:
+                self.note(f"{e}; the post goes out as text")
         try:
-            response = client.create_tweet(text=message.text, user_auth=True)
+            response = client.create_tweet(text=message.text, media_ids=media_ids, user_auth=True)
         except tweepy.TooManyRequests as e:
             reset = e.response.headers.get("x-rate-limit-reset")
             wait = float(reset) - datetime.now(UTC).timestamp() if reset else None
@@ -106,6 +121,63 @@ class XOutput(BaseOutput):
         except requests.Timeout as e:
             raise Ambiguous(self.name, f"X did not answer in time: {e}") from None
         return str(response.data["id"])
+
+    def _upload(self, picture: Picture) -> str:
+        """Upload the picture with its alt text; its media id. Nothing is posted yet, so any
+        failure to reach X is safe to retry.
+
+        Raises:
+            NoPicture: X refused the picture.
+            AuthError, RateLimited, TransientError: as for a post.
+        """
+        import requests
+
+        session, auth = self._tweepy().session, self._auth()
+        base = X_API + "/2/media"
+        try:
+            answer = session.post(
+                f"{base}/upload",
+                data={"media_category": "tweet_image", "media_type": picture.mime},
+                files={"media": ("picture", picture.data, picture.mime)},
+                auth=auth,
+            )
+            self._media_status(answer)
+            media_id = str(answer.json()["data"]["id"])
+            described = session.post(
+                f"{base}/metadata",
+                json={"id": media_id, "metadata": {"alt_text": {"text": picture.alt}}},
+                auth=auth,
+            )
+            self._media_status(described)
+        except requests.RequestException as e:
+            raise TransientError(self.name, f"cannot upload the picture to X: {e}") from None
+        return media_id
+
+    def _media_status(self, answer: Any) -> None:
+        """Sort a media endpoint's answer: 2xx goes on, the rest raises."""
+        if answer.status_code < 300:
+            return
+        said = answer.text[:300]
+        if answer.status_code == 401:
+            raise AuthError(self.name, f"X refused the credentials: {said}")
+        if answer.status_code == 429:
+            reset = answer.headers.get("x-rate-limit-reset")
+            wait = float(reset) - datetime.now(UTC).timestamp() if reset else None
+            raise RateLimited(self.name, "X says: too many requests", retry_after=wait)
+        if answer.status_code >= 500:
+            raise TransientError(self.name, f"X failed to take the picture: {said}")
+        raise NoPicture(f"X refused the picture (HTTP {answer.status_code}): {said}")
+
+    def _auth(self) -> Any:
+        import tweepy
+
+        settings = self.x
+        return tweepy.OAuth1UserHandler(
+            settings.consumer_key.reveal(),
+            settings.consumer_secret.reveal(),
+            settings.access_token.reveal(),
+            settings.access_token_secret.reveal(),
+        ).apply_auth()
 
     def _tweepy(self) -> Any:
         import tweepy
