@@ -197,6 +197,7 @@ class DeliveryResult:
     hint: str = ""
     files: tuple[str, ...] = ()
     seconds: float | None = None  # how long the output took, for sends
+    planned: datetime | None = None  # a queued post: when it goes (posting windows, gaps)
 
 
 @dataclass(frozen=True)

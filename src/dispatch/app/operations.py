@@ -13,6 +13,7 @@ from dispatch.config.plugins import broken_output_types
 from dispatch.config.secrets import Secret
 from dispatch.errors import OperationError
 from dispatch.models import Article, Delivery, FeedState, OutputState, Subscription
+from dispatch.outbox.deliverer import plan_queue
 from dispatch.outputs.base import Output
 from dispatch.outputs.registry import output_types, recall_limits
 from dispatch.plan.explain import DigestPlan, plan_digest
@@ -43,6 +44,7 @@ class Status:
     held: dict[str, str] = field(default_factory=dict)  # output -> why it cannot send now
     subscriptions: dict[str, Subscription] = field(default_factory=dict)  # feed -> WebSub
     now: datetime | None = None  # when it was read
+    planned: dict[int, datetime] = field(default_factory=dict)  # queued post -> when it goes
 
 
 def describe_outputs(
@@ -130,6 +132,12 @@ def status(
         held,
         store.subscriptions(),
         moment,
+        {
+            delivery_id: at
+            for output in (outputs or {}).values()
+            if config is not None and output.settings.queues
+            for delivery_id, at in plan_queue(store, config, output, moment).items()
+        },
     )
 
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from datetime import UTC, datetime
 
-from dispatch.cli.base import EXIT_FAILED, EXIT_OK, load
+from dispatch.cli.base import EXIT_FAILED, EXIT_OK, load, moment
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -17,6 +17,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "their IDs and errors (for `retry` and `resolve`); what waits and why; each feed's "
         "health. Reads the store and changes nothing.",
     )
+    status.add_argument("--now", metavar="ISO-TIME", type=moment, help="pretend it is this time")
     status.set_defaults(run=_status)
     retry = commands.add_parser("retry", help="send a failed or ambiguous delivery again")
     retry.add_argument("id", type=int, help="the delivery's ID, as `dispatch status` shows it")
@@ -40,7 +41,7 @@ def _status(arguments: argparse.Namespace) -> int:
 
     config = load(arguments)
     with opened(config.state_location, snapshot=True) as store:
-        print_status(status(store, config, open_outputs(config)))
+        print_status(status(store, config, open_outputs(config), arguments.now))
     return EXIT_OK
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from dispatch.models import DeliveryResult, FeedResult, Message, RunReport
+from dispatch.models import Delivery, DeliveryResult, FeedResult, Message, RunReport
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -41,6 +41,7 @@ def print_report(
                 **delivery.message.to_record(),
                 "status": delivery.status,
                 "cannot_send": delivery.error if delivery.status == "dry-run" else None,
+                "planned": delivery.planned.isoformat() if delivery.planned else None,
                 "files": list(delivery.files),
             }
             sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -149,7 +150,7 @@ def print_status(status: Status) -> None:
                 f"{d.kind} {d.rule} → {d.output}",
                 d.recipient or "",
                 str(d.attempts),
-                _when(d.next_attempt_at) if d.next_attempt_at else "now",
+                _next_try(d, status.planned.get(d.id), status.now),
                 d.last_error or status.held.get(d.output, ""),
             )
         console.print(table)
@@ -264,6 +265,15 @@ def _console(*, stderr: bool = False) -> Console:
     return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
 
 
+def _next_try(delivery: Delivery, planned: datetime | None, now: datetime | None) -> str:
+    """When a waiting delivery goes: a queued post's place in its output's queue, else its
+    next try, else now.
+    """
+    if planned is not None:
+        return "now" if now is not None and planned <= now else f"{_when(planned)} (queued)"
+    return _when(delivery.next_attempt_at) if delivery.next_attempt_at else "now"
+
+
 def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S %Z") if moment else "-"
 
@@ -320,6 +330,13 @@ def _print_message(console: Console, delivery: DeliveryResult, recipients: list[
         for path in delivery.files:
             note = "  (open it in a browser)" if path.endswith(".html") else ""
             body.append(f"  {path}{note}\n")
+    if message.kind == "post" and message.media == "image":
+        picture = message.image or "the page's og:image, looked up when sent"
+        body.append("Picture: ", style="bold").append(f"{picture}\n")
+        if message.image_alt:
+            body.append(f"  alt: {message.image_alt}\n", style="dim")
+    if delivery.planned is not None:
+        body.append("Goes at: ", style="bold").append(f"{_when(delivery.planned)} (queued)\n")
     if delivery.error:
         label = "Cannot go out now: " if delivery.status == "dry-run" else "Not sent: "
         body.append(f"{label}{delivery.error}\n", style="red")

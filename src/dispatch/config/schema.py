@@ -5,7 +5,7 @@ schedules checked. ``dispatch.config.load`` fills them from the file.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import time, timedelta
 from functools import cache, partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -258,6 +258,33 @@ def _timezone(value: str) -> str:
     return value
 
 
+Window = tuple[time, time]
+
+
+def parse_window(text: str) -> Window:
+    """A posting window, ``"07:00-22:00"``, as (start, end); one that ends before it starts
+    runs past midnight.
+
+    Raises:
+        ValueError: not two HH:MM times, or the same time twice.
+    """
+    start, dash, end = text.partition("-")
+    try:
+        if not dash:
+            raise ValueError
+        window = (time.fromisoformat(start.strip()), time.fromisoformat(end.strip()))
+    except ValueError:
+        raise ValueError(f"{text!r} is not a window like 07:00-22:00") from None
+    if window[0] == window[1]:
+        raise ValueError(f"{text!r} opens and closes at once; leave windows out for any time")
+    return window
+
+
+def _window(value: str) -> str:
+    parse_window(value)
+    return value
+
+
 class FilterSettings(StrictModel):
     """Criteria of a rule's ``include`` or ``exclude``; see ``dispatch.plan.filters``."""
 
@@ -337,12 +364,14 @@ class PostConfig(RuleConfig):
     from category to tag, which turns them on too; a category mapped to null gets none.
     ``max_hashtags``: at most this many, in the feed's order of categories. ``media``: what a
     post shows besides its text: the link's ``card`` (made by the network, or by us for
-    Bluesky), the article's ``image`` uploaded with alt text, or ``none``.
+    Bluesky), the article's ``image`` uploaded with alt text, or ``none``. ``priority``: its
+    posts go at once, past the outputs' posting windows and gaps (breaking news).
     """
 
     hashtags: bool | dict[str, str | None] = False
     max_hashtags: int = Field(default=3, ge=0)
     media: Literal["card", "image", "none"] = "card"
+    priority: bool = False  # its posts skip the outputs' windows and gaps: breaking news
 
     @field_validator("hashtags")
     @classmethod
@@ -388,6 +417,21 @@ class OutputSettings(StrictModel):
     utm: UtmSettings | None = None
     timeout: Duration = timedelta(seconds=30)
     max_delay: Duration | None = None
+    # Posts queue and go out only within these windows (in ``timezone``), at least
+    # ``min_gap`` apart, the oldest (or the newest) first; a rule with ``priority`` skips them.
+    windows: list[Annotated[str, BeforeValidator(_window)]] = []
+    timezone: Annotated[str, BeforeValidator(_timezone)] = "UTC"
+    min_gap: Duration | None = None
+    order: Literal["oldest", "newest"] = "oldest"
+
+    @property
+    def posting_windows(self) -> list[Window]:
+        return [parse_window(window) for window in self.windows]
+
+    @property
+    def queues(self) -> bool:
+        """Whether posts to this output wait for a window or a gap."""
+        return bool(self.windows) or self.min_gap is not None
 
     # Fields whose ${VAR} is not set (place -> the variables), kept as written: the output
     # loads, so a dry run works without them, and reports itself not ready until they are.

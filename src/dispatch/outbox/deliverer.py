@@ -49,6 +49,7 @@ from dispatch.plan.outbox import (
     next_attempt,
     recovery,
 )
+from dispatch.plan.windows import planned_times
 from dispatch.render.fit import count, unit
 from dispatch.render.messages import newest_first, render_digest, render_post
 from dispatch.render.renderer import Renderer
@@ -87,6 +88,8 @@ class Deliverer:
     # store says were refused before, to clear once a send goes through.
     _refused: dict[str, str] = field(default_factory=dict)
     _were_refused: set[str] = field(default_factory=set)
+    # Outputs with posting windows or gaps: when each queued post goes, by delivery id.
+    _plans: dict[str, dict[int, datetime]] = field(default_factory=dict)
 
     def plan_digests(self, now: datetime) -> None:
         """Create every digest that is due and has enough articles, one delivery per output
@@ -400,6 +403,12 @@ class Deliverer:
         if out_dir is not None:
             files = tuple(str(path) for path in write_message(message, out_dir))
         shown = replace(base, message=message, files=files)
+        if delivery.kind == "post" and output.settings.queues and not self._priority(delivery):
+            planned = self._planned(delivery, output, now)
+            shown = replace(shown, planned=planned)
+            if planned > now and not dry_run:
+                self.store.mark(delivery.id, "pending", now, next_attempt=planned)
+                return replace(shown, status="waiting", error=f"queued until {_time(planned)}")
         if dry_run:
             if unready is not None:
                 return replace(
@@ -511,6 +520,21 @@ class Deliverer:
         self.store.mark(delivery.id, "ambiguous", now, error=reason)
         return replace(shown, status="ambiguous", error=reason, hint=_RESOLVE_HINT)
 
+    def _priority(self, delivery: Delivery) -> bool:
+        return self._post_rule(delivery).priority
+
+    def _planned(self, delivery: Delivery, output: Output, now: datetime) -> datetime:
+        """When a queued post goes: its place in its output's queue (the oldest or the newest
+        first, each ``min_gap`` after the one before, within the output's windows). The plan
+        is made once per run, so the posts of one run are spaced among themselves too.
+        """
+        if output.name not in self._plans:
+            self._plans[output.name] = plan_queue(self.store, self.config, output, now)
+        plan = self._plans[output.name]
+        if delivery.id not in plan:  # made after the plan (a digest's, a retry's)
+            plan[delivery.id] = max([now, *plan.values()])
+        return plan[delivery.id]
+
     def _post_rule(self, delivery: Delivery) -> PostConfig:
         """The post rule a delivery was made for; one since taken out of feeds.yaml still
         sends what it queued, with the defaults.
@@ -569,6 +593,45 @@ def credentials(output: Output) -> str:
             value = value.value
         shown.append(f"{key}={value!r}")
     return hashlib.sha256("\n".join(shown).encode()).hexdigest()
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def plan_queue(store: Store, config: Config, output: Output, now: datetime) -> dict[int, datetime]:
+    """When each post queued for ``output`` goes, by delivery id: priority posts aside, the
+    oldest (or, with ``order: newest``, the newest) first, the first no sooner than
+    ``min_gap`` after the output's last send, each in a posting window.
+    """
+    settings = output.settings
+    priority = {rule.name for rule in config.posts if rule.priority}
+    waiting = [
+        d
+        for d in store.deliveries("pending")
+        if d.output == output.name and d.kind == "post" and d.rule not in priority
+    ]
+    # By when the article was published (as found, for one without a date), then as queued.
+    articles = store.articles([d.article_id for d in waiting if d.article_id])
+    published = {a.id: a.published for a in articles if a.published}
+    queued = [
+        d.id
+        for d in sorted(
+            waiting,
+            key=lambda d: (published.get(d.article_id or 0) or d.created_at or _EPOCH, d.id),
+            reverse=settings.order == "newest",
+        )
+    ]
+    gap = settings.min_gap
+    last = store.sent_since(output.name, now - gap)[-1:] if gap else []
+    times = planned_times(
+        len(queued),
+        now,
+        last_sent=last[0] if last else None,
+        gap=gap,
+        windows=settings.posting_windows,
+        timezone=settings.timezone,
+    )
+    return dict(zip(queued, times, strict=True))
 
 
 def _message(

@@ -9,12 +9,13 @@ save and ``keep_last_good`` so that a broken template never blanks what the edit
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from dispatch.config import Config, DigestConfig, PostConfig
 from dispatch.errors import TemplateError
 from dispatch.models import Article
+from dispatch.outbox.deliverer import plan_queue
 from dispatch.outputs.base import Output
 from dispatch.plan.explain import DigestPlan, Reason, digest_reason, plan_digest, post_reason
 from dispatch.render.fit import count, unit
@@ -26,6 +27,7 @@ from dispatch.text import truncate_words
 
 RECENT_ARTICLES = 40
 POSTS_SHOWN = 5
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 SAMPLE_POSTS = 3
 
 
@@ -130,11 +132,16 @@ def build(
         for rule in config.digests
         for view in _digest_views(store, renderer, outputs, plans[rule.name], now)
     ]
+    queues = {
+        name: plan_queue(store, config, output, now)
+        for name, output in outputs.items()
+        if output.settings.queues
+    }
     posts = [
         view
         for rule in config.posts
         for name in rule.outputs
-        for view in _post_views(store, renderer, rule, outputs[name])
+        for view in _post_views(store, renderer, rule, outputs[name], queues.get(name, {}))
     ]
     columns = [f"digest {rule.name}" for rule in config.digests] + [
         f"{rule.name} → {name}" for rule in config.posts for name in rule.outputs
@@ -244,12 +251,21 @@ def _post_views(
     renderer: Renderer,
     rule: PostConfig,
     output: Output,
+    queue: dict[int, datetime],
 ) -> list[PostView]:
-    pending = [
-        d.article_id
-        for d in store.deliveries("pending")
-        if d.kind == "post" and d.rule == rule.name and d.output == output.name and d.article_id
-    ][:POSTS_SHOWN]
+    """A post rule's posts for one output: those pending (with when each goes, where the
+    output queues them), else samples.
+    """
+    waiting = sorted(  # the first to go first
+        (
+            d
+            for d in store.deliveries("pending")
+            if d.kind == "post" and d.rule == rule.name and d.output == output.name
+        ),
+        key=lambda d: (queue[d.id], d.id) if d.id in queue else (_EPOCH, d.id),
+    )[:POSTS_SHOWN]
+    planned = {d.article_id: queue[d.id] for d in waiting if d.id in queue}
+    pending = [d.article_id for d in waiting if d.article_id]
     note = "pending: goes out at the next send"
     articles = store.articles(pending)
     if not articles:
@@ -267,7 +283,9 @@ def _post_views(
             output.name,
             output.settings.type,
             article.title,
-            note,
+            f"queued: goes at {planned[article.id]:%Y-%m-%d %H:%M %Z}"
+            if article.id in planned
+            else note,
             limit=capabilities.limit,
             unit=unit(capabilities),
         )
