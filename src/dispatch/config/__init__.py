@@ -9,6 +9,7 @@ from dispatch.config.load import DEFAULT_PATH, config_path, format_place, load_c
 from dispatch.config.schema import (
     TEMPLATES_FOLDER,
     USER_AGENT,
+    ArchiveSettings,
     Config,
     DaemonSettings,
     DigestConfig,
@@ -32,6 +33,7 @@ __all__ = [
     "DEFAULT_PATH",
     "TEMPLATES_FOLDER",
     "USER_AGENT",
+    "ArchiveSettings",
     "Config",
     "DaemonSettings",
     "DigestConfig",

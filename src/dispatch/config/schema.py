@@ -319,6 +319,23 @@ class RuleConfig(StrictModel):
     max_age: Duration | None = None  # published longer than this before it was found: out
 
 
+class ArchiveSettings(StrictModel):
+    """A digest's web archive: each issue as a static page in ``path`` (relative to
+    feeds.yaml), served at ``base_url``, with monthly index pages and an Atom feed of the
+    issues; the email links to its page ("view in browser").
+    """
+
+    path: str
+    base_url: str
+
+    @field_validator("base_url")
+    @classmethod
+    def _web_address(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError(f"{value!r} is not an http(s) address, like https://example.org/news/")
+        return value.rstrip("/") + "/"
+
+
 class DigestConfig(RuleConfig):
     schedule: str = "0 7 * * *"
     timezone: Annotated[str, BeforeValidator(_timezone)] = "UTC"
@@ -329,6 +346,7 @@ class DigestConfig(RuleConfig):
     # The sender's postal address, printed in the footer: CAN-SPAM asks for one in every
     # commercial email, and `dispatch check` warns when an email digest has none.
     postal_address: str | None = None
+    archive: ArchiveSettings | None = None
 
     @field_validator("locale")
     @classmethod

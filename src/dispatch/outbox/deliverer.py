@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from dispatch.config import Config, PostConfig
 from dispatch.config.secrets import Secret
@@ -35,6 +36,7 @@ from dispatch.models import (
     Message,
     OutputState,
 )
+from dispatch.outbox.archive import publish
 from dispatch.outbox.inflight import InFlight, Sending, taken_over
 from dispatch.outputs.base import Output
 from dispatch.outputs.file import write_message
@@ -50,6 +52,7 @@ from dispatch.plan.outbox import (
     recovery,
 )
 from dispatch.plan.windows import planned_times
+from dispatch.render.archive import Issue, issue_path
 from dispatch.render.fit import count, unit
 from dispatch.render.messages import newest_first, render_digest, render_post
 from dispatch.render.renderer import Renderer
@@ -90,6 +93,9 @@ class Deliverer:
     _were_refused: set[str] = field(default_factory=set)
     # Outputs with posting windows or gaps: when each queued post goes, by delivery id.
     _plans: dict[str, dict[int, datetime]] = field(default_factory=dict)
+    # Digests whose web archive page this run has seen to, and what went wrong writing one.
+    _archived: set[int] = field(default_factory=set)
+    _archive_problems: list[str] = field(default_factory=list)
 
     def plan_digests(self, now: datetime) -> None:
         """Create every digest that is due and has enough articles, one delivery per output
@@ -369,6 +375,7 @@ class Deliverer:
         ]
         return (
             *self.skipped,
+            *self._archive_problems,
             *said,
             *(
                 f"{count:,} more post(s) for {name!r} wait for later runs "
@@ -399,6 +406,8 @@ class Deliverer:
             message = self.render(delivery, output)
         except DispatchError as e:
             return replace(base, error=e.describe(), hint=e.hint)
+        if delivery.kind == "digest" and not dry_run:
+            self._archive(delivery)  # before the email that links to it
         files: tuple[str, ...] = ()
         if out_dir is not None:
             files = tuple(str(path) for path in write_message(message, out_dir))
@@ -519,6 +528,43 @@ class Deliverer:
             return replace(shown, status="pending", error=f"{reason}; retry at {_time(retry)}")
         self.store.mark(delivery.id, "ambiguous", now, error=reason)
         return replace(shown, status="ambiguous", error=reason, hint=_RESOLVE_HINT)
+
+    def _archive(self, delivery: Delivery) -> None:
+        """Put the delivery's digest issue in its web archive, once: the page as the email
+        shows it, without unsubscribe link, UTM tags or "view in browser". A failure is noted
+        and the email still goes.
+        """
+        rule = next((r for r in self.config.digests if r.name == delivery.rule), None)
+        if rule is None or rule.archive is None or delivery.digest_id is None:
+            return
+        if delivery.digest_id in self._archived:
+            return
+        self._archived.add(delivery.digest_id)
+        articles = self.store.digest_articles(delivery.digest_id)
+        articles.sort(key=newest_first)
+        period = self.store.digest_period(delivery.digest_id)
+        title = rule.title or rule.name
+        try:
+            page = self.renderer.digest(
+                name=rule.name,
+                title=title,
+                articles=articles,
+                period=period,
+                timezone=rule.timezone,
+                locale=rule.locale,
+                postal_address=rule.postal_address,
+            )
+            local = period.astimezone(ZoneInfo(rule.timezone))
+            issue = Issue(
+                rule.name, title, page.subject, local, issue_path(rule.name, local), page.preheader
+            )
+            folder = self.config.resolve(rule.archive.path)
+            publish(folder, rule.archive.base_url, title, issue, page.html, page.text)
+        except (DispatchError, OSError) as e:
+            self._archive_problems.append(
+                f"digest {rule.name!r}: its web archive page could not be written ({e}); "
+                'the email\'s "view in browser" link finds no page until it is'
+            )
 
     def _priority(self, delivery: Delivery) -> bool:
         return self._post_rule(delivery).priority

@@ -143,6 +143,7 @@ class Server:
                 web.get("/", self._index),
                 web.get("/digest/{index:\\d+}", self._digest),
                 web.get("/events", self._events),
+                web.get("/archive/{digest}/{path:.*}", self._archive),
             ]
         )
         app.cleanup_ctx.append(self._lifetime)
@@ -197,6 +198,22 @@ class Server:
             self.bench.render()
         except DispatchError as e:  # the store or an output, not a template: say so
             self.bench.config_problems = (e.describe(),)
+
+    async def _archive(self, request: web.Request) -> web.StreamResponse:
+        """A digest's web archive, as a static host would serve it: /archive/<digest>/."""
+        rule = next(
+            (d for d in self.bench.config.digests if d.name == request.match_info["digest"]),
+            None,
+        )
+        if rule is None or rule.archive is None:
+            raise web.HTTPNotFound(text="no such digest, or it has no archive")
+        folder = self.bench.config.resolve(rule.archive.path).resolve()
+        wanted = (folder / (request.match_info["path"] or "index.html")).resolve()
+        if wanted.is_dir():
+            wanted = wanted / "index.html"
+        if not wanted.is_relative_to(folder) or not wanted.is_file():
+            raise web.HTTPNotFound(text="not in the archive (yet): a real send writes it")
+        return web.FileResponse(wanted)
 
     async def _index(self, request: web.Request) -> web.Response:
         partial = request.query.get("partial") == "1"

@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from dispatch.config import DigestConfig, OutputSettings, PostConfig
 from dispatch.models import Article, Capabilities, Kind
+from dispatch.render.archive import issue_path
 from dispatch.render.renderer import LinkTags, RenderedDigest, Renderer
 from dispatch.text import hashtag
 
@@ -51,7 +53,16 @@ def render_digest(
         locale=rule.locale,
         links=link_tags(output, "digest", rule.name),
         postal_address=rule.postal_address,
+        web_url=web_url(rule, period),
     )
+
+
+def web_url(rule: DigestConfig, period: datetime) -> str | None:
+    """The issue's page in the digest's web archive, when it has one."""
+    if rule.archive is None:
+        return None
+    local = period.astimezone(ZoneInfo(rule.timezone))
+    return rule.archive.base_url + issue_path(rule.name, local)
 
 
 def render_post(renderer: Renderer, rule: PostConfig, output: Destination, article: Article) -> str:

@@ -178,8 +178,10 @@ class Renderer:
         locale: str = "en",
         links: LinkTags | None = None,
         postal_address: str | None = None,
+        web_url: str | None = None,
     ) -> RenderedDigest:
         """Render a digest: subject, compiled MJML HTML, and the plain-text twin.
+        ``web_url``: the issue's page in the web archive, for "view in browser".
 
         Raises:
             TemplateError: a template or the MJML failed, or took too long.
@@ -198,6 +200,7 @@ class Renderer:
                 "locale": locale,
                 "preheader": preheader,
                 "count": len(items),
+                "web_url": web_url,
             },
             "articles": items,
             "unsubscribe": unsubscribe,
