@@ -15,7 +15,7 @@ COPY docker/entrypoint.sh /usr/local/bin/dispatch-entrypoint
 # The same install as the README's, with the X, Bluesky and PostgreSQL extras. What is installed
 # is this project, whose dependency ranges live in pyproject.toml: there is no version to pin.
 # hadolint ignore=DL3013
-RUN pip install --no-cache-dir ".[x,bluesky,postgresql]"
+RUN pip install --no-cache-dir ".[x,bluesky,postgresql,apprise]"
 
 # No USER: the entrypoint starts as root only to take the /data folder's owner, then drops to it.
 WORKDIR /data

@@ -59,7 +59,9 @@ def poll(store: Store, articles: list[Article], *, posts: bool = True) -> list[i
         last_modified=None,
         body_hash="b1",
         new=articles,
-        routes=[Route(("daily",), (("social", "archive"),) if posts else ()) for _ in articles],
+        routes=[
+            Route(("daily",), (("social", "archive", None),) if posts else ()) for _ in articles
+        ],
     )
     return store.record_poll(update, NOW, NOW + timedelta(minutes=10))
 

@@ -380,12 +380,13 @@ class FeedUpdate:
 
 @dataclass(frozen=True)
 class Route:
-    """Where one new article goes: the digests it is queued for, and (rule, output) for each
-    post made of it.
+    """Where one new article goes: the digests it is queued for, and (rule, output, recipient)
+    for each post made of it (the recipient None but for outputs that post to several places,
+    like Apprise's URLs).
     """
 
     digests: tuple[str, ...] = ()
-    posts: tuple[tuple[str, str], ...] = ()
+    posts: tuple[tuple[str, str, str | None], ...] = ()
     story: int | None = None  # the story it repeats, told first by another feed
 
 

@@ -406,7 +406,7 @@ class Dispatcher:
         from dispatch.plan.filters import route
 
         digests: list[str] = []
-        posts: list[tuple[str, str]] = []
+        posts: list[tuple[str, str, str | None]] = []
         for kind, rules in (("digest", self.config.digests), ("post", self.config.posts)):
             for rule in rules:
                 verdict = route(rule, article, now)
@@ -422,8 +422,23 @@ class Dispatcher:
                 if kind == "digest":
                     digests.append(rule.name)
                 else:
-                    posts.extend((rule.name, output) for output in rule.outputs)
+                    posts.extend(
+                        (rule.name, output, recipient)
+                        for output in rule.outputs
+                        for recipient in self._post_recipients(output)
+                    )
         return Route(tuple(digests), tuple(posts), story)
+
+    def _post_recipients(self, output: str) -> list[str | None]:
+        """Where one output posts each article: once ([None]), or once per place it names
+        (an Apprise output's URLs), each its own delivery.
+        """
+        known = self.outputs.get(output)
+        return (
+            list(known.recipients())
+            if known is not None and "digest" not in known.kinds
+            else [None]
+        )
 
     def notes(self, most: int = 20) -> tuple[str, ...]:
         """What the filters decided this run, and each summary the model failed to write, at

@@ -134,12 +134,20 @@ class ArticleTables(FeedTables, DeliveryTables):
                            ON CONFLICT DO NOTHING""",
                         (digest, article_id),
                     )
-                for rule, output in route.posts:
-                    if route.story and self._story_posted(output, story):
+                told = {  # asked before this article's own posts are queued
+                    output: bool(route.story) and self._story_posted(output, story)
+                    for _, output, _ in route.posts
+                }
+                for rule, output, recipient in route.posts:
+                    if told[output]:
                         continue  # one story once per output
-                    # Keyed by output and article, not rule: one article, one post per output.
-                    key = idempotency_key("post", output, article.feed, article.key)
-                    self._insert_delivery("post", rule, output, key, now, article_id=article_id)
+                    # Keyed by output (and recipient: an Apprise URL) and article, not rule:
+                    # one article, one post per output.
+                    where = (output,) if recipient is None else (output, recipient)
+                    key = idempotency_key("post", *where, article.feed, article.key)
+                    self._insert_delivery(
+                        "post", rule, output, key, now, article_id=article_id, recipient=recipient
+                    )
         return new_ids
 
     def _story_in_digest(self, digest: str, story: int) -> bool:
