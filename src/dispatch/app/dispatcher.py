@@ -112,14 +112,19 @@ class Dispatcher:
         if self.store.shared:  # workers sharing the store: poll only the feeds leased to us
             # Only the due ones are claimed, so the others stay free for other workers; under
             # the lease, _poll reads the states again and checks once more.
-            wanted = _due(feeds, self.store.feed_states(), now + ahead, force)
+            states = self.store.feed_states()
+            wanted = _due(feeds, states, now + ahead, force)
             until = datetime.now(UTC) + self.config.daemon.lease
             leased = self.store.claim_feeds([(f.name, f.url) for f in wanted], until)
             try:
                 polled = self._poll([f for f in feeds if f.name in leased], now, force, ahead)
             finally:
                 self.store.release()
-            return [polled.get(f.name, FeedResult(f.name, "not-due")) for f in feeds]
+            return [
+                polled.get(f.name)
+                or FeedResult(f.name, "disabled" if _disabled(states.get(f.name), f) else "not-due")
+                for f in feeds
+            ]
         polled = self._poll(feeds, now, force, ahead)
         return [polled[f.name] for f in feeds]
 
