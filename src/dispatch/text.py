@@ -1,14 +1,14 @@
 """Plain-text rules every stage shares: which characters no stored text, XML or post may carry,
-cutting text at a word boundary, and guessing what a misspelt word meant.
+cutting text at a word boundary, guessing what a misspelt word meant, and hashtags.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Callable, Iterable
-
-import regex
+from typing import Any
 
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
@@ -64,10 +64,7 @@ def did_you_mean(word: str, choices: Iterable[object]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-# Characters a hashtag may hold on X, Mastodon and Bluesky alike: letters and marks of any
-# script, digits and the underscore. Anything else splits words; apostrophes join them.
-_TAG_WORD = regex.compile(r"[\p{L}\p{M}\p{N}_]+")
-_APOSTROPHES = regex.compile(r"['’‘`]")
+_APOSTROPHES = re.compile(r"['’‘`]")
 MAX_HASHTAG = 64  # Bluesky's limit, in graphemes; the shortest of the three networks'
 
 
@@ -77,7 +74,7 @@ def hashtag(text: str) -> str | None:
     "iPhone tips" → IPhoneTips). None when nothing would be a tag on every network: no letter
     at all ("2026"), or longer than ``MAX_HASHTAG``.
     """
-    words = _TAG_WORD.findall(_APOSTROPHES.sub("", text.lstrip("#＃")))
+    words = _tag_word().findall(_APOSTROPHES.sub("", text.lstrip("#＃")))
     tag = "".join(word[:1].upper() + word[1:] for word in words)
     return tag if is_hashtag(tag) else None
 
@@ -85,5 +82,18 @@ def hashtag(text: str) -> str | None:
 def is_hashtag(tag: str) -> bool:
     """Whether ``tag`` (without its ``#``) is a hashtag on X, Mastodon and Bluesky alike."""
     return (
-        bool(_TAG_WORD.fullmatch(tag)) and any(c.isalpha() for c in tag) and len(tag) <= MAX_HASHTAG
+        bool(_tag_word().fullmatch(tag))
+        and any(c.isalpha() for c in tag)
+        and len(tag) <= MAX_HASHTAG
     )
+
+
+@functools.cache
+def _tag_word() -> Any:
+    """Characters a hashtag may hold on X, Mastodon and Bluesky alike: letters and marks of any
+    script, digits and the underscore; anything else splits words. ``regex`` knows Unicode's
+    categories, and is imported when a tag is made, not by every poll.
+    """
+    import regex
+
+    return regex.compile(r"[\p{L}\p{M}\p{N}_]+")
