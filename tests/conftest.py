@@ -17,8 +17,11 @@ from helpers.project import State
 from helpers.servers import FeedServer
 
 if TYPE_CHECKING:
+    from helpers.bluesky import AtprotoStandIn
+    from helpers.mastodon import MastodonStandIn
     from helpers.postgres import PostgresServer
     from helpers.smtp import SmtpStandIn
+    from helpers.x import XStandIn
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -45,6 +48,36 @@ def smtp(tmp_path: Path) -> Iterator[SmtpStandIn]:
 
     (tmp_path / "tls").mkdir()
     standin = SmtpStandIn(tmp_path / "tls")
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture
+def mastodon() -> Iterator[MastodonStandIn]:
+    """A Mastodon instance's API on 127.0.0.1 (a module may ask for other limits)."""
+    from helpers.mastodon import MastodonStandIn
+
+    standin = MastodonStandIn()
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture
+def pds() -> Iterator[AtprotoStandIn]:
+    """A Bluesky PDS on 127.0.0.1, checking records with atproto's models."""
+    from helpers.bluesky import AtprotoStandIn
+
+    standin = AtprotoStandIn()
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture
+def x() -> Iterator[XStandIn]:
+    """X's API v2 on 127.0.0.1, judging posts with twitter-text."""
+    from helpers.x import XStandIn
+
+    standin = XStandIn()
     yield standin
     standin.stop()
 

@@ -6,9 +6,7 @@ The PDS stand-in checks every record with atproto's own models (strict string fo
 from __future__ import annotations
 
 import io
-import random
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +24,8 @@ from helpers.project import (
     run_cli,
     write_config,
 )
-from helpers.sending import PNG, deliveries, setup
+from helpers.sending import PNG, deliveries, noise_png, setup
 from helpers.servers import FeedServer, reply
-
-
-@pytest.fixture
-def pds() -> Iterator[AtprotoStandIn]:
-    standin = AtprotoStandIn()
-    yield standin
-    standin.stop()
 
 
 def send(
@@ -91,15 +82,6 @@ def test_a_link_ending_in_a_parenthesis_keeps_it(
     item = {"title": "Which budget?", "guid": "w1", "link": link, "content": "<p>Several.</p>"}
     facets = covered(send(state, tmp_path, server, pds, item))
     assert (link, {"$type": "app.bsky.richtext.facet#link", "uri": link}) in facets
-
-
-def noise_png(side: int) -> bytes:
-    """A PNG of random pixels, which no compression makes small."""
-    rng = random.Random(7)
-    image = Image.frombytes("RGB", (side, side), rng.randbytes(side * side * 3))
-    out = io.BytesIO()
-    image.save(out, "PNG")
-    return out.getvalue()
 
 
 def pictured(server: FeedServer) -> dict[str, str]:

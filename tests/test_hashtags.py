@@ -5,7 +5,6 @@ to the Mastodon and Bluesky stand-ins, the Bluesky record validated by atproto's
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -126,20 +125,6 @@ def test_tags_go_last_first_when_even_the_title_would_not_fit_with_them() -> Non
     assert title in text
     (verdict,) = judge([text])
     assert verdict["hashtags"] == ["Budget"] and verdict["valid"]
-
-
-@pytest.fixture
-def mastodon() -> Iterator[MastodonStandIn]:
-    standin = MastodonStandIn(max_characters=500)
-    yield standin
-    standin.stop()
-
-
-@pytest.fixture
-def pds() -> Iterator[AtprotoStandIn]:
-    standin = AtprotoStandIn()
-    yield standin
-    standin.stop()
 
 
 ITEM = {

@@ -8,7 +8,6 @@ counts Mastodon posts with the instance's limit kept from the last real run.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,13 +20,6 @@ from helpers.servers import FeedServer
 LATER = "2026-11-27T03:00:10+00:00"  # before the first retry (15 to 30 s after a refusal)
 MUCH_LATER = "2026-11-27T03:10:00+00:00"
 NEXT_POLL = "2026-11-27T04:00:00+00:00"  # the feed is polled again (every 30m)
-
-
-@pytest.fixture
-def mastodon() -> Iterator[MastodonStandIn]:
-    standin = MastodonStandIn()
-    yield standin
-    standin.stop()
 
 
 def posts(standin: MastodonStandIn) -> int:

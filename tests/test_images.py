@@ -8,23 +8,20 @@ and a sender killed between the upload and the post.
 from __future__ import annotations
 
 import io
-import random
 import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from PIL import Image
 
 from helpers.bluesky import AtprotoStandIn, bluesky_output
 from helpers.mastodon import MastodonStandIn, mastodon_output
 from helpers.project import NOW, State, run_cli, wait_for
-from helpers.sending import PNG, deliveries, setup
+from helpers.sending import PNG, deliveries, noise_png, setup
 from helpers.servers import FeedServer
 from helpers.x import XStandIn
 
@@ -32,36 +29,6 @@ ENV = {
     "MASTODON_TOKEN": "mastodon-token",
     "BSKY_APP_PASSWORD": "app-pass",
 }
-
-
-@pytest.fixture
-def mastodon() -> Iterator[MastodonStandIn]:
-    standin = MastodonStandIn()
-    yield standin
-    standin.stop()
-
-
-@pytest.fixture
-def pds() -> Iterator[AtprotoStandIn]:
-    standin = AtprotoStandIn()
-    yield standin
-    standin.stop()
-
-
-@pytest.fixture
-def x() -> Iterator[XStandIn]:
-    standin = XStandIn()
-    yield standin
-    standin.stop()
-
-
-def noise_png(side: int) -> bytes:
-    """A PNG of random pixels, which no compression makes small."""
-    rng = random.Random(7)
-    image = Image.frombytes("RGB", (side, side), rng.randbytes(side * side * 3))
-    out = io.BytesIO()
-    image.save(out, "PNG")
-    return out.getvalue()
 
 
 def pictured(server: FeedServer, alt: str = "The finance minister at the podium") -> dict[str, str]:

@@ -54,3 +54,17 @@ def deliveries(state: State) -> list[tuple[Any, ...]]:
         "SELECT id, output, recipient, status, remote_id, last_error, idempotency_key,"
         " record_key, next_attempt_at FROM deliveries ORDER BY id"
     )
+
+
+def noise_png(side: int) -> bytes:
+    """A PNG of random pixels, which no compression makes small."""
+    import io
+    import random
+
+    from PIL import Image
+
+    rng = random.Random(7)
+    image = Image.frombytes("RGB", (side, side), rng.randbytes(side * side * 3))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
