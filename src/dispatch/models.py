@@ -129,6 +129,12 @@ class Message:
     media: Literal["card", "image", "none"] = "card"
     image: str | None = None
     image_alt: str = ""
+    # Threads: every part's text (this message is part ``part``), and the remote ids of the
+    # part this one replies to and of the first part.
+    thread: tuple[str, ...] = ()
+    part: int = 1
+    reply_to: str | None = None
+    thread_root: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         """The message as printed by ``--json`` and written by the file output."""
@@ -159,7 +165,11 @@ class Message:
             ],
             "cards": [asdict(card) for card in self.cards],
             **(
-                {"media": {"kind": self.media, "image": self.image, "alt": self.image_alt}}
+                {
+                    "media": {"kind": self.media, "image": self.image, "alt": self.image_alt},
+                    "thread": list(self.thread),  # every part, where the post is a thread
+                    "part": self.part,
+                }
                 if self.kind == "post"
                 else {}
             ),
@@ -341,6 +351,8 @@ class Delivery:
     sending_since: datetime | None = None
     next_attempt_at: datetime | None = None
     remote_id: str | None = None
+    parent_id: int | None = None  # a thread's later part: the part it replies to
+    part: int = 1  # its place in the thread
 
 
 @dataclass(frozen=True)

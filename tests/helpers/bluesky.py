@@ -171,6 +171,11 @@ class AtprotoStandIn(JsonServer):
             for feature in facet["features"]:
                 if feature["$type"].endswith("#mention") and not feature["did"].startswith("did:"):
                     return f"mention facet without a DID: {feature}"
+        replied = record.get("reply") or {}
+        for role, ref in [(role, replied[role]) for role in ("root", "parent") if role in replied]:
+            rkey = ref["uri"].rsplit("/", 1)[1]
+            if rkey not in self.records or ref["cid"] != f"bafyrei{rkey}":
+                return f"the reply's {role} is not a post here: {ref}"
         embed = record.get("embed") or {}
         pictures = [(embed.get("external") or {}).get("thumb")]
         pictures += [image["image"] for image in embed.get("images", [])]

@@ -84,6 +84,9 @@ class MastodonStandIn(JsonServer):
                 return reply(
                     422, {"error": "Cannot attach files that have not finished processing"}
                 )
+            reply_to = payload.get("in_reply_to_id")
+            if reply_to is not None and not any(st["id"] == reply_to for st in self.statuses):
+                return reply(404, {"error": "Record not found"})  # what Mastodon answers
             text = payload["status"]
             if len(re.sub(r"https?://\S+", "x" * 23, text)) > self.max_characters:
                 return reply(422, {"error": "Validation failed: Text character limit exceeded"})
@@ -96,6 +99,7 @@ class MastodonStandIn(JsonServer):
                 "spoiler_text": payload.get("spoiler_text", ""),
                 "text": text,
                 "media_attachments": [_shown(a) for a in attached if a],
+                "in_reply_to_id": reply_to,
             }
             self.statuses.append(status)
             if key:

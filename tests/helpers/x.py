@@ -82,7 +82,18 @@ class XStandIn(JsonServer):
                         "status": 403,
                     },
                 )
-            tweet = {"id": str(next(self.ids)), "text": text, "media_ids": media_ids}
+            reply_to = (call.json().get("reply") or {}).get("in_reply_to_tweet_id")
+            if reply_to is not None and not any(t["id"] == str(reply_to) for t in self.tweets):
+                return reply(
+                    400,
+                    {"title": "Invalid Request", "detail": "the post replied to does not exist"},
+                )
+            tweet = {
+                "id": str(next(self.ids)),
+                "text": text,
+                "media_ids": media_ids,
+                "reply_to": reply_to,
+            }
             self.tweets.append(tweet)
             return reply(
                 201,

@@ -313,6 +313,10 @@ def _print_message(console: Console, delivery: DeliveryResult, recipients: list[
         body.append("Subject: ", style="bold").append(message.subject + "\n")
     if message.kind == "post":
         body.append(message.text.rstrip() + "\n\n")
+        if message.thread and message.part == 1:
+            body.append(f"Continued in {len(message.thread) - 1} replies:\n", style="bold")
+            for later in message.thread[1:]:
+                body.append(later.rstrip() + "\n\n")
     body.append(_length_line(message) + "\n", style="dim")
     body.append("Articles:\n", style="bold")
     for article in message.articles:

@@ -259,6 +259,7 @@ def _timezone(value: str) -> str:
 
 
 Window = tuple[time, time]
+MAX_THREAD = 9  # parts of a thread at most: numbered with one digit (1/9)
 
 
 def parse_window(text: str) -> Window:
@@ -390,6 +391,8 @@ class PostConfig(RuleConfig):
     max_hashtags: int = Field(default=3, ge=0)
     media: Literal["card", "image", "none"] = "card"
     priority: bool = False  # its posts skip the outputs' windows and gaps: breaking news
+    # A summary too long for one post continues in replies, up to this many parts in all.
+    thread: int = Field(default=1, ge=1, le=MAX_THREAD)
 
     @field_validator("hashtags")
     @classmethod

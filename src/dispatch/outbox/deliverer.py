@@ -54,7 +54,7 @@ from dispatch.plan.outbox import (
 from dispatch.plan.windows import planned_times
 from dispatch.render.archive import Issue, issue_path
 from dispatch.render.fit import count, unit
-from dispatch.render.messages import newest_first, render_digest, render_post
+from dispatch.render.messages import newest_first, render_digest, render_thread
 from dispatch.render.renderer import Renderer
 from dispatch.store.core import Store
 
@@ -265,27 +265,57 @@ class Deliverer:
             for output in self.outputs.values():
                 output.close()
             self.store.release()  # what this run claimed but did not start, others may take
-        return [landed.get(id(result), result) for result in results]
+        final = [landed.get(id(result), result) for result in results]
+        for result in final:
+            if result.status == "failed" and result.kind == "post":
+                self._stop_thread(result.delivery_id, now)
+        return final
+
+    def _stop_thread(self, delivery_id: int, now: datetime) -> None:
+        """A thread's part failed for good: the parts after it fail too, never to reply to a
+        part that is not there.
+        """
+        failed = self.store.delivery(delivery_id)
+        if failed is None:
+            return
+        for later in self.store.thread(failed)[1:]:
+            if later.status == "pending":
+                reason = f"part {failed.part} of its thread failed; the thread stops there"
+                self.store.mark(later.id, "failed", now, error=reason)
 
     def _claimed(self, now: datetime) -> Iterator[Delivery]:
         """Due pending deliveries, oldest first, claimed a few at a time (under a lease, so
         workers sharing a store never take the same one) until none is left or stop is asked.
         """
         after = 0
+        seen: set[int] = set()
+        limit = CLAIM_BATCH if self.store.shared else CLAIM_BATCH_ALONE
         while not self.stop.is_set():
             batch = self.store.claim_deliveries(
-                now,
-                datetime.now(UTC) + self.config.daemon.lease,
-                after=after,
-                limit=CLAIM_BATCH if self.store.shared else CLAIM_BATCH_ALONE,
+                now, datetime.now(UTC) + self.config.daemon.lease, after=after, limit=limit
             )
             if not batch:
-                return
+                break
             for delivery in batch:
                 if self.stop.is_set():
                     return
+                seen.add(delivery.id)
                 yield delivery
             after = batch[-1].id
+        # Threads: a part whose part before went out in this run, behind the cursor by now.
+        while not self.stop.is_set():
+            fresh = [
+                delivery
+                for delivery in self.store.claim_deliveries(
+                    now, datetime.now(UTC) + self.config.daemon.lease, limit=limit, parts=True
+                )
+                if delivery.id not in seen
+            ]
+            if not fresh:
+                return
+            for delivery in fresh:
+                seen.add(delivery.id)
+                yield delivery
 
     def _readiness(
         self, output: Output, state: OutputState | None, now: datetime, *, dry_run: bool
@@ -408,11 +438,16 @@ class Deliverer:
             return replace(base, error=e.describe(), hint=e.hint)
         if delivery.kind == "digest" and not dry_run:
             self._archive(delivery)  # before the email that links to it
+        if message.thread and delivery.part == 1 and not dry_run:
+            # The thread's later parts, as deliveries of their own: each goes once the part
+            # before it is sent, so none replies to a part that failed.
+            self.store.add_parts(delivery, len(message.thread), now)
         files: tuple[str, ...] = ()
         if out_dir is not None:
             files = tuple(str(path) for path in write_message(message, out_dir))
         shown = replace(base, message=message, files=files)
-        if delivery.kind == "post" and output.settings.queues and not self._priority(delivery):
+        queued = delivery.kind == "post" and delivery.part == 1 and output.settings.queues
+        if queued and not self._priority(delivery):  # a thread's later parts follow at once
             planned = self._planned(delivery, output, now)
             shown = replace(shown, planned=planned)
             if planned > now and not dry_run:
@@ -529,6 +564,17 @@ class Deliverer:
         self.store.mark(delivery.id, "ambiguous", now, error=reason)
         return replace(shown, status="ambiguous", error=reason, hint=_RESOLVE_HINT)
 
+    def _replies_to(self, delivery: Delivery) -> tuple[str | None, str | None]:
+        """A thread's later part: the remote ids of the part it replies to and of the first."""
+        if delivery.parent_id is None:
+            return None, None
+        chain = []
+        parent = self.store.delivery(delivery.parent_id)
+        while parent is not None:
+            chain.append(parent)
+            parent = self.store.delivery(parent.parent_id) if parent.parent_id else None
+        return chain[0].remote_id, chain[-1].remote_id
+
     def _archive(self, delivery: Delivery) -> None:
         """Put the delivery's digest issue in its web archive, once: the page as the email
         shows it, without unsubscribe link, UTM tags or "view in browser". A failure is noted
@@ -598,11 +644,22 @@ class Deliverer:
             assert delivery.article_id is not None
             articles = self.store.articles([delivery.article_id])
             post = self._post_rule(delivery)
-            text = render_post(self.renderer, post, output, articles[0])
+            parts = render_thread(self.renderer, post, output, articles[0])
+            text = parts[min(delivery.part, len(parts)) - 1]
             message = _message(delivery, output, None, text, None, articles)
             image = picture_source(articles[0]) if post.media == "image" else None
             alt = alt_text(articles[0], image) if image else ""
-            return replace(message, media=post.media, image=image, image_alt=alt)
+            reply_to, root = self._replies_to(delivery)
+            return replace(
+                message,
+                media=post.media if delivery.part == 1 else "none",  # the card: the first part
+                image=image,
+                image_alt=alt,
+                thread=tuple(parts) if len(parts) > 1 else (),
+                part=delivery.part,
+                reply_to=reply_to,
+                thread_root=root,
+            )
         assert delivery.digest_id is not None
         cached = (delivery.digest_id, delivery.output)
         if cached not in self._digests:
@@ -654,7 +711,7 @@ def plan_queue(store: Store, config: Config, output: Output, now: datetime) -> d
     waiting = [
         d
         for d in store.deliveries("pending")
-        if d.output == output.name and d.kind == "post" and d.rule not in priority
+        if d.output == output.name and d.kind == "post" and d.rule not in priority and d.part == 1
     ]
     # By when the article was published (as found, for one without a date), then as queued.
     articles = store.articles([d.article_id for d in waiting if d.article_id])

@@ -89,6 +89,11 @@ class BlueskyOutput(BaseOutput):
         embed = self._embed(client, message)
         if embed is not None:
             record["embed"] = embed
+        if message.reply_to and message.thread_root:  # a thread's later part
+            record["reply"] = {
+                "root": self._reference(client, message.thread_root),
+                "parent": self._reference(client, message.reply_to),
+            }
         data = {"repo": self._did, "collection": POST, "rkey": message.record_key, "record": record}
         try:
             response = client.com.atproto.repo.create_record(data)
@@ -120,6 +125,21 @@ class BlueskyOutput(BaseOutput):
                     continue
             facets.append(facet.record(did))
         return facets
+
+    def _reference(self, client: Any, uri: str) -> dict[str, str]:
+        """A strong reference to one of our posts (its URI and CID), as a reply names it."""
+        from atproto_client import exceptions
+
+        rkey = uri.rsplit("/", 1)[1]
+        try:
+            found = client.com.atproto.repo.get_record(
+                {"repo": self._did, "collection": POST, "rkey": rkey}
+            )
+        except exceptions.AtProtocolError as e:
+            raise TransientError(
+                self.name, f"cannot read the post replied to: {_said(e)}"
+            ) from None
+        return {"uri": str(found.uri), "cid": str(found.cid)}
 
     def _rate_limited(self, error: Any) -> RateLimited:
         reset = getattr(error, "reset_at", None)

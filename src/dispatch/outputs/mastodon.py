@@ -146,6 +146,8 @@ class MastodonOutput(BaseOutput):
             status["language"] = self.mastodon.language
         if self.mastodon.spoiler_text:
             status["spoiler_text"] = self.mastodon.spoiler_text
+        if message.reply_to:  # a thread's later part
+            status["in_reply_to_id"] = message.reply_to
         if message.media == "image" and message.articles:
             try:
                 picture = article_picture(

@@ -83,7 +83,12 @@ class XOutput(BaseOutput):
             except NoPicture as e:
                 self.note(f"{e}; the post goes out as text")
         try:
-            response = client.create_tweet(text=message.text, media_ids=media_ids, user_auth=True)
+            response = client.create_tweet(
+                text=message.text,
+                media_ids=media_ids,
+                in_reply_to_tweet_id=message.reply_to,  # a thread's later part
+                user_auth=True,
+            )
         except tweepy.TooManyRequests as e:
             reset = e.response.headers.get("x-rate-limit-reset")
             wait = float(reset) - datetime.now(UTC).timestamp() if reset else None

@@ -21,6 +21,7 @@ from typing import Any
 
 import regex
 
+from dispatch.config.schema import MAX_THREAD
 from dispatch.models import Capabilities
 from dispatch.render.richtext import is_domain
 from dispatch.text import ellipsised, truncate_words
@@ -179,3 +180,81 @@ def fit_post(
     if url and fits(url):
         return url
     raise PostTooLong(f"the link alone is {count(url or '', capabilities)} long, over {limit}")
+
+
+def thread_parts(
+    render: Callable[[str, str, Sequence[str]], str],
+    *,
+    title: str,
+    summary: str,
+    url: str | None,
+    capabilities: Capabilities,
+    tags: Sequence[str] = (),
+    most: int,
+) -> list[str]:
+    """A post whose summary does not fit, as a thread of up to ``most`` parts: the first is
+    the post (title, the summary's opening, hashtags, link) ending ``(1/N)``; each next part
+    carries on the summary, ``(k/N)``; the last is cut with ``…`` when even ``most`` parts
+    cannot hold it all. One part when it fits, or ``most`` is 1.
+
+    Raises:
+        PostTooLong: the link alone is over the limit.
+    """
+    whole = fit_post(
+        render, title=title, summary=summary, url=url, capabilities=capabilities, tags=tags
+    )
+    limit = capabilities.limit
+    words = summary.split()
+    if most <= 1 or limit is None or " ".join(words) in whole or not words:
+        return [whole]
+
+    def fits(text: str) -> bool:
+        return count(text, capabilities) <= limit
+
+    def most_words(start: int, make: Callable[[list[str]], str]) -> int:
+        """How many words from ``start`` fit when made into a part by ``make``."""
+        low, high = 0, len(words) - start
+        while low < high:
+            middle = (low + high + 1) // 2
+            if fits(make(words[start : start + middle])):
+                low = middle
+            else:
+                high = middle - 1
+        return low
+
+    def first(chunk: list[str], total: int = MAX_THREAD) -> str:
+        opening = f"{ellipsised(chunk)} (1/{total})" if chunk else f"(1/{total})"
+        text = render(title, opening, tags).strip()
+        return text if not url or url in text else f"{text}\n\n{url}".strip()
+
+    taken = most_words(0, first)
+    if taken == 0:
+        return [whole]
+    chunks = [words[:taken]]
+    while sum(map(len, chunks)) < len(words) and len(chunks) < most:
+        start = sum(map(len, chunks))
+        size = most_words(start, functools.partial(_later, number=len(chunks) + 1))
+        if size == 0:
+            break
+        chunks.append(words[start : start + size])
+    total = len(chunks)
+    done = sum(map(len, chunks)) == len(words)
+    parts = [first(chunks[0], total)]
+    for number, chunk in enumerate(chunks[1:], start=2):
+        parts.append(_part(chunk, number, total, cut=number == total and not done))
+    return parts
+
+
+def _later(words: list[str], *, number: int) -> str:
+    """A later part as long as it can be: with ``…`` and the widest numbering."""
+    return _part(words, number, MAX_THREAD, cut=True)
+
+
+def _part(words: list[str], number: int, total: int, *, cut: bool) -> str:
+    """A later part of a thread: its words (``…`` where the summary goes on past the thread,
+    and where the next part takes over), then ``(k/N)``.
+    """
+    text = " ".join(words)
+    if number < total or cut:
+        text = ellipsised(words)
+    return f"{text} ({number}/{total})"

@@ -71,11 +71,24 @@ def render_post(renderer: Renderer, rule: PostConfig, output: Destination, artic
     Raises:
         TemplateError: the template failed, or the post cannot fit.
     """
-    return renderer.post(
+    return render_thread(renderer, rule, output, article)[0]
+
+
+def render_thread(
+    renderer: Renderer, rule: PostConfig, output: Destination, article: Article
+) -> list[str]:
+    """A post rule's post for one output as its thread: one part, unless the rule allows
+    ``thread`` parts and the summary needs them.
+
+    Raises:
+        TemplateError: the template failed, or the post cannot fit.
+    """
+    return renderer.thread(
         article,
         capabilities=output.capabilities,
         links=link_tags(output, "post", rule.name),
         hashtags=hashtags(rule, article),
+        most=rule.thread,
     )
 
 

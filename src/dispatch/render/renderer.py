@@ -24,7 +24,7 @@ from jinja2 import pass_context
 
 from dispatch.errors import TemplateError
 from dispatch.models import Article, Capabilities, VideoCard
-from dispatch.render.fit import PostTooLong, fit_post
+from dispatch.render.fit import PostTooLong, thread_parts
 from dispatch.render.sandbox import (
     MAX_SECONDS,
     GuardedSandbox,
@@ -260,6 +260,33 @@ class Renderer:
         Raises:
             TemplateError: the template failed, or the post cannot fit.
         """
+        return self.thread(
+            article,
+            capabilities=capabilities,
+            timezone=timezone,
+            locale=locale,
+            links=links,
+            hashtags=hashtags,
+            most=1,
+        )[0]
+
+    def thread(
+        self,
+        article: Article,
+        *,
+        capabilities: Capabilities,
+        timezone: str = "UTC",
+        locale: str = "en",
+        links: LinkTags | None = None,
+        hashtags: Sequence[str] = (),
+        most: int,
+    ) -> list[str]:
+        """A post as a thread of up to ``most`` parts, where its summary does not fit one
+        (``dispatch.render.fit.thread_parts``); one part, as ``post`` renders it, otherwise.
+
+        Raises:
+            TemplateError: the template failed, or the post cannot fit.
+        """
         name = f"social/{capabilities.template}.txt.j2"
         try:
             self.env.get_template(name)
@@ -283,13 +310,14 @@ class Renderer:
 
         try:
             with deadline():
-                return fit_post(
+                return thread_parts(
                     render,
                     title=article.title,
                     summary=article.summary,
                     url=url,
                     capabilities=capabilities,
                     tags=tuple(hashtags),
+                    most=most,
                 )
         except PostTooLong as e:
             raise TemplateError(name, f"the post cannot fit: {e}") from None

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from dispatch.identity import record_key
+from dispatch.identity import idempotency_key, record_key
 from dispatch.models import (
     Delivery,
     Kind,
@@ -120,17 +120,68 @@ class DeliveryTables(Tables):
         )
 
     def claim_deliveries(
-        self, now: datetime, until: datetime, *, after: int = 0, limit: int = 20
+        self,
+        now: datetime,
+        until: datetime,
+        *,
+        after: int = 0,
+        limit: int = 20,
+        parts: bool = False,
     ) -> list[Delivery]:
-        """Lease the next ``limit`` due pending deliveries (ids above ``after``), oldest first,
-        skipping those another worker holds.
+        """Lease the next ``limit`` due pending deliveries (ids above ``after``; with
+        ``parts``, threads' later parts only), oldest first, skipping those another worker
+        holds.
         """
         return self._lease(
-            "status = 'pending' AND id > ? AND (next_attempt_at IS NULL OR next_attempt_at <= ?)",
+            "status = 'pending' AND id > ? AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
+            # A thread's part goes once the part it replies to is sent, never before.
+            + (" AND parent_id IS NOT NULL" if parts else "")
+            + " AND (parent_id IS NULL OR parent_id IN"
+            " (SELECT p.id FROM deliveries p WHERE p.status = 'sent'))",
             (after, iso_text(now)),
             until,
             limit,
         )
+
+    def add_parts(self, root: Delivery, parts: int, now: datetime) -> list[Delivery]:
+        """A thread's parts after ``root`` (2 to ``parts``), each replying to the one before;
+        those there already are kept, so making them twice makes nothing new.
+        """
+        with self._transaction():
+            parent = root.id
+            for part in range(2, parts + 1):
+                key = idempotency_key(root.idempotency_key, "part", str(part))
+                self._insert_delivery(
+                    "post",
+                    root.rule,
+                    root.output,
+                    key,
+                    now,
+                    article_id=root.article_id,
+                    recipient=root.recipient,
+                )
+                row = self._db.execute(
+                    "SELECT id FROM deliveries WHERE idempotency_key = ?", (key,)
+                ).fetchone()
+                self._db.execute(
+                    "UPDATE deliveries SET parent_id = ?, part = ? WHERE id = ?",
+                    (parent, part, row["id"]),
+                )
+                parent = row["id"]
+        return self.thread(root)
+
+    def thread(self, root: Delivery) -> list[Delivery]:
+        """A thread's deliveries from ``root``, in order: the parts that reply to it, each in
+        turn.
+        """
+        found = [root]
+        while True:
+            row = self._db.execute(
+                "SELECT * FROM deliveries WHERE parent_id = ?", (found[-1].id,)
+            ).fetchone()
+            if row is None:
+                return found
+            found.append(_delivery(row))
 
     def claim_interrupted(self, until: datetime) -> list[Delivery]:
         """Lease the deliveries left ``sending`` by a worker that stopped mid-send."""
@@ -197,4 +248,6 @@ def _delivery(row: Mapping[str, Any]) -> Delivery:
         sending_since=parse_time(row["sending_since"]),
         next_attempt_at=parse_time(row["next_attempt_at"]),
         remote_id=row["remote_id"],
+        parent_id=row["parent_id"],
+        part=row["part"],
     )

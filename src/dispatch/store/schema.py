@@ -183,6 +183,12 @@ MIGRATIONS: tuple[str, ...] = (
         body BLOB NOT NULL
     );
     """,
+    # 12: threads. A post's later parts are deliveries of their own, each replying to the
+    # part before (its parent), sent only once that part is.
+    """
+    ALTER TABLE deliveries ADD COLUMN parent_id INTEGER REFERENCES deliveries (id);
+    ALTER TABLE deliveries ADD COLUMN part INTEGER NOT NULL DEFAULT 1;
+    """,
 )
 
 
