@@ -51,7 +51,7 @@ from dispatch.plan.outbox import (
     next_attempt,
     recovery,
 )
-from dispatch.plan.windows import planned_times
+from dispatch.plan.windows import opens_at, planned_times
 from dispatch.render.archive import Issue, issue_path
 from dispatch.render.fit import count, unit
 from dispatch.render.messages import newest_first, render_digest, render_thread
@@ -623,8 +623,14 @@ class Deliverer:
         if output.name not in self._plans:
             self._plans[output.name] = plan_queue(self.store, self.config, output, now)
         plan = self._plans[output.name]
-        if delivery.id not in plan:  # made after the plan (a digest's, a retry's)
-            plan[delivery.id] = max([now, *plan.values()])
+        if delivery.id not in plan:  # made after the plan was: the end of the queue
+            gap = output.settings.min_gap or timedelta(0)
+            last = max(plan.values(), default=None)
+            plan[delivery.id] = opens_at(
+                now if last is None else max(now, last + gap),
+                output.settings.posting_windows,
+                output.settings.timezone,
+            )
         return plan[delivery.id]
 
     def _post_rule(self, delivery: Delivery) -> PostConfig:
