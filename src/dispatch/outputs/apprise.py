@@ -3,8 +3,9 @@ Slack, Matrix, ntfy, Gotify, Mattermost, email and more, each by a URL (``tgram:
 ``discord://``, ``slack://``, ``matrix://``, ``ntfy://`` ...).
 
 - **One delivery per URL**, so a service that fails is retried alone. The delivery names its
-  URL as Apprise prints it with privacy on, without its options (``tgram://1...9/``): no
-  token is stored or shown.
+  URL by its place and as Apprise prints it with privacy on, without its options
+  (``#1 tgram://1...9/``): no token is stored or shown, and a post found while a URL's
+  variable was unset goes to that URL once it is set.
 - **Limits**: a post is fitted to the smallest body limit Apprise declares among the output's
   URLs (Discord 2,000, Telegram 4,096, ntfy 7,800 ...); give services their own outputs to fit
   each to its own.
@@ -44,7 +45,7 @@ class AppriseOutput(BaseOutput):
     settings_model: ClassVar[type[OutputSettings]] = AppriseSettings
     kinds: ClassVar[frozenset[Kind]] = frozenset({"post"})
 
-    _plugins: dict[str, Any] | None = None  # private URL -> Apprise's plugin
+    _plugins: list[Any] | None = None  # Apprise's plugin for each URL, or None
 
     @property
     def apprise(self) -> AppriseSettings:
@@ -53,7 +54,7 @@ class AppriseOutput(BaseOutput):
 
     @property
     def capabilities(self) -> Capabilities:
-        limits = [int(plugin.body_maxlen) for plugin in self._services().values()]
+        limits = [int(plugin.body_maxlen) for plugin in self._services() if plugin is not None]
         return Capabilities(
             limit=min(limits) if limits else DEFAULT_LIMIT,
             limit_source="the smallest body limit Apprise declares for the output's URLs"
@@ -75,14 +76,28 @@ class AppriseOutput(BaseOutput):
         return None
 
     def recipients(self) -> list[str | None]:
-        return list(self._services()) or [None]
+        """One per URL: ``#1 ntfy://editor:****@host/topic``. The number finds the URL again;
+        the rest is Apprise's masked form, or the variables of a URL not set yet.
+        """
+        names: list[str | None] = []
+        for number, (url, plugin) in enumerate(
+            zip(self.apprise.urls, self._services(), strict=True)
+        ):
+            shown = (
+                plugin.url(privacy=True).split("?")[0] if plugin else f"${{{', '.join(url.env)}}}"
+            )
+            names.append(f"#{number + 1} {shown}")
+        return names
 
     def send(self, message: Message) -> str:
-        plugin = self._services().get(message.recipient or "")
+        match = re.match(r"#(\d+) ", message.recipient or "")
+        number = int(match.group(1)) if match else 0
+        plugins = self._services()
+        plugin = plugins[number - 1] if 0 < number <= len(plugins) else None
         if plugin is None:
             raise Rejected(
                 self.name,
-                f"{message.recipient} is no longer one of this output's URLs",
+                f"{message.recipient} is not one of this output's URLs (now)",
                 hint="put it back in feeds.yaml, or resolve the delivery",
             )
         import apprise
@@ -95,16 +110,11 @@ class AppriseOutput(BaseOutput):
             raise TransientError(self.name, f"{message.recipient}: {reason or 'it failed'}")
         return str(message.recipient)
 
-    def _services(self) -> dict[str, Any]:
-        """Apprise's plugin for each URL, by the URL as Apprise prints it privately."""
+    def _services(self) -> list[Any]:
+        """Apprise's plugin for each URL, in order; None for one not set or not known."""
         if self._plugins is None:
-            plugins = {}
-            if importlib.util.find_spec("apprise") is not None:
-                for url in self.apprise.urls:
-                    plugin = _plugin(url)
-                    if plugin is not None:  # its options left out, for a name people read
-                        plugins[plugin.url(privacy=True).split("?")[0]] = plugin
-            self._plugins = plugins
+            known = importlib.util.find_spec("apprise") is not None
+            self._plugins = [_plugin(url) if known else None for url in self.apprise.urls]
         return self._plugins
 
 
