@@ -150,10 +150,7 @@ def fit_post(
     limit = capabilities.limit
 
     def attempt(t: str, s: str, kept: int = len(tags)) -> str:
-        text = render(t, s, tags[:kept]).strip()
-        if url and url not in text:
-            text = f"{text}\n\n{url}".strip()
-        return text
+        return _with_link(render(t, s, tags[:kept]), url)
 
     def fits(text: str) -> bool:
         return limit is None or count(text, capabilities) <= limit
@@ -165,13 +162,11 @@ def fit_post(
     for kept in range(len(tags), -1, -1):
         if not fits(attempt(title, "", kept)):
             continue
-        low, high = 0, len(words)
-        while low < high:
-            middle = (low + high + 1) // 2
-            if fits(attempt(title, ellipsised(words[:middle]), kept)):
-                low = middle
-            else:
-                high = middle - 1
+
+        def opening_fits(chunk: list[str], kept: int = kept) -> bool:
+            return fits(attempt(title, ellipsised(chunk), kept))
+
+        low = _most_words(words, opening_fits)
         return attempt(title, ellipsised(words[:low]) if low else "", kept)
     assert limit is not None
     short_title = truncate_words(title, limit, lambda t: count(attempt(t, "", 0), capabilities))
@@ -211,32 +206,26 @@ def thread_parts(
     def fits(text: str) -> bool:
         return count(text, capabilities) <= limit
 
-    def most_words(start: int, make: Callable[[list[str]], str]) -> int:
-        """How many words from ``start`` fit when made into a part by ``make``."""
-        low, high = 0, len(words) - start
-        while low < high:
-            middle = (low + high + 1) // 2
-            if fits(make(words[start : start + middle])):
-                low = middle
-            else:
-                high = middle - 1
-        return low
-
     def first(chunk: list[str], total: int = MAX_THREAD) -> str:
         opening = f"{ellipsised(chunk)} (1/{total})" if chunk else f"(1/{total})"
-        text = render(title, opening, tags).strip()
-        return text if not url or url in text else f"{text}\n\n{url}".strip()
+        return _with_link(render(title, opening, tags), url)
 
-    taken = most_words(0, first)
+    taken = _most_words(words, lambda w: fits(first(w)))
     if taken == 0:
         return [whole]
     chunks = [words[:taken]]
     while sum(map(len, chunks)) < len(words) and len(chunks) < most:
-        start = sum(map(len, chunks))
-        size = most_words(start, functools.partial(_later, number=len(chunks) + 1))
+        rest = words[sum(map(len, chunks)) :]
+        number = len(chunks) + 1
+
+        def later_fits(chunk: list[str], number: int = number) -> bool:
+            # As long as a part can be: with ``…`` and the widest numbering.
+            return fits(_part(chunk, number, MAX_THREAD, cut=True))
+
+        size = _most_words(rest, later_fits)
         if size == 0:
             break
-        chunks.append(words[start : start + size])
+        chunks.append(rest[:size])
     total = len(chunks)
     done = sum(map(len, chunks)) == len(words)
     parts = [first(chunks[0], total)]
@@ -245,9 +234,26 @@ def thread_parts(
     return parts
 
 
-def _later(words: list[str], *, number: int) -> str:
-    """A later part as long as it can be: with ``…`` and the widest numbering."""
-    return _part(words, number, MAX_THREAD, cut=True)
+def _most_words(words: list[str], fits: Callable[[list[str]], bool]) -> int:
+    """The most of ``words``, from the first, that ``fits`` takes (0 when not even one);
+    ``fits`` must take every shorter run where it takes a longer one.
+    """
+    low, high = 0, len(words)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if fits(words[:middle]):
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _with_link(text: str, url: str | None) -> str:
+    """A rendered post, stripped, with the article link added at the end if the template
+    left it out.
+    """
+    text = text.strip()
+    return f"{text}\n\n{url}".strip() if url and url not in text else text
 
 
 def _part(words: list[str], number: int, total: int, *, cut: bool) -> str:
