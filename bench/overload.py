@@ -17,44 +17,16 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import yaml
 
+from servers import WebhookSink, free_port
+
 FEEDS = 50
-
-
-class SlowReceiver:
-    """A webhook endpoint that answers each post after ``delay`` seconds, keeping its id."""
-
-    def __init__(self, delay: float) -> None:
-        self.ids: list[str] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                time.sleep(delay)
-                receiver.ids.append(self.headers.get("webhook-id", ""))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
 
 
 def feed(number: int, items: int) -> str:
@@ -86,21 +58,16 @@ def healthz(port: int) -> float:
     return time.perf_counter() - start
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--posts", type=int, default=50_000)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--delay", type=float, default=1.0)
     arguments = parser.parse_args()
-    receiver = SlowReceiver(arguments.delay)
+    received: list[str] = []  # each post's webhook-id, as it was taken
+    receiver = WebhookSink(
+        lambda headers, _: received.append(headers.get("webhook-id", "")), arguments.delay
+    )
     port = free_port()
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
@@ -151,7 +118,7 @@ def main() -> None:
         tracebacks = (root / "daemon.log").read_text().count("Traceback")
     answers = [s[0] for s in samples]
     rss = [s[1] for s in samples]
-    ids = Counter(receiver.ids)
+    ids = Counter(received)
     print(
         f"/healthz over {len(samples)} s: max {max(answers) * 1000:.0f} ms, "
         f"median {sorted(answers)[len(answers) // 2] * 1000:.1f} ms"

@@ -12,7 +12,10 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 NGINX_CONF = """
 {user}
@@ -131,6 +134,32 @@ class SmtpSink:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=10)
+
+
+class WebhookSink:
+    """An HTTP endpoint on 127.0.0.1 that takes each POST after ``delay`` seconds, hands its
+    headers (lower-case names) and body to ``take``, and answers 204.
+    """
+
+    def __init__(self, take: Callable[[dict[str, str], bytes], None], delay: float = 0.0) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                time.sleep(delay)
+                take({k.lower(): v for k, v in self.headers.items()}, body)
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
 
 
 def _wait_for(port: int) -> None:

@@ -25,14 +25,12 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from overload import healthz, proc
-from servers import Nginx, free_port
+from servers import Nginx, WebhookSink, free_port
 
 ITEMS = 10  # articles a feed carries, newest first
 LINK = re.compile(r"https://s(\d+)\.example/(\d+)")
@@ -46,31 +44,17 @@ class Receiver:
         self.first: dict[str, float] = {}  # when each link was first posted
         self.ids: Counter[str] = Counter()
         self.lock = threading.Lock()
-        receiver = self
+        self.sink = WebhookSink(self.take)
+        self.url = self.sink.url
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                data = json.loads(body)["data"]
-                links = {m.group(0) for m in LINK.finditer(json.dumps(data))}
-                with receiver.lock:
-                    receiver.ids[self.headers.get("webhook-id", "")] += 1
-                    receiver.links.update(links)
-                    for link in links:
-                        receiver.first.setdefault(link, time.monotonic())
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
+    def take(self, headers: dict[str, str], body: bytes) -> None:
+        data = json.loads(body)["data"]
+        links = {m.group(0) for m in LINK.finditer(json.dumps(data))}
+        with self.lock:
+            self.ids[headers.get("webhook-id", "")] += 1
+            self.links.update(links)
+            for link in links:
+                self.first.setdefault(link, time.monotonic())
 
 
 class Publisher:
