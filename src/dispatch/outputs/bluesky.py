@@ -216,7 +216,7 @@ class BlueskyOutput(BaseOutput):
     def _embed(self, client: Any, message: Message) -> dict[str, Any] | None:
         """What the post shows besides its text, as the rule asks: the article's card, its
         picture (``app.bsky.embed.images``, with alt text), or nothing. A picture that cannot
-        be had leaves the card, without one, and a note in the log.
+        be had leaves the card, without one, and a note in the run's report.
         """
         article = message.articles[0] if message.articles else None
         if article is None or message.media == "none":

@@ -7,7 +7,7 @@ With ``media: image``, the article's picture goes first to ``POST /2/media/uploa
 text to ``POST /2/media/metadata``, signed by tweepy's OAuth 1.0a handler on tweepy's session.
 tweepy's own ``API.media_upload`` speaks v1.1's upload.twitter.com, which X retired in 2025.
 Nothing is posted until the upload is done, so a failed upload is safe to retry; a picture X
-will not take leaves a text post and a note in the log.
+will not take leaves a text post and a note in the run's report.
 """
 
 from __future__ import annotations
@@ -90,9 +90,7 @@ class XOutput(BaseOutput):
                 user_auth=True,
             )
         except tweepy.TooManyRequests as e:
-            reset = e.response.headers.get("x-rate-limit-reset")
-            wait = float(reset) - datetime.now(UTC).timestamp() if reset else None
-            raise RateLimited(self.name, "X says: too many requests", retry_after=wait) from None
+            raise self._rate_limited(e.response.headers) from None
         except tweepy.Unauthorized as e:
             raise AuthError(
                 self.name,
@@ -166,12 +164,16 @@ class XOutput(BaseOutput):
         if answer.status_code == 401:
             raise AuthError(self.name, f"X refused the credentials: {said}")
         if answer.status_code == 429:
-            reset = answer.headers.get("x-rate-limit-reset")
-            wait = float(reset) - datetime.now(UTC).timestamp() if reset else None
-            raise RateLimited(self.name, "X says: too many requests", retry_after=wait)
+            raise self._rate_limited(answer.headers)
         if answer.status_code >= 500:
             raise TransientError(self.name, f"X failed to take the picture: {said}")
         raise NoPicture(f"X refused the picture (HTTP {answer.status_code}): {said}")
+
+    def _rate_limited(self, headers: Any) -> RateLimited:
+        """X's 429, waiting until its ``x-rate-limit-reset`` (epoch seconds) where it says."""
+        reset = headers.get("x-rate-limit-reset")
+        wait = float(reset) - datetime.now(UTC).timestamp() if reset else None
+        return RateLimited(self.name, "X says: too many requests", retry_after=wait)
 
     def _auth(self) -> Any:
         import tweepy
