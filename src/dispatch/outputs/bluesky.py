@@ -18,7 +18,7 @@ from dispatch.config.secrets import Secret
 from dispatch.errors import AuthError, RateLimited, Rejected, TransientError
 from dispatch.models import Article, Kind, Message
 from dispatch.outputs.base import BaseOutput, Capabilities
-from dispatch.outputs.pictures import NoPicture, Picture, article_picture, picture_source
+from dispatch.outputs.pictures import NoPicture, Picture, article_picture
 from dispatch.render.richtext import detect_facets
 from dispatch.urls import ascii_url
 
@@ -248,9 +248,11 @@ class BlueskyOutput(BaseOutput):
             "title": article.title,
             "description": article.summary,
         }
-        if with_picture and picture_source(article):
+        # The card shows the video it plays, where the article carries one.
+        thumbnail = article.cards[0].thumbnail if article.cards else article.image
+        if with_picture and thumbnail:
             try:
-                picture = article_picture(self, article, max_bytes=MAX_THUMBNAIL)
+                picture = article_picture(self, article, max_bytes=MAX_THUMBNAIL, source=thumbnail)
             except NoPicture:
                 picture = None  # a card without a picture, rather than no post
             blob = self._upload(client, picture) if picture else None

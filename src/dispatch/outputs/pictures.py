@@ -65,14 +65,20 @@ def alt_text(article: Article, url: str) -> str:
 
 
 def article_picture(
-    output: BaseOutput, article: Article, *, max_bytes: int, max_pixels: int | None = None
+    output: BaseOutput,
+    article: Article,
+    *,
+    max_bytes: int,
+    max_pixels: int | None = None,
+    source: str | None = None,
 ) -> Picture:
-    """The article's picture, fetched and fitted to ``max_bytes`` (and ``max_pixels``).
+    """The article's picture (``source`` where the caller chose one), fetched and fitted to
+    ``max_bytes`` (and ``max_pixels``).
 
     Raises:
         NoPicture: none is given, it cannot be fetched, it is no image, or it will not fit.
     """
-    url = picture_source(article)
+    url = source or picture_source(article)
     if url is None and article.link:
         page = _fetch(output, article.link)
         found = _Images.og_image(page.body)
