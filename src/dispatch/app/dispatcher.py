@@ -439,11 +439,7 @@ class Dispatcher:
         (an Apprise output's URLs), each its own delivery.
         """
         known = self.outputs.get(output)
-        return (
-            list(known.recipients())
-            if known is not None and "digest" not in known.kinds
-            else [None]
-        )
+        return list(known.recipients()) if known is not None else [None]
 
     def notes(self, most: int = 20) -> tuple[str, ...]:
         """What the filters decided this run, and each summary the model failed to write, at

@@ -54,7 +54,9 @@ class Output(Protocol):
         ...
 
     def recipients(self) -> Sequence[str | None]:
-        """Who a digest goes to, one delivery each; ``[None]`` for outputs without recipients."""
+        """Who a digest or post goes to, one delivery each (an SMTP list's addresses, an
+        Apprise output's URLs); ``[None]`` for outputs without recipients.
+        """
         ...
 
     def prepare(self) -> None:
