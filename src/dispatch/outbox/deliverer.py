@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from dispatch.config import Config, PostConfig
 from dispatch.config.secrets import Secret
@@ -52,9 +51,9 @@ from dispatch.plan.outbox import (
     recovery,
 )
 from dispatch.plan.windows import opens_at, planned_times
-from dispatch.render.archive import Issue, issue_path
+from dispatch.render.archive import Issue
 from dispatch.render.fit import count, unit
-from dispatch.render.messages import newest_first, render_digest, render_thread
+from dispatch.render.messages import issue_place, newest_first, render_digest, render_thread
 from dispatch.render.renderer import Renderer
 from dispatch.store.core import Store
 
@@ -600,10 +599,8 @@ class Deliverer:
                 locale=rule.locale,
                 postal_address=rule.postal_address,
             )
-            local = period.astimezone(ZoneInfo(rule.timezone))
-            issue = Issue(
-                rule.name, title, page.subject, local, issue_path(rule.name, local), page.preheader
-            )
+            local, path = issue_place(rule, period)
+            issue = Issue(rule.name, title, page.subject, local, path, page.preheader)
             folder = self.config.resolve(rule.archive.path)
             publish(folder, rule.archive.base_url, title, issue, page.html, page.text)
         except (DispatchError, OSError) as e:

@@ -61,8 +61,13 @@ def web_url(rule: DigestConfig, period: datetime) -> str | None:
     """The issue's page in the digest's web archive, when it has one."""
     if rule.archive is None:
         return None
+    return rule.archive.base_url + issue_place(rule, period)[1]
+
+
+def issue_place(rule: DigestConfig, period: datetime) -> tuple[datetime, str]:
+    """An issue's period in the digest's time zone, and its page's path in the archive."""
     local = period.astimezone(ZoneInfo(rule.timezone))
-    return rule.archive.base_url + issue_path(rule.name, local)
+    return local, issue_path(rule.name, local)
 
 
 def render_post(renderer: Renderer, rule: PostConfig, output: Destination, article: Article) -> str:
