@@ -8,10 +8,6 @@ and a sender killed between the upload and the post.
 from __future__ import annotations
 
 import io
-import signal
-import subprocess
-import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +17,7 @@ from PIL import Image
 from helpers.bluesky import AtprotoStandIn, bluesky_output
 from helpers.mastodon import MastodonStandIn, mastodon_output
 from helpers.project import NOW, State, run_cli, wait_for
-from helpers.sending import PNG, deliveries, noise_png, setup
+from helpers.sending import PNG, deliveries, kill_sender_at_status, noise_png, setup
 from helpers.servers import FeedServer
 from helpers.x import XStandIn
 
@@ -173,21 +169,7 @@ def test_a_sender_killed_between_upload_and_post_answer_posts_once(
             state, tmp_path, server, {"toots": mastodon_output(mastodon)}, items=[pictured(server)]
         )
     )
-    data = yaml.safe_load(path.read_text())
-    data["daemon"] = {"lease": "3s"}  # on PostgreSQL, a killed sender's claim lasts this long
-    data["outputs"]["toots"]["timeout"] = "2s"  # a lease must outlast a send
-    path.write_text(yaml.safe_dump(data))
-    release = threading.Event()
-    mastodon.hold_status = release
-    command = [sys.executable, "-m", "dispatch", "--config", str(path), "send", "--now", NOW]
-    sender = subprocess.Popen(command, env={**_environment(), **ENV})
-    try:
-        wait_for(lambda: len(mastodon.statuses) == 1, timeout=30)
-        sender.send_signal(signal.SIGKILL)
-        sender.wait(10)
-    finally:
-        release.set()
-    mastodon.hold_status = None
+    kill_sender_at_status(path, mastodon, 1, NOW, ENV)
     (row,) = deliveries(state)
     assert row[3] == "sending"  # cut off mid-send
 
@@ -200,9 +182,3 @@ def test_a_sender_killed_between_upload_and_post_answer_posts_once(
     (row,) = deliveries(state)
     assert row[4] == mastodon.statuses[0]["id"]
     assert len(mastodon.statuses[0]["media_attachments"]) == 1
-
-
-def _environment() -> dict[str, str]:
-    import os
-
-    return {k: v for k, v in os.environ.items() if not k.startswith("DISPATCH_")}

@@ -7,11 +7,6 @@ a part that fails is retried alone and the thread finishes without repeating the
 from __future__ import annotations
 
 import itertools
-import os
-import signal
-import subprocess
-import sys
-import threading
 from pathlib import Path
 
 import yaml
@@ -20,7 +15,7 @@ from helpers.bluesky import AtprotoStandIn, bluesky_output
 from helpers.judges import judge
 from helpers.mastodon import MastodonStandIn, mastodon_output
 from helpers.project import NOW, State, run_cli, wait_for
-from helpers.sending import deliveries, setup
+from helpers.sending import deliveries, kill_sender_at_status, setup
 from helpers.servers import FeedServer, reply
 from helpers.x import XStandIn
 
@@ -158,30 +153,7 @@ def test_a_sender_killed_during_part_three_finishes_the_thread_once(
     path = threaded(
         setup(state, tmp_path, server, {"toots": mastodon_output(mastodon)}, items=[ITEM])
     )
-    data = yaml.safe_load(path.read_text())
-    data["daemon"] = {"lease": "3s"}  # on PostgreSQL, a killed sender's claim lasts this long
-    data["outputs"]["toots"]["timeout"] = "2s"
-    path.write_text(yaml.safe_dump(data))
-    release = threading.Event()
-    original = mastodon.handle
-
-    def hold_the_third(call):  # type: ignore[no-untyped-def]
-        if call.path == "/api/v1/statuses" and len(mastodon.statuses) == 2:
-            mastodon.hold_status = release
-        return original(call)
-
-    mastodon.handle = hold_the_third  # type: ignore[method-assign]
-    command = [sys.executable, "-m", "dispatch", "--config", str(path), "send", "--now", NOW]
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("DISPATCH_")}
-    sender = subprocess.Popen(command, env={**environ, **ENV})
-    try:
-        wait_for(lambda: len(mastodon.statuses) == 3, timeout=30)
-        sender.send_signal(signal.SIGKILL)
-        sender.wait(10)
-    finally:
-        release.set()
-    mastodon.hold_status = None
-    mastodon.handle = original  # type: ignore[method-assign]
+    kill_sender_at_status(path, mastodon, 3, NOW, ENV)
     assert [row[3] for row in deliveries(state)] == ["sent", "sent", "sending"]
 
     def settled() -> bool:

@@ -33,9 +33,10 @@ class MastodonStandIn(JsonServer):
         self.ids = itertools.count(1000)
         self.media: dict[str, dict[str, Any]] = {}  # id -> the attachment, with its bytes
         self.polls: dict[str, int] = {}  # GET /api/v1/media/:id calls per id
-        # While set, a status just made waits for this before it is answered: a sender can
-        # be killed after the status exists and before it hears so.
+        # While set, a status just made (the ``hold_from``-th or later) waits for this before
+        # it is answered: a sender can be killed after the status exists, before it hears so.
         self.hold_status: threading.Event | None = None
+        self.hold_from = 1
 
     def output(self, **settings: Any) -> dict[str, Any]:
         """Output settings that reach this stand-in, with ``settings`` added or replaced."""
@@ -104,7 +105,7 @@ class MastodonStandIn(JsonServer):
             self.statuses.append(status)
             if key:
                 self.by_key[key] = status
-            if self.hold_status is not None:
+            if self.hold_status is not None and len(self.statuses) >= self.hold_from:
                 self.hold_status.wait(30)
             return reply(200, status)
         if call.path == "/api/v1/accounts/verify_credentials":

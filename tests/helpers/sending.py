@@ -4,11 +4,21 @@ rule (or a digest) to the outputs; and the deliveries it left in the store.
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from helpers.project import FIXED_EVERY, State, article_items, rss, write_config
+import yaml
+
+from helpers.project import FIXED_EVERY, State, article_items, rss, wait_for, write_config
 from helpers.servers import FeedServer
+
+if TYPE_CHECKING:
+    from helpers.mastodon import MastodonStandIn
 
 PNG = (
     b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00"
@@ -68,3 +78,30 @@ def noise_png(side: int) -> bytes:
     out = io.BytesIO()
     image.save(out, "PNG")
     return out.getvalue()
+
+
+def kill_sender_at_status(
+    path: Path, mastodon: MastodonStandIn, number: int, now: str, env: dict[str, str]
+) -> None:
+    """Run `dispatch send` as a process and SIGKILL it once the instance has made its
+    ``number``-th status and before it answers; the instance answers it afterwards. The
+    configuration's lease is made short first, so that on PostgreSQL the killed sender's claim
+    runs out within seconds.
+    """
+    data = yaml.safe_load(path.read_text())
+    data["daemon"] = {"lease": "3s"}
+    for settings in data["outputs"].values():
+        settings["timeout"] = "2s"  # a lease must outlast a send
+    path.write_text(yaml.safe_dump(data))
+    release = threading.Event()
+    mastodon.hold_status, mastodon.hold_from = release, number
+    command = [sys.executable, "-m", "dispatch", "--config", str(path), "send", "--now", now]
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("DISPATCH_")}
+    sender = subprocess.Popen(command, env={**environ, **env})
+    try:
+        wait_for(lambda: len(mastodon.statuses) == number, timeout=30)
+        sender.send_signal(signal.SIGKILL)
+        sender.wait(10)
+    finally:
+        release.set()
+        mastodon.hold_status, mastodon.hold_from = None, 1
