@@ -1,7 +1,7 @@
 """Politeness per host (issue #21): no host sees more than ``fetch.per_host`` of our requests at
 once, their starts ``fetch.host_gap`` apart; a host that stalls delays only its own feeds, and
-one that answers 429 is slowed while the others go on. Real HTTP servers on distinct addresses
-of 127.0.0.0/8 play the hosts.
+one that answers 429 is slowed while the others go on; each feed is waited for as long as its
+answers take. Real HTTP servers on distinct addresses of 127.0.0.0/8 play the hosts.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import pytest
 from dispatch.config import FetchSettings
 from dispatch.errors import FetchError
 from dispatch.net.fetch import Fetcher, FetchRequest, FetchResponse
+from dispatch.plan.decisions import patience, slowest_answer
 from helpers.project import article_items, rss, run_cli, wait_for, write_config
 from helpers.servers import FeedServer
 
@@ -176,5 +177,60 @@ def test_feeds_not_asked_wait_as_long_as_their_host_said(
     assert all(datetime.fromisoformat(when) >= HOUR_LATER for when in next_polls)
 
 
+def test_a_feed_is_waited_for_as_long_as_its_answers_take(
+    hosts: list[FeedServer], tmp_path: Path
+) -> None:
+    """A feed never read is waited for ``quick_timeout``; once it has timed out, four times
+    longer, up to ``timeout``; once read, four times its slowest recent answer.
+    """
+    slow, quick, _ = hosts
+    feeds = [
+        {"name": "slow", "url": slow.serve("/slow", BODY, delay=0.8)},
+        {"name": "quick", "url": quick.serve("/quick", BODY)},
+    ]
+    config = write_config(
+        tmp_path,
+        {
+            "state": str(tmp_path / "state.db"),
+            "allow_private_networks": True,
+            "fetch": {"quick_timeout": "300ms", "timeout": "3s"},
+            "feeds": feeds,
+        },
+    )
+
+    def poll() -> tuple[str, dict[str, float]]:
+        result = run_cli("poll", "--all", config=config)
+        with sqlite3.connect(tmp_path / "state.db") as db:
+            rows = db.execute("SELECT name, answer_seconds FROM feeds").fetchall()
+        return result.stdout + result.stderr, dict(rows)
+
+    said, slowest = poll()
+    assert "feed 'slow': no complete answer within 0.3s" in said
+    assert "its next poll waits longer, up to 3s (fetch.timeout)" in said
+    assert slowest["slow"] == pytest.approx(0.3)
+    assert 0 < slowest["quick"] < 0.3
+    said, slowest = poll()  # waited 4 × 0.3 s = 1.2 s: long enough for its 0.8 s
+    assert "no complete answer" not in said
+    assert 0.8 <= slowest["slow"] < 1.2
+    slow.serve("/slow", BODY, delay=2.5)  # slower still: 4 × 0.8 s, and never more than 3 s
+    said, slowest = poll()
+    assert "no complete answer" not in said
+    assert 2.5 <= slowest["slow"] < 3
+    assert len(slow.arrivals) == 3 and len(quick.arrivals) == 3
+
+
+def test_a_server_that_became_quick_is_soon_waited_for_as_one_again() -> None:
+    quick, longest = timedelta(seconds=5), timedelta(seconds=20)
+    slowest = slowest_answer(None, 5.0)  # never read, and it timed out at 5 s
+    waits = [patience(slowest, quick, longest)]
+    for _ in range(3):  # then it answers in a tenth of a second, poll after poll
+        slowest = slowest_answer(slowest, 0.1)
+        waits.append(patience(slowest, quick, longest))
+    assert waits == [20.0, 10.0, 5.0, 5.0]
+    assert patience(None, quick, longest) == 5.0
+    assert patience(30.0, quick, longest) == 20.0  # never more than fetch.timeout
+
+
 def test_politeness_defaults() -> None:
     assert FetchSettings().per_host == 2 and FetchSettings().host_gap == timedelta(0)
+    assert FetchSettings().quick_timeout == timedelta(seconds=5)

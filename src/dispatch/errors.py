@@ -109,7 +109,7 @@ class FeedError(DispatchError):
 class FetchError(FeedError):
     """The feed (or an article page) could not be fetched; ``status`` is the HTTP status that
     said so, when one did; ``unanswered``: the server did not answer at all (a timeout, a
-    connection refused or reset).
+    connection refused or reset); ``waited``: the seconds waited, for a timeout.
     """
 
     def __init__(
@@ -122,10 +122,12 @@ class FetchError(FeedError):
         gone: bool = False,
         status: int | None = None,
         unanswered: bool = False,
+        waited: float | None = None,
     ) -> None:
         super().__init__(feed, reason, hint=hint, retry_after=retry_after, gone=gone)
         self.status = status
         self.unanswered = unanswered
+        self.waited = waited
 
 
 class ParseError(FeedError):

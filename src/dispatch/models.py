@@ -247,6 +247,7 @@ class FeedState:
     moved_count: int = 0
     settings: str | None = None  # the fingerprint of its settings when last polled
     publisher_hint: float | None = None  # seconds its feed asks between polls (ttl, sy:*)
+    answer_seconds: float | None = None  # its slowest recent answer: how long it is waited for
 
 
 SubscriptionState = Literal["asked", "live", "leaving", "failed"]

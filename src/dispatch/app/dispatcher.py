@@ -38,9 +38,11 @@ from dispatch.plan.decisions import (
     classify,
     is_due,
     next_poll,
+    patience,
     poll_interval,
     recent_in,
     settings_fingerprint,
+    slowest_answer,
 )
 from dispatch.plan.websub import pushed_interval
 from dispatch.store.core import Store
@@ -140,10 +142,12 @@ class Dispatcher:
             for f in feeds
         }
         due_feeds = _due(feeds, states, now + ahead, force, fingerprints)
+        settings = self.config.fetch
         requests = []
         for feed in due_feeds:
             state = states.get(feed.name)
             same_url = state is not None and state.url == feed.url
+            slowest = state.answer_seconds if state else None
             requests.append(
                 FetchRequest(
                     feed.name,
@@ -152,11 +156,13 @@ class Dispatcher:
                     last_modified=state.last_modified if same_url and state else None,
                     allow_private=self.config.private_allowed(feed.allow_private_networks),
                     local=True,
+                    timeout=patience(slowest, settings.quick_timeout, settings.timeout),
                 )
             )
         responses = self.fetcher.fetch_all(requests)
         self._take(now, states, due_feeds, requests, responses, results)
-        # Every polled feed has its row by now: the settings it was polled with.
+        # Every polled feed has its row by now: the settings it was polled with, and how
+        # long it took to answer.
         with self.store.batch():
             self.store.keep_settings(
                 [
@@ -165,6 +171,7 @@ class Dispatcher:
                     if f.name not in states or states[f.name].settings != fingerprints[f.name]
                 ]
             )
+            self.store.keep_answer_times(_answer_times(due_feeds, states, responses))
         return results
 
     def take_pushes(self, now: datetime) -> list[FeedResult]:
@@ -542,6 +549,25 @@ def _pushed(
         hub=hub,
         topic=topic,
     )
+
+
+def _answer_times(
+    feeds: list[FeedConfig],
+    states: dict[str, FeedState],
+    responses: list[FetchResponse | FetchError],
+) -> list[tuple[str, float]]:
+    """Each fetched feed's slowest recent answer after this poll: an answer's time, or the
+    time waited for one that timed out. Other failures (a refused connection, a 404) say
+    nothing of how long its answers take.
+    """
+    times = []
+    for feed, response in zip(feeds, responses, strict=True):
+        took = response.waited if isinstance(response, FetchError) else response.seconds
+        if took:
+            state = states.get(feed.name)
+            previous = state.answer_seconds if state else None
+            times.append((feed.name, slowest_answer(previous, took)))
+    return times
 
 
 def _poll_url(feed: FeedConfig, state: FeedState | None) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -41,6 +41,7 @@ class FetchRequest:
     last_modified: str | None = None
     allow_private: bool = False
     local: bool = False
+    timeout: float | None = None  # seconds to wait for the answer; None: ``fetch.timeout``
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class FetchResponse:
     # WebSub's links in the Link header: the hub, and the feed's own address there.
     hub: str | None = None
     topic: str | None = None
+    seconds: float = 0.0  # how long the answer took, redirects included
 
     @property
     def not_modified(self) -> bool:
@@ -165,20 +167,27 @@ class Fetcher:
             return result
 
         async def fetch(request: FetchRequest) -> FetchResponse | FetchError:
+            longest = self.settings.timeout.total_seconds()
+            seconds = min(request.timeout or longest, longest)
             try:
                 if request.local and _is_local(request.url):
                     return self._read_local(request)
-                async with asyncio.timeout(self.settings.timeout.total_seconds()):
-                    return await self._get(session_for(request.allow_private), request)
+                started = asyncio.get_running_loop().time()
+                async with asyncio.timeout(seconds):
+                    response = await self._get(session_for(request.allow_private), request)
+                return replace(response, seconds=asyncio.get_running_loop().time() - started)
             except FetchError as e:
                 return e
             except TimeoutError:
-                seconds = self.settings.timeout.total_seconds()
+                later = "it is tried again at the next poll"
+                if seconds < longest:
+                    later = f"its next poll waits longer, up to {longest:g}s (fetch.timeout)"
                 return FetchError(
                     request.name,
                     f"no complete answer within {seconds:g}s",
-                    hint="the server is slow or down; it is tried again at the next poll",
+                    hint=f"the server is slow or down; {later}",
                     unanswered=True,
+                    waited=seconds,
                 )
 
         # ``concurrency`` workers, each taking the next request whose host has room once done

@@ -19,6 +19,8 @@ from dispatch.urls import normalise_url
 MAX_BACKOFF = timedelta(days=1)
 RATE_WINDOW = timedelta(days=7)  # how far back ``every: auto`` counts a feed's articles
 MAX_RETRY_AFTER = timedelta(days=1)  # a server asking for longer is probably wrong
+PATIENCE = 4  # a feed is waited for this many times its slowest recent answer
+FORGET = 0.5  # how much an answer's time still counts one poll later
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,25 @@ def recent_in(articles: Sequence[Article], now: datetime) -> int:
     """
     since = now - RATE_WINDOW
     return sum(1 for article in articles if (article.published or now) >= since)
+
+
+def patience(slowest: float | None, quick: timedelta, longest: timedelta) -> float:
+    """Seconds to wait for a feed's answer: ``quick`` for one whose answers have been quick,
+    or that has not answered yet (a stalled host then costs a one-shot run seconds, not the
+    whole ``longest``); ``PATIENCE`` times its ``slowest`` recent answer if longer; never more
+    than ``longest``.
+    """
+    wait = max(quick.total_seconds(), PATIENCE * (slowest or 0.0))
+    return min(wait, longest.total_seconds())
+
+
+def slowest_answer(previous: float | None, took: float) -> float:
+    """A feed's slowest recent answer, in seconds, after one that ``took`` this long (for a
+    timeout: the time waited, so the next wait is ``PATIENCE`` times longer). An old slow
+    answer counts for less at each poll, so a server that became quick is soon waited for
+    as one.
+    """
+    return max(took, FORGET * (previous or 0.0))
 
 
 def next_poll(

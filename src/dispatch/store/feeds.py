@@ -37,6 +37,7 @@ class FeedTables(Tables):
                 moved_count=row["moved_count"],
                 settings=row["settings"],
                 publisher_hint=row["publisher_hint"],
+                answer_seconds=row["answer_seconds"],
             )
             for row in rows
         }
@@ -72,6 +73,12 @@ class FeedTables(Tables):
                  moved_count = CASE WHEN feeds.url = excluded.url THEN feeds.moved_count ELSE 0 END
             """,
             (name, url),
+        )
+
+    def keep_answer_times(self, times: Sequence[tuple[str, float]]) -> None:
+        """(name, seconds) of feeds just polled: each one's slowest recent answer."""
+        self._db.executemany(
+            "UPDATE feeds SET answer_seconds = ? WHERE name = ?", [(s, n) for n, s in times]
         )
 
     def keep_settings(self, settings: Sequence[tuple[str, str]]) -> None:

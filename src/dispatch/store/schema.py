@@ -189,6 +189,10 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE deliveries ADD COLUMN parent_id INTEGER REFERENCES deliveries (id);
     ALTER TABLE deliveries ADD COLUMN part INTEGER NOT NULL DEFAULT 1;
     """,
+    # 13: each feed's slowest recent answer, in seconds: how long its next poll waits for it.
+    """
+    ALTER TABLE feeds ADD COLUMN answer_seconds REAL;
+    """,
 )
 
 
