@@ -177,29 +177,27 @@ def test_feeds_not_asked_wait_as_long_as_their_host_said(
     assert all(datetime.fromisoformat(when) >= HOUR_LATER for when in next_polls)
 
 
-def test_a_feed_is_waited_for_as_long_as_its_answers_take(
+def test_a_feed_is_waited_for_as_long_as_its_hosts_answers_take(
     hosts: list[FeedServer], tmp_path: Path
 ) -> None:
-    """A feed never read is waited for ``quick_timeout``; once it has timed out, four times
-    longer, up to ``timeout``; once read, four times its slowest recent answer.
+    """A feed on a host never read is waited for ``quick_timeout``; once it has timed out,
+    four times longer, up to ``timeout``; once read, four times the slowest recent answer of
+    its host's feeds: a new feed on a slow host is read at its first poll.
     """
     slow, quick, _ = hosts
     feeds = [
         {"name": "slow", "url": slow.serve("/slow", BODY, delay=0.8)},
         {"name": "quick", "url": quick.serve("/quick", BODY)},
     ]
-    config = write_config(
-        tmp_path,
-        {
-            "state": str(tmp_path / "state.db"),
-            "allow_private_networks": True,
-            "fetch": {"quick_timeout": "300ms", "timeout": "3s"},
-            "feeds": feeds,
-        },
-    )
+    settings = {
+        "state": str(tmp_path / "state.db"),
+        "allow_private_networks": True,
+        "fetch": {"quick_timeout": "300ms", "timeout": "3s"},
+        "feeds": feeds,
+    }
 
     def poll() -> tuple[str, dict[str, float]]:
-        result = run_cli("poll", "--all", config=config)
+        result = run_cli("poll", "--all", config=write_config(tmp_path, settings))
         with sqlite3.connect(tmp_path / "state.db") as db:
             rows = db.execute("SELECT name, answer_seconds FROM feeds").fetchall()
         return result.stdout + result.stderr, dict(rows)
@@ -212,11 +210,12 @@ def test_a_feed_is_waited_for_as_long_as_its_answers_take(
     said, slowest = poll()  # waited 4 × 0.3 s = 1.2 s: long enough for its 0.8 s
     assert "no complete answer" not in said
     assert 0.8 <= slowest["slow"] < 1.2
+    feeds.append({"name": "sibling", "url": slow.serve("/sibling", BODY, delay=2.5)})
     slow.serve("/slow", BODY, delay=2.5)  # slower still: 4 × 0.8 s, and never more than 3 s
     said, slowest = poll()
     assert "no complete answer" not in said
-    assert 2.5 <= slowest["slow"] < 3
-    assert len(slow.arrivals) == 3 and len(quick.arrivals) == 3
+    assert 2.5 <= slowest["slow"] < 3 and 2.5 <= slowest["sibling"] < 3
+    assert len(slow.arrivals) == 4 and len(quick.arrivals) == 3
 
 
 def test_a_server_that_became_quick_is_soon_waited_for_as_one_again() -> None:
@@ -233,4 +232,4 @@ def test_a_server_that_became_quick_is_soon_waited_for_as_one_again() -> None:
 
 def test_politeness_defaults() -> None:
     assert FetchSettings().per_host == 2 and FetchSettings().host_gap == timedelta(0)
-    assert FetchSettings().quick_timeout == timedelta(seconds=5)
+    assert FetchSettings().quick_timeout == timedelta(seconds=3)

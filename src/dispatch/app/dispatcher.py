@@ -32,6 +32,7 @@ from dispatch.models import (
     RunReport,
 )
 from dispatch.net.fetch import Fetcher, FetchRequest, FetchResponse
+from dispatch.net.hosts import host_of
 from dispatch.outputs.base import Output
 from dispatch.plan.decisions import (
     RATE_WINDOW,
@@ -143,11 +144,11 @@ class Dispatcher:
         }
         due_feeds = _due(feeds, states, now + ahead, force, fingerprints)
         settings = self.config.fetch
+        slowest = _slowest_by_host(states)
         requests = []
         for feed in due_feeds:
             state = states.get(feed.name)
             same_url = state is not None and state.url == feed.url
-            slowest = state.answer_seconds if state else None
             requests.append(
                 FetchRequest(
                     feed.name,
@@ -156,7 +157,9 @@ class Dispatcher:
                     last_modified=state.last_modified if same_url and state else None,
                     allow_private=self.config.private_allowed(feed.allow_private_networks),
                     local=True,
-                    timeout=patience(slowest, settings.quick_timeout, settings.timeout),
+                    timeout=patience(
+                        slowest.get(host_of(feed.url)), settings.quick_timeout, settings.timeout
+                    ),
                 )
             )
         responses = self.fetcher.fetch_all(requests)
@@ -549,6 +552,19 @@ def _pushed(
         hub=hub,
         topic=topic,
     )
+
+
+def _slowest_by_host(states: dict[str, FeedState]) -> dict[str, float]:
+    """The slowest recent answer of any feed on each host. A host's feeds share its server:
+    a feed never read is waited for as long as its siblings' answers take, and one slow
+    answer (or a timeout) makes the host's other feeds waited for longer too.
+    """
+    slowest: dict[str, float] = {}
+    for state in states.values():
+        if state.answer_seconds:
+            host = host_of(state.url)
+            slowest[host] = max(slowest.get(host, 0.0), state.answer_seconds)
+    return slowest
 
 
 def _answer_times(

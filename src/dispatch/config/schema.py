@@ -100,8 +100,9 @@ class FetchSettings(StrictModel):
     timeout: Duration = timedelta(seconds=20)  # the longest a feed's answer is waited for
     # A feed whose answers have been quick, or that has not answered yet, is waited for this
     # long, or four times its slowest recent answer if longer; each timeout makes its next
-    # wait four times as long, up to ``timeout``. A stalled host costs a one-shot run seconds.
-    quick_timeout: Duration = timedelta(seconds=5)
+    # wait four times as long, up to ``timeout``: a slow server is read at its next poll, and a
+    # stalled host costs a one-shot run 3 s, not 20.
+    quick_timeout: Duration = timedelta(seconds=3)
     connect_timeout: Duration = timedelta(seconds=10)
     max_bytes: int = Field(default=10_000_000, gt=0)
     concurrency: int = Field(default=64, gt=0, le=1000)  # at most per_host to one host
