@@ -116,7 +116,11 @@ class Hosts:
                 if kind == "reset":
                     writer.transport.abort()  # unread data: the kernel sends a reset
                     return
-                await asyncio.sleep(self.stall if kind == "stall" else self.rng.uniform(0.05, 0.5))
+                if kind == "stall":
+                    if await self.stalled(reader):
+                        return  # the client gave up and closed: no longer a connection
+                else:
+                    await asyncio.sleep(self.rng.uniform(0.05, 0.5))
                 generation = self.generation.get(path, 0)
                 etag = f'"{generation}"'
                 if headers.get("if-none-match") == etag:
@@ -138,6 +142,16 @@ class Hosts:
         finally:
             self.open[host] -= 1
             writer.close()
+
+    async def stalled(self, reader: asyncio.StreamReader) -> bool:
+        """Stall; True if the client closed the connection meanwhile. A real server's kernel
+        sees the client's FIN at once, so a connection the client gave up on is not counted
+        as one it holds, however long this host would have slept.
+        """
+        try:
+            return await asyncio.wait_for(reader.read(1), self.stall) == b""
+        except TimeoutError:
+            return False
 
     async def control(self, path: str, writer: asyncio.StreamWriter) -> None:
         if path.startswith("/control/change/"):  # a new generation of every n-th feed
