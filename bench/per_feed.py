@@ -7,10 +7,10 @@ By default every one of the feed's 20 articles is new. With ``--one-new`` the fe
 the store has read before, and it changed the way feeds usually do: one new article on top,
 the other 20 as they were.
 
-Each feed is written in a transaction of its own, whose commit (with its fsync, in SQLite's
-write-ahead log) is about a third of the figure. A poll writes all its changed feeds in one
-transaction; ``--in-poll N`` does so with N changed feeds and prints the CPU of the whole
-divided by N: a feed's share of a poll.
+Each feed is written in a transaction of its own, and pays a commit (with its fsync, in
+SQLite's write-ahead log). A poll writes all its changed feeds in one transaction;
+``--in-poll N`` does so with N changed feeds and prints the CPU of the whole divided by N: a
+feed's share of a poll.
 
     .venv/bin/python bench/per_feed.py --runs 50
     .venv/bin/python bench/per_feed.py --runs 50 --one-new

@@ -98,10 +98,10 @@ class FetchSettings(StrictModel):
     """How feeds and article pages are fetched."""
 
     timeout: Duration = timedelta(seconds=20)  # the longest a feed's answer is waited for
-    # A feed whose answers have been quick, or that has not answered yet, is waited for this
-    # long, or four times its slowest recent answer if longer; each timeout makes its next
-    # wait four times as long, up to ``timeout``: a slow server is read at its next poll, and a
-    # stalled host costs a one-shot run 3 s, not 20.
+    # A feed on a host whose answers have been quick, or that has not answered yet, is waited
+    # for this long, or four times the slowest recent answer of a feed on its host if longer;
+    # each timeout makes the next wait four times as long, up to ``timeout``: a slow server is
+    # read at its next poll, and a stalled host costs a one-shot run 3 s, not 20.
     quick_timeout: Duration = timedelta(seconds=3)
     connect_timeout: Duration = timedelta(seconds=10)
     max_bytes: int = Field(default=10_000_000, gt=0)

@@ -19,7 +19,7 @@ from dispatch.urls import normalise_url
 MAX_BACKOFF = timedelta(days=1)
 RATE_WINDOW = timedelta(days=7)  # how far back ``every: auto`` counts a feed's articles
 MAX_RETRY_AFTER = timedelta(days=1)  # a server asking for longer is probably wrong
-PATIENCE = 4  # a feed is waited for this many times its slowest recent answer
+PATIENCE = 4  # a feed is waited for this many times its host's slowest recent answer
 FORGET = 0.5  # how much an answer's time still counts one poll later
 
 
@@ -120,10 +120,10 @@ def recent_in(articles: Sequence[Article], now: datetime) -> int:
 
 
 def patience(slowest: float | None, quick: timedelta, longest: timedelta) -> float:
-    """Seconds to wait for a feed's answer: ``quick`` for one whose answers have been quick,
-    or that has not answered yet (a stalled host then costs a one-shot run seconds, not the
-    whole ``longest``); ``PATIENCE`` times its ``slowest`` recent answer if longer; never more
-    than ``longest``.
+    """Seconds to wait for a feed's answer: ``quick`` on a host whose answers have been
+    quick, or that has not answered yet (a stalled host then costs a one-shot run seconds,
+    not the whole ``longest``); ``PATIENCE`` times the ``slowest`` recent answer of a feed on
+    its host if longer; never more than ``longest``.
     """
     wait = max(quick.total_seconds(), PATIENCE * (slowest or 0.0))
     return min(wait, longest.total_seconds())
