@@ -206,7 +206,7 @@ def test_a_feed_is_waited_for_as_long_as_its_hosts_answers_take(
     assert "feed 'slow': no complete answer within 0.3s" in said
     assert "its next poll waits longer, up to 3s (fetch.timeout)" in said
     assert slowest["slow"] == pytest.approx(0.3)
-    assert 0 < slowest["quick"] < 0.3
+    assert slowest["quick"] is None  # as quick as it needs to be: nothing to keep
     said, slowest = poll()  # waited 4 × 0.3 s = 1.2 s: long enough for its 0.8 s
     assert "no complete answer" not in said
     assert 0.8 <= slowest["slow"] < 1.2
@@ -214,12 +214,13 @@ def test_a_feed_is_waited_for_as_long_as_its_hosts_answers_take(
     slow.serve("/slow", BODY, delay=2.5)  # slower still: 4 × 0.8 s, and never more than 3 s
     said, slowest = poll()
     assert "no complete answer" not in said
-    assert 2.5 <= slowest["slow"] < 3 and 2.5 <= slowest["sibling"] < 3
+    assert 2.5 <= slowest["sibling"] < 3
+    assert 0.8 <= slowest["slow"] < 1.2  # waited for the longest already: not written again
     assert len(slow.arrivals) == 4 and len(quick.arrivals) == 3
 
 
 def test_a_server_that_became_quick_is_soon_waited_for_as_one_again() -> None:
-    quick, longest = timedelta(seconds=5), timedelta(seconds=20)
+    quick, longest = 5.0, 20.0
     slowest = slowest_answer(None, 5.0)  # never read, and it timed out at 5 s
     waits = [patience(slowest, quick, longest)]
     for _ in range(3):  # then it answers in a tenth of a second, poll after poll

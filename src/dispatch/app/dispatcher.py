@@ -143,8 +143,9 @@ class Dispatcher:
             for f in feeds
         }
         due_feeds = _due(feeds, states, now + ahead, force, fingerprints)
-        settings = self.config.fetch
-        slowest = _slowest_by_host(states)
+        quick = self.config.fetch.quick_timeout.total_seconds()
+        longest = self.config.fetch.timeout.total_seconds()
+        slowest = _slowest_by_host(states)  # none while every host answers quickly
         requests = []
         for feed in due_feeds:
             state = states.get(feed.name)
@@ -158,7 +159,7 @@ class Dispatcher:
                     allow_private=self.config.private_allowed(feed.allow_private_networks),
                     local=True,
                     timeout=patience(
-                        slowest.get(host_of(feed.url)), settings.quick_timeout, settings.timeout
+                        slowest.get(host_of(feed.url)) if slowest else None, quick, longest
                     ),
                 )
             )
@@ -174,7 +175,9 @@ class Dispatcher:
                     if f.name not in states or states[f.name].settings != fingerprints[f.name]
                 ]
             )
-            self.store.keep_answer_times(_answer_times(due_feeds, states, responses))
+            self.store.keep_answer_times(
+                _answer_times(due_feeds, states, responses, quick, longest)
+            )
         return results
 
     def take_pushes(self, now: datetime) -> list[FeedResult]:
@@ -571,10 +574,13 @@ def _answer_times(
     feeds: list[FeedConfig],
     states: dict[str, FeedState],
     responses: list[FetchResponse | FetchError],
+    quick: float,
+    longest: float,
 ) -> list[tuple[str, float]]:
-    """Each fetched feed's slowest recent answer after this poll: an answer's time, or the
-    time waited for one that timed out. Other failures (a refused connection, a 404) say
-    nothing of how long its answers take.
+    """The fetched feeds' slowest recent answers after this poll (an answer's time, or the
+    time waited for one that timed out), where that changes how long they are waited for:
+    a feed that answers quickly poll after poll is not written 10,000 times over. Other
+    failures (a refused connection, a 404) say nothing of how long its answers take.
     """
     times = []
     for feed, response in zip(feeds, responses, strict=True):
@@ -582,7 +588,9 @@ def _answer_times(
         if took:
             state = states.get(feed.name)
             previous = state.answer_seconds if state else None
-            times.append((feed.name, slowest_answer(previous, took)))
+            slowest = slowest_answer(previous, took)
+            if patience(slowest, quick, longest) != patience(previous, quick, longest):
+                times.append((feed.name, slowest))
     return times
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -172,10 +172,8 @@ class Fetcher:
             try:
                 if request.local and _is_local(request.url):
                     return self._read_local(request)
-                started = asyncio.get_running_loop().time()
                 async with asyncio.timeout(seconds):
-                    response = await self._get(session_for(request.allow_private), request)
-                return replace(response, seconds=asyncio.get_running_loop().time() - started)
+                    return await self._get(session_for(request.allow_private), request)
             except FetchError as e:
                 return e
             except TimeoutError:
@@ -223,6 +221,8 @@ class Fetcher:
                 await session.close()
 
     async def _get(self, session: aiohttp.ClientSession, request: FetchRequest) -> FetchResponse:
+        clock = asyncio.get_running_loop().time
+        started = clock()
         url = request.url
         redirects: list[tuple[int, str]] = []
         conditional: dict[str, str] = {}
@@ -264,6 +264,7 @@ class Fetcher:
                             etag=request.etag,
                             last_modified=request.last_modified,
                             lifetime=lifetime,
+                            seconds=clock() - started,
                         )
                     if response.status != 200:
                         raise _status_error(
@@ -285,6 +286,7 @@ class Fetcher:
                         lifetime=lifetime,
                         hub=_linked(response, "hub"),
                         topic=_linked(response, "self"),
+                        seconds=clock() - started,
                     )
             except BlockedAddress as e:
                 raise _blocked(request.name, e) from None

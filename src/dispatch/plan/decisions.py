@@ -119,14 +119,13 @@ def recent_in(articles: Sequence[Article], now: datetime) -> int:
     return sum(1 for article in articles if (article.published or now) >= since)
 
 
-def patience(slowest: float | None, quick: timedelta, longest: timedelta) -> float:
-    """Seconds to wait for a feed's answer: ``quick`` on a host whose answers have been
-    quick, or that has not answered yet (a stalled host then costs a one-shot run seconds,
-    not the whole ``longest``); ``PATIENCE`` times the ``slowest`` recent answer of a feed on
-    its host if longer; never more than ``longest``.
+def patience(slowest: float | None, quick: float, longest: float) -> float:
+    """Seconds to wait for a feed's answer (every figure in seconds): ``quick`` on a host
+    whose answers have been quick, or that has not answered yet (a stalled host then costs
+    a one-shot run seconds, not the whole ``longest``); ``PATIENCE`` times the ``slowest``
+    recent answer of a feed on its host if longer; never more than ``longest``.
     """
-    wait = max(quick.total_seconds(), PATIENCE * (slowest or 0.0))
-    return min(wait, longest.total_seconds())
+    return min(max(quick, PATIENCE * (slowest or 0.0)), longest)
 
 
 def slowest_answer(previous: float | None, took: float) -> float:
