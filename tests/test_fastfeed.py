@@ -5,15 +5,10 @@ corpus and in feedparser's own fixtures, gives exactly the articles feedparser g
 from __future__ import annotations
 
 import sys
-import time
 from dataclasses import replace
-from datetime import UTC
-from email.utils import parsedate_to_datetime
 from functools import cache
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from dispatch.errors import ParseError
 from dispatch.ingest import fastfeed
@@ -332,50 +327,3 @@ def test_edge_cases_read_the_same_both_ways() -> None:
             if fast != reference:
                 different.append(f"{name} as {content_type}: {fast!r:.300} != {reference!r:.300}")
     assert different == []
-
-
-def _by_the_email_parser(text: str) -> time.struct_time | None:
-    """What the fast path read every RFC 822 date with before: Python's email parser."""
-    try:
-        moment = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if moment.tzinfo is None:
-        return None
-    try:
-        return moment.astimezone(UTC).timetuple()
-    except OverflowError:
-        return None
-
-
-@settings(max_examples=500, deadline=None)
-@given(
-    weekday=st.sampled_from(["", "Thu, ", "Mon, ", "Xyz, "]),
-    day=st.integers(0, 32),
-    padded=st.booleans(),
-    month=st.sampled_from(["Jan", "Feb", "Jun", "Nov", "Dec", "nov", "Foo"]),
-    year=st.integers(0, 9999),
-    clock=st.tuples(st.integers(0, 25), st.integers(0, 61), st.integers(0, 61)),
-    zone=st.one_of(
-        st.sampled_from(["GMT", "-0000", "+0000", "UT", "EST", "Z"]),
-        st.tuples(st.sampled_from("+-"), st.integers(0, 30), st.integers(0, 99)).map(
-            lambda z: f"{z[0]}{z[1]:02d}{z[2]:02d}"
-        ),
-    ),
-)
-def test_the_common_date_form_reads_as_the_email_parser_reads_it(
-    weekday: str,
-    day: int,
-    padded: bool,
-    month: str,
-    year: int,
-    clock: tuple[int, int, int],
-    zone: str,
-) -> None:
-    text = f"{weekday}{day:{'02d' if padded else 'd'}} {month} {year:04d} "
-    text += "{:02d}:{:02d}:{:02d} {}".format(*clock, zone)
-    try:
-        ours: time.struct_time | None = fastfeed._rfc822(text)
-    except fastfeed.Decline:
-        ours = None
-    assert ours == _by_the_email_parser(text), text

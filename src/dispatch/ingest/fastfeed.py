@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -364,44 +364,9 @@ def _id(value: str) -> str:
     return found
 
 
-# The form nearly every feed writes its dates in ("Thu, 26 Nov 2026 10:00:00 +0000"), read
-# without the email package's general parser, which takes five times as long. Anything else
-# (named zones, "-0000", years before 1000, which that parser may read as two-digit ones) goes
-# to that parser.
-_COMMON_DATE = re.compile(
-    r"(?:[A-Z][a-z]{2}, )?(\d{1,2}) ([A-Z][a-z]{2}) ([1-9]\d{3}) (\d\d):(\d\d):(\d\d) "
-    r"(?:([+-])(\d\d)(\d\d)|GMT)"
-)
-_MONTHS = {
-    name: number
-    for number, name in enumerate(
-        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
-    )
-}
-
-
 def _rfc822(value: str) -> time.struct_time:
-    text = value.strip()
-    common = _COMMON_DATE.fullmatch(text)
-    if common is not None and common[2] in _MONTHS and common.group(7, 8, 9) != ("-", "00", "00"):
-        day, month, year, hour, minute, second, sign, hours, minutes = common.groups()
-        offset = int(hours) * 60 + int(minutes) if sign else 0
-        try:
-            moment = datetime(
-                int(year),
-                _MONTHS[month],
-                int(day),
-                int(hour),
-                int(minute),
-                int(second),
-                tzinfo=timezone(timedelta(minutes=-offset if sign == "-" else offset)),
-            )
-        except ValueError:
-            pass  # February 30th, an offset of a day or more...: the general parser's to judge
-        else:
-            return _utc(moment)
     try:
-        moment = parsedate_to_datetime(text)
+        moment = parsedate_to_datetime(value.strip())
     except (TypeError, ValueError, IndexError):
         raise Decline from None
     if moment.tzinfo is None:
