@@ -12,7 +12,10 @@ from email import policy
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from dispatch.render.mail import header
 from helpers.project import NOW, State, run_cli
 from helpers.sending import deliveries, setup
 from helpers.servers import FeedServer
@@ -95,3 +98,35 @@ def test_a_test_send_to_a_name_that_is_not_ascii(
     assert recipients == ["zoe@example.org"]
     assert message["To"].addresses[0].display_name == "Zoë Reader"
     assert message["Subject"].startswith("[TEST]")
+
+
+# Mostly what a plain address is made of, now and then what makes one that is not.
+_ATEXT = st.sampled_from("abcXYZ019!#$%&'*+/=?^_`{|}~-....")
+_OTHER = st.sampled_from(' "(),:;<>[\\]é')
+_LOCAL = st.text(st.one_of(_ATEXT, _ATEXT, _ATEXT, _OTHER), min_size=1, max_size=60)
+_DOMAIN = st.text(st.one_of(st.sampled_from("abz019.-"), _OTHER), min_size=1, max_size=40)
+
+
+@settings(max_examples=400, deadline=None)
+@given(local=_LOCAL, domain=_DOMAIN, utf8=st.booleans(), message_id=st.booleans())
+def test_each_readers_headers_are_what_the_email_policy_writes(
+    local: str, domain: str, utf8: bool, message_id: bool
+) -> None:
+    """A plain address or Message-ID is written without the policy's header parser, which
+    took 100 µs a reader; what is written is byte for byte what the policy writes.
+    """
+    chosen = policy.SMTPUTF8 if utf8 else policy.SMTP
+    name, value = (
+        ("Message-ID", f"<{local}@{domain}>") if message_id else ("To", f"{local}@{domain}")
+    )
+    expected: object
+    try:
+        folded = chosen.header_factory(name, value).fold(policy=chosen)
+        expected = folded.encode("utf-8" if utf8 else "ascii")
+    except Exception as error:  # the policy's parser refuses some: so must ``header``
+        expected = type(error)
+    try:
+        written: object = header(name, value, chosen)
+    except Exception as error:
+        written = type(error)
+    assert written == expected
